@@ -1,0 +1,133 @@
+import { type Context, Hono, type Next } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { PayloadError, SignatureError, UpstreamError } from '../../shared/errors/errors.js';
+import type { Logger } from '../../shared/log/create-logger.js';
+import { parsePing, parseWorkflowJob } from '../../shared/webhook/parse-workflow-job.js';
+import { verifySignature } from '../../shared/webhook/verify-signature.js';
+import { type HandlerDeps, handleQueuedJob, type Outcome } from './handle-queued-job.js';
+
+/** GitHub caps webhook payloads at 25 MB and does not deliver larger ones. */
+export const MAX_BODY_BYTES = 25 * 1024 * 1024;
+
+export interface AppDeps extends HandlerDeps {
+  readonly log: Logger;
+}
+
+type Env = { Variables: { log: Logger; owner: string; repo: string } };
+
+/** The HTTP surface: the webhook at `/webhook` and `/`, health, readiness and metrics. No I/O until a request. */
+export function createApp(deps: AppDeps): Hono<Env> {
+  const { config, metrics, log } = deps;
+  const app = new Hono<Env>();
+
+  app.get('/health', (c) => c.json({ status: 'ok' }));
+  // Ready once the app exists: createApp is only reached with a valid config and built clients.
+  app.get('/ready', (c) => c.json({ status: 'ready', mode: config.runnerMode, namespace: config.namespace }));
+  app.get('/metrics', async (c) => {
+    const text = await metrics.registry.metrics();
+    return c.body(text, 200, { 'content-type': metrics.registry.contentType });
+  });
+
+  const observe = async (c: Context<Env>, next: Next) => {
+    const stopTimer = metrics.webhookLatency.startTimer();
+    c.set('owner', '');
+    c.set('repo', '');
+    c.set(
+      'log',
+      log.child({
+        delivery: c.req.header('x-github-delivery') ?? null,
+        event: c.req.header('x-github-event') ?? null,
+      }),
+    );
+    await next();
+    stopTimer();
+    metrics.webhookRequests.inc({ status: String(c.res.status), owner: c.get('owner'), repo: c.get('repo') });
+  };
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => {
+      c.get('log').warn({ status: 413 }, 'webhook body over 25 MB refused');
+      return c.json({ error: 'payload too large: GitHub never sends webhook bodies over 25 MB' }, 413);
+    },
+  });
+
+  const webhook = async (c: Context<Env>) => {
+    const raw = await c.req.text();
+    await verifySignature(config.webhookSecret, raw, c.req.header('x-hub-signature-256'));
+    const body = payloadOf(raw, c.req.header('content-type'));
+    const event = c.req.header('x-github-event');
+    const deliveryId = c.req.header('x-github-delivery') ?? '';
+    const requestLog = c.get('log');
+
+    if (event === 'ping') {
+      const { hookId } = parsePing(body);
+      requestLog.info({ hookId, outcome: 'pong' }, 'ping received: the webhook is set up');
+      return c.json({ outcome: 'pong' }, 200);
+    }
+    if (event !== 'workflow_job') {
+      return answer(c, requestLog, 200, {
+        outcome: 'ignored',
+        reason: `event ${event ?? '(none)'} is not handled`,
+      });
+    }
+    const job = parseWorkflowJob(body);
+    c.set('owner', job.owner);
+    c.set('repo', job.repo);
+    const jobLog = requestLog.child({
+      action: job.action,
+      repo: `${job.owner}/${job.repo}`,
+      jobId: job.jobId,
+    });
+    c.set('log', jobLog);
+    if (job.action !== 'queued') {
+      return answer(c, jobLog, 200, { outcome: 'ignored', reason: `action ${job.action} is not handled` });
+    }
+    const outcome = await handleQueuedJob(deps, job, deliveryId, jobLog);
+    return answer(c, jobLog, 200, outcome);
+  };
+
+  app.post('/webhook', observe, limit, webhook);
+  app.post('/', observe, limit, webhook);
+
+  app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
+  app.onError((error, c) => {
+    const requestLog = c.get('log') ?? log;
+    const [status, message] = statusOf(error);
+    if (status >= 500) {
+      requestLog.error({ status, outcome: 'failed', err: error }, message);
+    } else {
+      requestLog.warn({ status, outcome: 'refused', reason: message }, 'webhook refused');
+    }
+    return c.json({ error: message }, status);
+  });
+  return app;
+}
+
+function answer(
+  c: { json: (body: Outcome, status: ContentfulStatusCode) => Response },
+  log: Logger,
+  status: ContentfulStatusCode,
+  outcome: Outcome,
+): Response {
+  const reason = 'reason' in outcome ? outcome.reason : undefined;
+  log.info({ status, ...outcome }, reason ?? `runner job ${outcome.outcome}`);
+  return c.json(outcome, status);
+}
+
+/** GitHub sends JSON, or with content type `application/x-www-form-urlencoded`, JSON in a `payload` field. */
+function payloadOf(raw: string, contentType: string | undefined): string {
+  if (contentType?.startsWith('application/x-www-form-urlencoded')) {
+    const payload = new URLSearchParams(raw).get('payload');
+    if (payload === null) throw new PayloadError('form-encoded body has no payload field');
+    return payload;
+  }
+  return raw;
+}
+
+function statusOf(error: Error): [ContentfulStatusCode, string] {
+  if (error instanceof SignatureError) return [401, error.message];
+  if (error instanceof PayloadError) return [400, error.message];
+  if (error instanceof UpstreamError) return [502, error.message];
+  return [500, 'internal error'];
+}

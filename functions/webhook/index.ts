@@ -1,0 +1,73 @@
+/**
+ * Entry point: reads the configuration once, builds the real clients, and serves the app. The only file that
+ * touches `process.env` or starts a server.
+ */
+import { serve } from '@hono/node-server';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ConfigError, loadConfig, redactConfig } from '../../shared/config/load-config.js';
+import { createGitHubClient } from '../../shared/github/github-client.js';
+import { createKubernetesRunnerStore } from '../../shared/kubernetes/kubernetes-runner-store.js';
+import { createLogger } from '../../shared/log/create-logger.js';
+import { createMetrics } from '../../shared/metrics/create-metrics.js';
+import { createApp } from './app.js';
+
+function fail(message: string, problems: readonly string[] = []): never {
+  process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: message, problems })}\n`);
+  process.exit(1);
+}
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig(process.env);
+} catch (error) {
+  if (error instanceof ConfigError)
+    fail('invalid configuration: see the README configuration table', error.problems);
+  throw error;
+}
+
+const log = createLogger(config.logLevel);
+
+const kubeConfig = new KubeConfig();
+try {
+  // In-cluster service account when running in a pod; KUBECONFIG or ~/.kube/config otherwise.
+  kubeConfig.loadFromDefault();
+} catch (error) {
+  fail(`could not load a Kubernetes config: ${(error as Error).message}`);
+}
+const cluster = kubeConfig.getCurrentCluster();
+if (cluster === null) {
+  fail('no Kubernetes cluster configured: run in a pod with a service account, or set KUBECONFIG');
+}
+
+const runners = createKubernetesRunnerStore(kubeConfig, config.namespace);
+const metrics = createMetrics({
+  countActiveRunners: () => runners.countActive(),
+  onCollectError: (error) => log.warn({ err: error }, 'could not count active runner jobs'),
+});
+const github = createGitHubClient({
+  baseUrl: config.githubApiUrl,
+  token: config.githubToken,
+  observe: (endpoint, status, headers) => {
+    metrics.githubApiRequests.inc({ endpoint, status: String(status) });
+    const remaining = Number(headers['x-ratelimit-remaining']);
+    if (headers['x-ratelimit-remaining'] !== undefined && Number.isFinite(remaining)) {
+      metrics.githubRateLimitRemaining.set({ credential: 'token' }, remaining);
+    }
+  },
+});
+const app = createApp({ config, github, runners, metrics, log });
+
+const server = serve(
+  { fetch: app.fetch, port: config.port, hostname: process.env.HOST ?? '0.0.0.0' },
+  (info) => {
+    log.info({ port: info.port, cluster: cluster.server, config: redactConfig(config) }, 'listening');
+  },
+);
+
+function shutdown(signal: string): void {
+  log.info({ signal }, 'shutting down');
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 9000).unref();
+}
+process.once('SIGTERM', () => shutdown('SIGTERM'));
+process.once('SIGINT', () => shutdown('SIGINT'));

@@ -1,0 +1,133 @@
+import { type LabelMatcher, parseLabelMatchers } from '../labels/label-matchers.js';
+
+/** The four ways a runner pod can be built; see `shared/modes/`. */
+export const RUNNER_MODES = ['standard', 'userns', 'dind', 'dind-rootless'] as const;
+export type RunnerMode = (typeof RUNNER_MODES)[number];
+
+/** The runner image each mode uses unless `RUNNER_IMAGE` overrides it. */
+export const DEFAULT_RUNNER_IMAGES: Readonly<Record<RunnerMode, string>> = {
+  standard: 'ghcr.io/actions/actions-runner:latest',
+  userns: 'ghcr.io/actions/actions-runner:latest',
+  dind: 'ghcr.io/actions/actions-runner:latest',
+  'dind-rootless': 'ghcr.io/actions/actions-runner-dind-rootless:latest',
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Everything the function is configured with, read once at start. */
+export interface Config {
+  readonly webhookSecret: string;
+  readonly githubToken: string;
+  /** GitHub REST API base, without a trailing slash (GitHub Enterprise Server: `https://HOST/api/v3`). */
+  readonly githubApiUrl: string;
+  readonly runnerGroupId: number;
+  readonly runnerMode: RunnerMode;
+  readonly runnerImage: string;
+  /** The Docker daemon sidecar image of the `dind` mode. */
+  readonly dindImage: string;
+  /** Namespace of the runner Jobs and their Secrets. */
+  readonly namespace: string;
+  readonly labelMatchers: readonly LabelMatcher[];
+  readonly port: number;
+  /** Seconds a finished runner Job is kept before Kubernetes' TTL controller deletes it. */
+  readonly jobTtlSeconds: number;
+  readonly logLevel: LogLevel;
+}
+
+/** Every problem found in the environment, reported at once. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration: ${problems.join('; ')}`);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads and validates the configuration from the environment. Pure: returns a frozen Config, or throws one
+ * ConfigError listing every problem.
+ */
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const text = (name: string): string | undefined => {
+    const value = env[name]?.trim();
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const required = (name: string, hint: string): string => {
+    const value = text(name);
+    if (value === undefined) problems.push(`${name} is required (${hint})`);
+    return value ?? '';
+  };
+  const integer = (name: string, fallback: number, min: number, max: number): number => {
+    const value = text(name);
+    if (value === undefined) return fallback;
+    const parsed = /^\d+$/.test(value) ? Number(value) : Number.NaN;
+    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${value}"`);
+      return fallback;
+    }
+    return parsed;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
+    const value = text(name);
+    if (value === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(value)) return value as T;
+    problems.push(`${name} must be one of ${allowed.join(', ')}, got "${value}"`);
+    return fallback;
+  };
+
+  const webhookSecret = required('WEBHOOK_SECRET', 'the secret set on the GitHub webhook');
+  const githubToken = required(
+    'GITHUB_TOKEN',
+    'a fine-grained PAT with Actions and Administration read/write',
+  );
+  const runnerMode = oneOf('RUNNER_MODE', RUNNER_MODES, 'dind-rootless');
+
+  const githubApiUrl = (text('GITHUB_API_URL') ?? 'https://api.github.com').replace(/\/+$/, '');
+  if (!isHttpUrl(githubApiUrl)) problems.push(`GITHUB_API_URL must be an http(s) URL, got "${githubApiUrl}"`);
+
+  const namespace = text('NAMESPACE') ?? 'default';
+  if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) {
+    problems.push(`NAMESPACE must be a valid Kubernetes namespace name, got "${namespace}"`);
+  }
+
+  let labelMatchers: LabelMatcher[] = [];
+  try {
+    labelMatchers = parseLabelMatchers(env.LABEL_MATCHERS);
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+
+  const config: Config = {
+    webhookSecret,
+    githubToken,
+    githubApiUrl,
+    runnerGroupId: integer('RUNNER_GROUP_ID', 1, 1, Number.MAX_SAFE_INTEGER),
+    runnerMode,
+    runnerImage: text('RUNNER_IMAGE') ?? DEFAULT_RUNNER_IMAGES[runnerMode],
+    dindImage: text('DIND_IMAGE') ?? 'docker:dind',
+    namespace,
+    labelMatchers,
+    port: integer('PORT', 8080, 1, 65535),
+    jobTtlSeconds: integer('JOB_TTL_SECONDS', 300, 0, 7 * 24 * 3600),
+    logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}
+
+/** The configuration as it may be logged: secrets replaced by `***`. */
+export function redactConfig(config: Config): Record<string, unknown> {
+  return { ...config, webhookSecret: '***', githubToken: '***' };
+}
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}

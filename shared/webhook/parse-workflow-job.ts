@@ -1,0 +1,84 @@
+import { PayloadError } from '../errors/errors.js';
+
+/** The parts of a `workflow_job` delivery this function uses. */
+export interface WorkflowJobEvent {
+  readonly action: string;
+  readonly jobId: number;
+  readonly runId: number;
+  readonly runAttempt: number;
+  readonly labels: readonly string[];
+  /** `null` until a runner picks the job up. */
+  readonly runnerId: number | null;
+  readonly owner: string;
+  readonly repo: string;
+}
+
+/**
+ * Parses the body of a `workflow_job` delivery, after its signature was checked. Throws PayloadError with the
+ * first missing or mistyped field, so a caller sees what is wrong with the payload.
+ * https://docs.github.com/en/webhooks/webhook-events-and-payloads#workflow_job
+ */
+export function parseWorkflowJob(body: string): WorkflowJobEvent {
+  const payload = parseJson(body);
+  const action = field(payload, 'action', isString, 'a string');
+  const job = field(payload, 'workflow_job', isObject, 'an object');
+  const repository = field(payload, 'repository', isObject, 'an object');
+  const owner = field(repository, 'owner', isObject, 'an object', 'repository.');
+  const labels = field(job, 'labels', isStringArray, 'an array of strings', 'workflow_job.');
+  return {
+    action,
+    jobId: field(job, 'id', isPositiveInteger, 'a positive integer', 'workflow_job.'),
+    runId: field(job, 'run_id', isPositiveInteger, 'a positive integer', 'workflow_job.'),
+    // Older payloads lack run_attempt; GitHub counts attempts from 1.
+    runAttempt: optional(job, 'run_attempt', isPositiveInteger, 'a positive integer', 'workflow_job.') ?? 1,
+    labels,
+    runnerId: optional(job, 'runner_id', isInteger, 'an integer or null', 'workflow_job.') ?? null,
+    owner: field(owner, 'login', isNonEmptyString, 'a non-empty string', 'repository.owner.'),
+    repo: field(repository, 'name', isNonEmptyString, 'a non-empty string', 'repository.'),
+  };
+}
+
+/** The `zen` and `hook_id` of a `ping` delivery, for the log; the body only has to be JSON. */
+export function parsePing(body: string): { hookId: number | null } {
+  const payload = parseJson(body);
+  return { hookId: optional(payload, 'hook_id', isInteger, 'an integer') ?? null };
+}
+
+type Json = Record<string, unknown>;
+
+function parseJson(body: string): Json {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch (error) {
+    throw new PayloadError(`body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (!isObject(value)) throw new PayloadError('body must be a JSON object');
+  return value;
+}
+
+function field<T>(object: Json, key: string, check: (v: unknown) => v is T, what: string, path = ''): T {
+  const value = object[key];
+  if (!check(value)) throw new PayloadError(`payload field ${path}${key} must be ${what}`);
+  return value;
+}
+
+function optional<T>(
+  object: Json,
+  key: string,
+  check: (v: unknown) => v is T,
+  what: string,
+  path = '',
+): T | undefined {
+  const value = object[key];
+  if (value === undefined || value === null) return undefined;
+  if (!check(value)) throw new PayloadError(`payload field ${path}${key} must be ${what}`);
+  return value;
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isNonEmptyString = (v: unknown): v is string => typeof v === 'string' && v !== '';
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInteger = (v: unknown): v is number => Number.isSafeInteger(v);
+const isPositiveInteger = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
+const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { UpstreamError } from '../shared/errors/errors.js';
+import { createGitHubClient, type GitHubClient } from '../shared/github/github-client.js';
+import { type GitHubStandIn, startGitHubStandIn } from './stand-ins/github-stand-in.js';
+import { queuedPayload } from './support/payloads.js';
+
+const TOKEN = 'github_pat_11AAAAAAA0secret';
+const repo = { owner: 'lineville', repo: 'elastic-machines-testing' };
+const runnerRequest = {
+  name: 'runner-12877621891',
+  runnerGroupId: 1,
+  labels: ['self-hosted', 'k8s'],
+  workFolder: '_work',
+};
+
+describe('the GitHub client against the stand-in', () => {
+  let gh: GitHubStandIn;
+  let client: GitHubClient;
+  let observed: { endpoint: string; status: number; remaining: unknown }[];
+
+  beforeAll(async () => {
+    gh = await startGitHubStandIn({ token: TOKEN });
+  });
+  afterAll(async () => {
+    expect(gh.violations).toEqual([]);
+    await gh.close();
+  });
+  beforeEach(() => {
+    observed = [];
+    client = createGitHubClient({
+      baseUrl: gh.url,
+      token: TOKEN,
+      observe: (endpoint, status, headers) =>
+        observed.push({ endpoint, status, remaining: headers['x-ratelimit-remaining'] }),
+    });
+    const payload = queuedPayload();
+    gh.addJob(payload.repository.full_name, payload.workflow_job);
+  });
+
+  it('reads a job status and reports the route template and rate limit', async () => {
+    expect(await client.getJobStatus(repo, 12877621891)).toBe('queued');
+    expect(observed).toHaveLength(1);
+    expect(observed[0]?.endpoint).toBe('GET /repos/{owner}/{repo}/actions/jobs/{job_id}');
+    expect(observed[0]?.status).toBe(200);
+    expect(Number(observed[0]?.remaining)).toBeLessThan(5000);
+    expect(gh.calls.at(-1)?.authorization).toBe(`Bearer ${TOKEN}`);
+  });
+
+  it('registers a JIT runner with the name, group, labels and work folder', async () => {
+    const runner = await client.generateJitConfig(repo, runnerRequest);
+    const registered = gh.runners.at(-1);
+    expect(registered).toMatchObject({
+      repository: 'lineville/elastic-machines-testing',
+      name: 'runner-12877621891',
+      labels: ['self-hosted', 'k8s'],
+      runnerGroupId: 1,
+    });
+    expect(runner).toEqual({ runnerId: registered?.id, encodedJitConfig: registered?.encodedJitConfig });
+    expect(observed[0]).toMatchObject({
+      endpoint: 'POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig',
+      status: 201,
+    });
+  });
+
+  it('turns GitHub errors into UpstreamError with GitHub message and status, never the token', async () => {
+    const error = await client.generateJitConfig(repo, runnerRequest).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect(error).toMatchObject({ upstream: 'github', status: 409 });
+    expect((error as Error).message).toBe(
+      'failed to generate JIT config: HTTP 409 Already exists - A runner with the name runner-12877621891 already exists.',
+    );
+    expect((error as Error).message).not.toContain(TOKEN);
+    expect(observed[0]?.status).toBe(409);
+  });
+
+  it('reports a missing job as a 404', async () => {
+    const error = await client.getJobStatus(repo, 1).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      upstream: 'github',
+      status: 404,
+      message: 'failed to read the job from GitHub: HTTP 404 Not Found',
+    });
+  });
+
+  it('reports a wrong token as a 401', async () => {
+    const wrong = createGitHubClient({ baseUrl: gh.url, token: 'nope' });
+    const error = await wrong.getJobStatus(repo, 12877621891).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      status: 401,
+      message: 'failed to read the job from GitHub: HTTP 401 Bad credentials',
+    });
+  });
+
+  it('reports a server error from GitHub', async () => {
+    gh.failNext('jit', 503);
+    const error = await client
+      .generateJitConfig(repo, { ...runnerRequest, name: 'other' })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ upstream: 'github', status: 503 });
+  });
+
+  it('reports an unreachable GitHub without a status', async () => {
+    const down = createGitHubClient({ baseUrl: 'http://127.0.0.1:9', token: TOKEN });
+    const error = await down.getJobStatus(repo, 1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect((error as UpstreamError).message).toMatch(/^failed to read the job from GitHub: /);
+  });
+});

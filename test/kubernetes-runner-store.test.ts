@@ -1,0 +1,89 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { UpstreamError } from '../shared/errors/errors.js';
+import { createKubernetesRunnerStore } from '../shared/kubernetes/kubernetes-runner-store.js';
+import type { RunnerStore } from '../shared/kubernetes/runner-store.js';
+import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
+import { buildRunnerJob } from '../shared/modes/build-runner-job.js';
+import { type KubernetesStandIn, startKubernetesStandIn } from './stand-ins/kubernetes-stand-in.js';
+
+const jobFor = (jobId: number) =>
+  buildRunnerJob({
+    mode: 'standard',
+    runnerImage: 'ghcr.io/actions/actions-runner:latest',
+    dindImage: 'docker:dind',
+    secretName: `runner-${jobId}`,
+    namespace: 'default',
+    ttlSecondsAfterFinished: 300,
+    owner: 'octo-org',
+    repo: 'example',
+    jobId,
+    runId: 1,
+    runAttempt: 1,
+    deliveryId: 'd',
+    suspend: true,
+  });
+
+describe('the Kubernetes runner store against the API stand-in', () => {
+  let api: KubernetesStandIn;
+  let store: RunnerStore;
+
+  beforeAll(async () => {
+    api = await startKubernetesStandIn();
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(api.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-'))));
+    store = createKubernetesRunnerStore(kubeConfig, 'default');
+  });
+  afterAll(() => api.close());
+
+  it('creates a Job once; the second create is reported as existing, not as an error', async () => {
+    const first = await store.createJob(jobFor(1));
+    expect(first.created).toBe(true);
+    expect(first.created && first.uid).toBe(api.jobs.get('runner-1')?.metadata.uid);
+    expect(await store.createJob(jobFor(1))).toEqual({ created: false });
+    expect(api.jobs.size).toBe(1);
+  });
+
+  it('creates the Secret idempotently and resumes the Job', async () => {
+    const uid = api.jobs.get('runner-1')?.metadata.uid ?? '';
+    const secret = buildJitSecret({
+      namespace: 'default',
+      job: { name: 'runner-1', uid },
+      labels: {},
+      encodedJitConfig: 'abc',
+    });
+    await store.createSecret(secret);
+    await store.createSecret(secret);
+    expect(api.secrets.get('runner-1')?.data).toEqual({ jitconfig: Buffer.from('abc').toString('base64') });
+    await store.resumeJob('runner-1');
+    expect(api.jobs.get('runner-1')?.spec?.suspend).toBe(false);
+  });
+
+  it('counts only unfinished runner Jobs', async () => {
+    await store.createJob(jobFor(2));
+    await store.createJob(jobFor(3));
+    expect(await store.countActive()).toBe(3);
+    api.completeJob('runner-2');
+    expect(await store.countActive()).toBe(2);
+  });
+
+  it('deletes a Job with its Secret, and a missing Job is no error', async () => {
+    await store.deleteJob('runner-1');
+    expect(api.jobs.has('runner-1')).toBe(false);
+    expect(api.secrets.has('runner-1')).toBe(false);
+    await expect(store.deleteJob('runner-1')).resolves.toBeUndefined();
+  });
+
+  it('reports API server failures as UpstreamError with the Status message', async () => {
+    api.failNext('POST', 'jobs', 500);
+    const error = await store.createJob(jobFor(9)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UpstreamError);
+    expect(error).toMatchObject({ upstream: 'kubernetes', status: 500 });
+    expect((error as Error).message).toBe('failed to create the runner Job: HTTP 500 injected failure');
+    api.failNext('PATCH', 'jobs', 404);
+    await expect(store.resumeJob('runner-3')).rejects.toMatchObject({ status: 404 });
+  });
+});

@@ -1,0 +1,57 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface JsonRequest {
+  readonly method: string;
+  readonly url: URL;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: unknown;
+}
+export interface JsonResponse {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers?: Record<string, string>;
+}
+
+/** A loopback JSON server for the stand-ins: one handler, bodies parsed and answered as JSON. */
+export async function startJsonServer(
+  handle: (request: JsonRequest) => JsonResponse | Promise<JsonResponse>,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let body: unknown;
+      try {
+        body = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        body = text;
+      }
+      const url = new URL(req.url ?? '/', 'http://stand-in');
+      Promise.resolve(handle({ method: req.method ?? 'GET', url, headers: req.headers, body }))
+        .then((answer) => {
+          res.writeHead(answer.status, {
+            'content-type': 'application/json; charset=utf-8',
+            ...answer.headers,
+          });
+          res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
+        })
+        .catch((error: unknown) => {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ message: String(error) }));
+        });
+    });
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,270 @@
+/**
+ * A loopback stand-in for the slice of the Kubernetes API the function uses (Jobs and Secrets in a namespace),
+ * answering with the objects and `Status` bodies a real API server sends: 201 with uid and resourceVersion on
+ * create, 409 AlreadyExists, 404 NotFound, JSON Patch, label selectors, and owner-based deletion of Secrets.
+ * It cannot validate manifests as a real server does; the end-to-end suite on a real control plane does that.
+ */
+import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type JsonRequest, type JsonResponse, startJsonServer } from './http-server.js';
+
+type KubeObject = {
+  apiVersion?: string;
+  kind?: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    ownerReferences?: { uid: string }[];
+    [key: string]: unknown;
+  };
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown>;
+  data?: Record<string, string>;
+  stringData?: Record<string, string>;
+  [key: string]: unknown;
+};
+
+export interface KubernetesStandIn {
+  readonly url: string;
+  readonly jobs: Map<string, KubeObject>;
+  readonly secrets: Map<string, KubeObject>;
+  /** Number of requests per `METHOD resource`, e.g. `POST jobs`. */
+  readonly requestCounts: Map<string, number>;
+  /** The next `count` requests of `METHOD resource` answer `status` with a Status body. */
+  failNext(method: string, resource: 'jobs' | 'secrets', status: number, count?: number): void;
+  /** Marks a Job as the Job controller does when its pod succeeded. */
+  completeJob(name: string): void;
+  /** Writes a kubeconfig for this server into `dir` and returns its path. */
+  writeKubeconfig(dir: string): string;
+  close(): Promise<void>;
+}
+
+const GROUPS = {
+  jobs: { group: 'batch', apiVersion: 'batch/v1', kind: 'Job' },
+  secrets: { group: '', apiVersion: 'v1', kind: 'Secret' },
+};
+type Resource = keyof typeof GROUPS;
+
+function status(
+  code: number,
+  reason: string,
+  message: string,
+  details?: Record<string, unknown>,
+): JsonResponse {
+  return {
+    status: code,
+    body: {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message,
+      reason,
+      details,
+      code,
+    },
+  };
+}
+
+export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
+  const stores: Record<Resource, Map<string, KubeObject>> = { jobs: new Map(), secrets: new Map() };
+  const requestCounts = new Map<string, number>();
+  const failures = new Map<string, { status: number; count: number }>();
+  let resourceVersion = 1000;
+
+  const notFound = (resource: Resource, name: string) =>
+    status(
+      404,
+      'NotFound',
+      `${resource}${GROUPS[resource].group ? `.${GROUPS[resource].group}` : ''} "${name}" not found`,
+      {
+        name,
+        group: GROUPS[resource].group,
+        kind: resource,
+      },
+    );
+
+  function handle(request: JsonRequest): JsonResponse {
+    const match = /^\/(?:apis\/batch\/v1|api\/v1)\/namespaces\/([^/]+)\/(jobs|secrets)(?:\/([^/]+))?$/.exec(
+      request.url.pathname,
+    );
+    if (!match) return status(404, 'NotFound', 'the server could not find the requested resource');
+    const [, namespace, resource, name] = match as unknown as [string, string, Resource, string | undefined];
+    const key = `${request.method} ${resource}`;
+    requestCounts.set(key, (requestCounts.get(key) ?? 0) + 1);
+    const failure = failures.get(key);
+    if (failure && failure.count > 0) {
+      failure.count -= 1;
+      return status(
+        failure.status,
+        failure.status >= 500 ? 'InternalError' : 'BadRequest',
+        'injected failure',
+      );
+    }
+    const store = stores[resource];
+    switch (request.method) {
+      case 'POST':
+        return create(resource, namespace, request.body as KubeObject);
+      case 'GET':
+        if (name === undefined) return list(resource, request.url.searchParams.get('labelSelector'));
+        return store.has(name) ? { status: 200, body: store.get(name) } : notFound(resource, name);
+      case 'PATCH':
+        if (name === undefined)
+          return status(405, 'MethodNotAllowed', 'the server does not allow this method');
+        return patch(resource, name, request.body, request.headers['content-type']);
+      case 'DELETE':
+        if (name === undefined)
+          return status(405, 'MethodNotAllowed', 'the server does not allow this method');
+        return remove(resource, name);
+      default:
+        return status(405, 'MethodNotAllowed', 'the server does not allow this method');
+    }
+  }
+
+  function create(resource: Resource, namespace: string, body: KubeObject): JsonResponse {
+    const { apiVersion, kind } = GROUPS[resource];
+    if (body?.kind !== kind || body.apiVersion !== apiVersion || !body.metadata?.name) {
+      return status(400, 'BadRequest', `the body is not a ${kind}`);
+    }
+    const store = stores[resource];
+    if (store.has(body.metadata.name)) {
+      return status(
+        409,
+        'AlreadyExists',
+        `${resource}${GROUPS[resource].group ? '.batch' : ''} "${body.metadata.name}" already exists`,
+        {
+          name: body.metadata.name,
+          group: GROUPS[resource].group,
+          kind: resource,
+        },
+      );
+    }
+    const object: KubeObject = structuredClone(body);
+    object.metadata = {
+      ...object.metadata,
+      namespace,
+      uid: randomUUID(),
+      resourceVersion: String(++resourceVersion),
+      creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    };
+    if (resource === 'jobs') object.status = {};
+    if (resource === 'secrets' && object.stringData) {
+      // The API server folds stringData into base64 data and never returns stringData.
+      object.data = {
+        ...object.data,
+        ...Object.fromEntries(
+          Object.entries(object.stringData).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+        ),
+      };
+      delete object.stringData;
+    }
+    store.set(object.metadata.name, object);
+    return { status: 201, body: object };
+  }
+
+  function list(resource: Resource, selector: string | null): JsonResponse {
+    const wanted = (selector ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((term) => term.split('=') as [string, string]);
+    const items = [...stores[resource].values()].filter((object) =>
+      wanted.every(([k, v]) => object.metadata.labels?.[k] === v),
+    );
+    const { apiVersion, kind } = GROUPS[resource];
+    return {
+      status: 200,
+      body: {
+        apiVersion,
+        kind: `${kind}List`,
+        metadata: { resourceVersion: String(resourceVersion) },
+        items,
+      },
+    };
+  }
+
+  function patch(
+    resource: Resource,
+    name: string,
+    body: unknown,
+    contentType: string | undefined,
+  ): JsonResponse {
+    const object = stores[resource].get(name);
+    if (object === undefined) return notFound(resource, name);
+    if (contentType !== 'application/json-patch+json' || !Array.isArray(body)) {
+      return status(415, 'UnsupportedMediaType', `the stand-in only takes JSON Patch, got ${contentType}`);
+    }
+    for (const op of body as { op: string; path: string; value: unknown }[]) {
+      const segments = op.path.split('/').slice(1);
+      const last = segments.pop();
+      const parent = segments.reduce<Record<string, unknown>>(
+        (at, key) => at[key] as Record<string, unknown>,
+        object,
+      );
+      if (op.op !== 'replace' && op.op !== 'add') return status(422, 'Invalid', `unsupported op ${op.op}`);
+      if (parent === undefined || last === undefined)
+        return status(422, 'Invalid', `no such path ${op.path}`);
+      parent[last] = op.value;
+    }
+    object.metadata.resourceVersion = String(++resourceVersion);
+    return { status: 200, body: object };
+  }
+
+  function remove(resource: Resource, name: string): JsonResponse {
+    const object = stores[resource].get(name);
+    if (object === undefined) return notFound(resource, name);
+    stores[resource].delete(name);
+    if (resource === 'jobs') {
+      // What the garbage collector does for dependents of a deleted owner.
+      for (const [secretName, secret] of stores.secrets) {
+        if (secret.metadata.ownerReferences?.some((ref) => ref.uid === object.metadata.uid))
+          stores.secrets.delete(secretName);
+      }
+    }
+    return {
+      status: 200,
+      body: {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Success',
+        details: { name, kind: resource, uid: object.metadata.uid },
+      },
+    };
+  }
+
+  const server = await startJsonServer(handle);
+  return {
+    url: server.url,
+    jobs: stores.jobs,
+    secrets: stores.secrets,
+    requestCounts,
+    failNext(method, resource, code, count = 1) {
+      failures.set(`${method} ${resource}`, { status: code, count });
+    },
+    completeJob(name) {
+      const job = stores.jobs.get(name);
+      if (job === undefined) throw new Error(`no job ${name}`);
+      job.status = { succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] };
+    },
+    writeKubeconfig(dir) {
+      const path = join(dir, 'kubeconfig');
+      const kubeconfig = {
+        apiVersion: 'v1',
+        kind: 'Config',
+        // client-node refuses plain http unless TLS verification is off; the stand-in speaks http on loopback.
+        clusters: [{ name: 'stand-in', cluster: { server: server.url, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'stand-in', user: { token: 'stand-in-token' } }],
+        contexts: [
+          { name: 'stand-in', context: { cluster: 'stand-in', user: 'stand-in', namespace: 'default' } },
+        ],
+        'current-context': 'stand-in',
+      };
+      writeFileSync(path, JSON.stringify(kubeconfig));
+      return path;
+    },
+    close: server.close,
+  };
+}

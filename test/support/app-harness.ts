@@ -1,0 +1,78 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createApp } from '../../functions/webhook/app.js';
+import { type Config, loadConfig } from '../../shared/config/load-config.js';
+import { createGitHubClient } from '../../shared/github/github-client.js';
+import { createKubernetesRunnerStore } from '../../shared/kubernetes/kubernetes-runner-store.js';
+import { createLogger } from '../../shared/log/create-logger.js';
+import { createMetrics, type Metrics } from '../../shared/metrics/create-metrics.js';
+import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
+import { type KubernetesStandIn, startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
+
+export const WEBHOOK_SECRET = "It's a Secret to Everybody";
+export const GITHUB_TOKEN = 'github_pat_11ABCDEFG0123456789_secretpart';
+
+export interface AppHarness {
+  readonly app: ReturnType<typeof createApp>;
+  readonly config: Config;
+  readonly github: GitHubStandIn;
+  readonly kubernetes: KubernetesStandIn;
+  readonly metrics: Metrics;
+  /** Every log line written so far, parsed. */
+  readonly logs: Record<string, unknown>[];
+  /** The raw log text, to search for leaked secrets. */
+  logText(): string;
+  close(): Promise<void>;
+}
+
+/** The app built from the real clients, pointed at the GitHub and Kubernetes stand-ins on loopback. */
+export async function startAppHarness(env: Record<string, string> = {}): Promise<AppHarness> {
+  const github = await startGitHubStandIn({ token: GITHUB_TOKEN });
+  const kubernetes = await startKubernetesStandIn();
+  const config = loadConfig({
+    WEBHOOK_SECRET,
+    GITHUB_TOKEN,
+    GITHUB_API_URL: github.url,
+    RUNNER_MODE: 'standard',
+    ...env,
+  });
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-app-'))));
+  const runners = createKubernetesRunnerStore(kubeConfig, config.namespace);
+  const metrics = createMetrics({ countActiveRunners: () => runners.countActive() });
+  const client = createGitHubClient({
+    baseUrl: config.githubApiUrl,
+    token: config.githubToken,
+    observe: (endpoint, status) => metrics.githubApiRequests.inc({ endpoint, status: String(status) }),
+  });
+  let text = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  const log = createLogger('debug', sink);
+  const app = createApp({ config, github: client, runners, metrics, log });
+  return {
+    app,
+    config,
+    github,
+    kubernetes,
+    metrics,
+    get logs() {
+      return text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    },
+    logText: () => text,
+    close: async () => {
+      await github.close();
+      await kubernetes.close();
+    },
+  };
+}
