@@ -3,10 +3,11 @@
  * touches `process.env` or starts a server.
  */
 import { serve } from '@hono/node-server';
-import { KubeConfig } from '@kubernetes/client-node';
 import { ConfigError, loadConfig, redactConfig } from '../../shared/config/load-config.js';
+import { readSecretFiles } from '../../shared/config/read-secret-files.js';
 import { createGitHubClient } from '../../shared/github/github-client.js';
 import { createKubernetesRunnerStore } from '../../shared/kubernetes/kubernetes-runner-store.js';
+import { loadKubeConfig } from '../../shared/kubernetes/load-kube-config.js';
 import { createLogger } from '../../shared/log/create-logger.js';
 import { createMetrics } from '../../shared/metrics/create-metrics.js';
 import { createApp } from './app.js';
@@ -18,26 +19,23 @@ function fail(message: string, problems: readonly string[] = []): never {
 
 let config: ReturnType<typeof loadConfig>;
 try {
-  config = loadConfig(process.env);
+  config = loadConfig(readSecretFiles(process.env));
 } catch (error) {
-  if (error instanceof ConfigError)
+  if (error instanceof ConfigError) {
     fail('invalid configuration: see the README configuration table', error.problems);
-  throw error;
+  }
+  fail((error as Error).message);
 }
 
 const log = createLogger(config.logLevel);
 
-const kubeConfig = new KubeConfig();
+let kubeConfig: ReturnType<typeof loadKubeConfig>;
 try {
-  // In-cluster service account when running in a pod; KUBECONFIG or ~/.kube/config otherwise.
-  kubeConfig.loadFromDefault();
+  kubeConfig = loadKubeConfig(process.env);
 } catch (error) {
   fail(`could not load a Kubernetes config: ${(error as Error).message}`);
 }
 const cluster = kubeConfig.getCurrentCluster();
-if (cluster === null) {
-  fail('no Kubernetes cluster configured: run in a pod with a service account, or set KUBECONFIG');
-}
 
 const runners = createKubernetesRunnerStore(kubeConfig, config.namespace);
 const metrics = createMetrics({
@@ -60,7 +58,7 @@ const app = createApp({ config, github, runners, metrics, log });
 const server = serve(
   { fetch: app.fetch, port: config.port, hostname: process.env.HOST ?? '0.0.0.0' },
   (info) => {
-    log.info({ port: info.port, cluster: cluster.server, config: redactConfig(config) }, 'listening');
+    log.info({ port: info.port, cluster: cluster?.server, config: redactConfig(config) }, 'listening');
   },
 );
 
