@@ -46,7 +46,9 @@ describe('the built function process', () => {
     const job = kubernetes.jobs.get('runner-12877621891');
     expect(job?.spec?.suspend).toBe(false);
     // The default mode is dind-rootless.
-    expect((job?.spec?.template as { spec: { hostUsers?: boolean } }).spec.hostUsers).toBe(false);
+    expect((job?.spec?.template as { spec?: { hostUsers?: boolean } } | undefined)?.spec?.hostUsers).toBe(
+      false,
+    );
     expect(kubernetes.secrets.has('runner-12877621891')).toBe(true);
     expect(github.runners).toHaveLength(1);
     expect(github.violations).toEqual([]);
