@@ -157,11 +157,16 @@ describe('exactly one runner per job', () => {
   it('makes one Job and one runner when 10 deliveries race', async () => {
     const payload = queued();
     const answers = await Promise.all(Array.from({ length: 10 }, () => deliver(payload)));
-    expect(answers.map((answer) => answer.status)).toEqual(Array(10).fill(200));
+    // 200 created for one; 200 exists, or 202 pending while the first is still starting it, for the others.
     const outcomes = await Promise.all(
-      answers.map(async (answer) => ((await answer.json()) as { outcome: string }).outcome),
+      answers.map(
+        async (answer) => `${answer.status} ${((await answer.json()) as { outcome: string }).outcome}`,
+      ),
     );
-    expect(outcomes.filter((outcome) => outcome === 'created')).toHaveLength(1);
+    expect(outcomes.filter((outcome) => outcome === '200 created')).toHaveLength(1);
+    expect(outcomes.every((outcome) => ['200 created', '200 exists', '202 pending'].includes(outcome))).toBe(
+      true,
+    );
     expect(h.kubernetes.jobs.size).toBe(1);
     expect(h.kubernetes.secrets.size).toBe(1);
     expect(h.github.runners).toHaveLength(1);
@@ -196,19 +201,16 @@ describe('deliveries that get no runner', () => {
     expect(h.kubernetes.jobs.size).toBe(0);
   });
 
-  it.each(['in_progress', 'completed', 'waiting'])(
-    'ignores the %s action with its reason',
-    async (action) => {
-      const example = examplesOf('workflow_job').find((e) => e.action === action);
-      const response = await deliver(example);
-      expect(response.status).toBe(200);
-      expect(await response.json()).toEqual({
-        outcome: 'ignored',
-        reason: `action ${action} is not handled`,
-      });
-      expect(h.github.calls).toHaveLength(0);
-    },
-  );
+  it.each(['in_progress', 'waiting'])('ignores the %s action with its reason', async (action) => {
+    const example = examplesOf('workflow_job').find((e) => e.action === action);
+    const response = await deliver(example);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      outcome: 'ignored',
+      reason: `action ${action} is not handled`,
+    });
+    expect(h.github.calls).toHaveLength(0);
+  });
 
   it('answers a ping', async () => {
     const response = await deliver(examplesOf('ping')[0], { event: 'ping' });
@@ -291,52 +293,137 @@ describe('bad input', () => {
 });
 
 describe('when GitHub or Kubernetes fails', () => {
-  it('answers 502, logs "failed to generate JIT config", and leaves no Job behind', async () => {
+  const FORBIDDEN_JIT = 'failed to generate JIT config: HTTP 403 Injected failure';
+
+  it('answers 502 and keeps the suspended record, which a redelivery then finishes', async () => {
     const payload = queued();
-    h.github.failNext('jit', 500);
+    h.github.failNext('jit', 403);
     const response = await deliver(payload);
     expect(response.status).toBe(502);
-    expect(((await response.json()) as { error: string }).error).toBe(
-      'failed to generate JIT config: HTTP 500 Server Error',
-    );
+    expect(((await response.json()) as { error: string }).error).toBe(FORBIDDEN_JIT);
+    expect(h.logs.some((entry) => entry.level === 'error' && entry.msg === FORBIDDEN_JIT)).toBe(true);
+    const record = h.kubernetes.jobs.get('runner-12877621891');
+    expect(record?.spec?.suspend).toBe(true);
+    // The claim was released, so the redelivery need not wait for it to expire.
     expect(
-      h.logs.some(
-        (entry) =>
-          entry.level === 'error' && entry.msg === 'failed to generate JIT config: HTTP 500 Server Error',
-      ),
-    ).toBe(true);
-    expect(h.kubernetes.jobs.size).toBe(0);
-    // A redelivery then succeeds.
-    expect((await deliver(payload)).status).toBe(200);
-    expect(h.kubernetes.jobs.size).toBe(1);
+      (record?.metadata.annotations as Record<string, string> | undefined)?.['kube-actions-runner.dev/claim'],
+    ).toBe('');
+    expect(h.kubernetes.secrets.size).toBe(0);
+
+    const again = await deliver(payload);
+    expect(again.status).toBe(200);
+    expect(await again.json()).toMatchObject({ outcome: 'created', job: 'runner-12877621891' });
+    expect(h.kubernetes.jobs.get('runner-12877621891')?.spec?.suspend).toBe(false);
+    expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(1);
   });
 
-  it('answers 502 when the job cannot be read from GitHub', async () => {
+  it('retries a passing GitHub 503 and a 429 within the delivery, then creates the runner', async () => {
     const payload = queued();
     h.github.failNext('job', 503);
+    h.github.inject('jit', { status: 429, retryAfterSeconds: 0 });
+    const response = await deliver(payload);
+    expect(response.status).toBe(200);
+    expect(h.kubernetes.jobs.get('runner-12877621891')?.spec?.suspend).toBe(false);
+  });
+
+  it('answers 202 pending while another delivery holds the claim', async () => {
+    const payload = queued();
+    h.github.failNext('jit', 403);
     expect((await deliver(payload)).status).toBe(502);
-    expect(h.kubernetes.jobs.size).toBe(0);
+    const record = h.kubernetes.jobs.get('runner-12877621891');
+    const annotations = record?.metadata.annotations as Record<string, string> | undefined;
+    if (annotations) annotations['kube-actions-runner.dev/claim'] = `someone-else ${Date.now() + 30_000}`;
+    const response = await deliver(payload);
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual({
+      outcome: 'pending',
+      job: 'runner-12877621891',
+      reason: 'another delivery is starting this runner',
+    });
   });
 
   it('answers 502 and registers no runner when the Job cannot be created', async () => {
-    h.kubernetes.failNext('POST', 'jobs', 500);
+    h.kubernetes.failNext('POST', 'jobs', 403);
     const response = await deliver(queued());
     expect(response.status).toBe(502);
     expect(((await response.json()) as { error: string }).error).toBe(
-      'failed to create the runner Job: HTTP 500 injected failure',
+      'failed to create the runner Job: HTTP 403 injected failure',
     );
     expect(h.github.runners).toHaveLength(0);
   });
 
-  it('answers 502 and deletes the Job when the Secret cannot be created', async () => {
-    h.kubernetes.failNext('POST', 'secrets', 500);
-    const response = await deliver(queued());
+  it('answers 502 when the Secret cannot be created; the redelivery replaces the stale registration', async () => {
+    const payload = queued();
+    h.kubernetes.failNext('POST', 'secrets', 403);
+    const response = await deliver(payload);
     expect(response.status).toBe(502);
-    expect(h.kubernetes.jobs.size).toBe(0);
+    expect(h.kubernetes.jobs.get('runner-12877621891')?.spec?.suspend).toBe(true);
     const metrics = await (await h.app.request('/metrics')).text();
     expect(metrics).toContain(
       'webhook_requests_total{status="502",owner="lineville",repo="elastic-machines-testing"} 1',
     );
+    // The first registration is still there: the redelivery meets a JIT 409, deletes it, and registers anew.
+    expect((await deliver(payload)).status).toBe(200);
+    const live = h.github.runners.filter((runner) => !runner.deleted);
+    expect(live).toHaveLength(1);
+    expect(h.github.runners).toHaveLength(2);
+    const secret = h.kubernetes.secrets.get('runner-12877621891');
+    expect(Buffer.from(secret?.data?.jitconfig ?? '', 'base64').toString()).toBe(live[0]?.encodedJitConfig);
+  });
+});
+
+describe('a completed job', () => {
+  it('that never got a runner removes its unstarted Job, Secret and registration', async () => {
+    const payload = queued();
+    h.github.failNext('jit', 403);
+    await deliver(payload);
+    // The runner was registered but the Job never started; then the job was cancelled.
+    expect(h.kubernetes.jobs.size).toBe(1);
+    const completed = {
+      ...payload,
+      action: 'completed',
+      workflow_job: {
+        ...payload.workflow_job,
+        status: 'completed',
+        conclusion: 'cancelled',
+        runner_id: null,
+      },
+    };
+    const response = await deliver(completed);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      outcome: 'cancelled',
+      job: 'runner-12877621891',
+      reason: 'job completed before its runner started',
+    });
+    expect(h.kubernetes.jobs.size).toBe(0);
+    expect(h.kubernetes.secrets.size).toBe(0);
+    expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(0);
+  });
+
+  it('that ran on a runner is left alone', async () => {
+    const example = examplesOf('workflow_job').find((e) => e.action === 'completed');
+    const response = await deliver(example);
+    expect(await response.json()).toEqual({ outcome: 'ignored', reason: 'job completed on a runner' });
+  });
+
+  it('before its queued delivery (out of order) leaves nothing, and the late queued delivery makes nothing', async () => {
+    const payload = queued();
+    h.github.setJobStatus(payload.workflow_job.id, 'completed');
+    const completed = {
+      ...payload,
+      action: 'completed',
+      workflow_job: { ...payload.workflow_job, runner_id: null },
+    };
+    expect(await (await deliver(completed)).json()).toEqual({
+      outcome: 'ignored',
+      reason: 'no runner job for this job',
+    });
+    expect(await (await deliver(payload)).json()).toEqual({
+      outcome: 'ignored',
+      reason: 'job is no longer queued (completed)',
+    });
+    expect(h.kubernetes.jobs.size).toBe(0);
   });
 });
 
@@ -346,7 +433,7 @@ describe('secrets in logs', () => {
     await deliver(payload);
     await deliver(payload);
     await deliver(payload, { secret: 'wrong' });
-    h.github.failNext('jit', 500);
+    h.github.failNext('jit', 403);
     await deliver(queued(99));
     const text = h.logText();
     expect(text.length).toBeGreaterThan(0);

@@ -34,6 +34,9 @@ describe('loadConfig', () => {
       port: 8080,
       jobTtlSeconds: 300,
       logLevel: 'info',
+      reconcileToken: undefined,
+      runnerStartTimeoutSeconds: 900,
+      reconcileHooks: [],
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UpstreamError } from '../shared/errors/errors.js';
 import { createGitHubClient, type GitHubClient } from '../shared/github/github-client.js';
+import { deadlineIn } from '../shared/retry/with-retries.js';
 import { type GitHubStandIn, startGitHubStandIn } from './stand-ins/github-stand-in.js';
 import { queuedPayload } from './support/payloads.js';
 
@@ -91,17 +92,55 @@ describe('the GitHub client against the stand-in', () => {
     });
   });
 
-  it('reports a server error from GitHub', async () => {
-    gh.failNext('jit', 503);
-    const error = await client
-      .generateJitConfig(repo, { ...runnerRequest, name: 'other' })
-      .catch((e: unknown) => e);
-    expect(error).toMatchObject({ upstream: 'github', status: 503 });
+  it('retries a passing server error and succeeds', async () => {
+    gh.failNext('jit', 503, 2);
+    const runner = await client.generateJitConfig(repo, { ...runnerRequest, name: 'retried' });
+    expect(runner.runnerId).toBe(gh.runners.at(-1)?.id);
+    expect(observed.map((o) => o.status)).toEqual([503, 503, 201]);
+  });
+
+  it('gives up on a lasting server error at its deadline with the last status', async () => {
+    gh.failNext('job', 502, 1000);
+    const started = Date.now();
+    const error = await client.getJobStatus(repo, 12877621891, deadlineIn(600)).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(error).toMatchObject({ upstream: 'github', status: 502 });
+    gh.failNext('job', 502, 0);
+  });
+
+  it('waits as long as Retry-After asks on a 429, then succeeds', async () => {
+    gh.inject('job', { status: 429, retryAfterSeconds: 1 });
+    const started = Date.now();
+    expect(await client.getJobStatus(repo, 12877621891)).toBe('queued');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(observed.map((o) => o.status)).toEqual([429, 200]);
+  });
+
+  it('does not wait past its deadline for a Retry-After', async () => {
+    gh.inject('job', { status: 429, retryAfterSeconds: 30 });
+    const started = Date.now();
+    const error = await client.getJobStatus(repo, 12877621891, deadlineIn(2000)).catch((e: unknown) => e);
+    expect(Date.now() - started).toBeLessThan(500);
+    expect(error).toMatchObject({ status: 429 });
+  });
+
+  it('retries a dropped connection', async () => {
+    gh.inject('job', { reset: true });
+    expect(await client.getJobStatus(repo, 12877621891)).toBe('queued');
+  });
+
+  it('finds a runner by name and deletes it; a second delete is no error', async () => {
+    const created = await client.generateJitConfig(repo, { ...runnerRequest, name: 'stale' });
+    const found = await client.findRunner(repo, 'stale');
+    expect(found).toEqual({ id: created.runnerId, name: 'stale', status: 'offline', busy: false });
+    await client.deleteRunner(repo, created.runnerId);
+    expect(await client.findRunner(repo, 'stale')).toBeUndefined();
+    await expect(client.deleteRunner(repo, created.runnerId)).resolves.toBeUndefined();
   });
 
   it('reports an unreachable GitHub without a status', async () => {
     const down = createGitHubClient({ baseUrl: 'http://127.0.0.1:9', token: TOKEN });
-    const error = await down.getJobStatus(repo, 1).catch((e: unknown) => e);
+    const error = await down.getJobStatus(repo, 1, deadlineIn(300)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UpstreamError);
     expect((error as UpstreamError).message).toMatch(/^failed to read the job from GitHub: /);
   });

@@ -8,6 +8,7 @@ import { createKubernetesRunnerStore } from '../shared/kubernetes/kubernetes-run
 import type { RunnerStore } from '../shared/kubernetes/runner-store.js';
 import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
 import { buildRunnerJob } from '../shared/modes/build-runner-job.js';
+import { deadlineIn } from '../shared/retry/with-retries.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from './stand-ins/kubernetes-stand-in.js';
 
 const jobFor = (jobId: number) =>
@@ -24,6 +25,7 @@ const jobFor = (jobId: number) =>
     runId: 1,
     runAttempt: 1,
     deliveryId: 'd',
+    jobLabels: ['self-hosted'],
     suspend: true,
   });
 
@@ -42,7 +44,7 @@ describe('the Kubernetes runner store against the API stand-in', () => {
   it('creates a Job once; the second create is reported as existing, not as an error', async () => {
     const first = await store.createJob(jobFor(1));
     expect(first.created).toBe(true);
-    expect(first.created && first.uid).toBe(api.jobs.get('runner-1')?.metadata.uid);
+    expect(first.created && first.record.uid).toBe(api.jobs.get('runner-1')?.metadata.uid);
     expect(await store.createJob(jobFor(1))).toEqual({ created: false });
     expect(api.jobs.size).toBe(1);
   });
@@ -78,8 +80,9 @@ describe('the Kubernetes runner store against the API stand-in', () => {
   });
 
   it('reports API server failures as UpstreamError with the Status message', async () => {
-    api.failNext('POST', 'jobs', 500);
-    const error = await store.createJob(jobFor(9)).catch((e: unknown) => e);
+    api.failNext('POST', 'jobs', 500, 1000);
+    const error = await store.createJob(jobFor(9), deadlineIn(500)).catch((e: unknown) => e);
+    api.failNext('POST', 'jobs', 500, 0);
     expect(error).toBeInstanceOf(UpstreamError);
     expect(error).toMatchObject({ upstream: 'kubernetes', status: 500 });
     expect((error as Error).message).toBe('failed to create the runner Job: HTTP 500 injected failure');

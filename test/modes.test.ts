@@ -19,6 +19,8 @@ function jobFor(mode: RunnerMode, overrides: Partial<Parameters<typeof buildRunn
     runId: 4747967848,
     runAttempt: 1,
     deliveryId: '72d3162e-cc78-11e3-81ab-4c9367dc0958',
+    jobLabels: ['self-hosted', 'k8s'],
+    hookId: 292430182,
     suspend: true,
     ...overrides,
   });

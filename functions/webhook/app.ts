@@ -1,14 +1,20 @@
 import { type Context, Hono, type Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { PayloadError, SignatureError, UpstreamError } from '../../shared/errors/errors.js';
+import { ForbiddenError, PayloadError, SignatureError, UpstreamError } from '../../shared/errors/errors.js';
 import type { Logger } from '../../shared/log/create-logger.js';
+import { deadlineIn } from '../../shared/retry/with-retries.js';
 import { parsePing, parseWorkflowJob } from '../../shared/webhook/parse-workflow-job.js';
 import { verifySignature } from '../../shared/webhook/verify-signature.js';
+import { handleCompletedJob } from './handle-completed-job.js';
 import { type HandlerDeps, handleQueuedJob, type Outcome } from './handle-queued-job.js';
+import { reconcile } from './reconcile.js';
+import { requireBearer } from './require-bearer.js';
 
 /** GitHub caps webhook payloads at 25 MB and does not deliver larger ones. */
 export const MAX_BODY_BYTES = 25 * 1024 * 1024;
+/** Time for handling one delivery: GitHub gives 10 s, and the answer must travel back within them. */
+export const DELIVERY_BUDGET_MS = 8000;
 
 export interface AppDeps extends HandlerDeps {
   readonly log: Logger;
@@ -80,12 +86,31 @@ export function createApp(deps: AppDeps): Hono<Env> {
       jobId: job.jobId,
     });
     c.set('log', jobLog);
-    if (job.action !== 'queued') {
-      return answer(c, jobLog, 200, { outcome: 'ignored', reason: `action ${job.action} is not handled` });
+    // GitHub gives a delivery 10 s; keep a margin for the answer to travel back.
+    const deadline = deadlineIn(DELIVERY_BUDGET_MS);
+    if (job.action === 'queued') {
+      const hookId = Number(c.req.header('x-github-hook-id'));
+      const delivery = {
+        id: deliveryId,
+        hookId: Number.isSafeInteger(hookId) && hookId > 0 ? hookId : undefined,
+      };
+      const outcome = await handleQueuedJob(deps, job, delivery, jobLog, deadline);
+      // 202: the runner job is recorded but another delivery is still starting it; reconcile finishes it if not.
+      return answer(c, jobLog, outcome.outcome === 'pending' ? 202 : 200, outcome);
     }
-    const outcome = await handleQueuedJob(deps, job, deliveryId, jobLog);
-    return answer(c, jobLog, 200, outcome);
+    if (job.action === 'completed') {
+      return answer(c, jobLog, 200, await handleCompletedJob(deps, job, jobLog, deadline));
+    }
+    return answer(c, jobLog, 200, { outcome: 'ignored', reason: `action ${job.action} is not handled` });
   };
+
+  app.post('/reconcile', async (c) => {
+    requireBearer(config.reconcileToken, c.req.header('authorization'));
+    const reconcileLog = log.child({ task: 'reconcile' });
+    const report = await reconcile(deps, reconcileLog, { hooks: config.reconcileHooks });
+    reconcileLog.info(report, 'reconcile done');
+    return c.json(report, 200);
+  });
 
   app.post('/webhook', observe, limit, webhook);
   app.post('/', observe, limit, webhook);
@@ -127,6 +152,7 @@ function payloadOf(raw: string, contentType: string | undefined): string {
 
 function statusOf(error: Error): [ContentfulStatusCode, string] {
   if (error instanceof SignatureError) return [401, error.message];
+  if (error instanceof ForbiddenError) return [403, error.message];
   if (error instanceof PayloadError) return [400, error.message];
   if (error instanceof UpstreamError) return [502, error.message];
   return [500, 'internal error'];

@@ -1,91 +1,95 @@
-import type { Config } from '../../shared/config/load-config.js';
-import type { GitHubClient } from '../../shared/github/github-client.js';
-import type { RunnerStore } from '../../shared/kubernetes/runner-store.js';
+import { randomUUID } from 'node:crypto';
+import { UpstreamError } from '../../shared/errors/errors.js';
 import { matchLabels } from '../../shared/labels/label-matchers.js';
 import type { Logger } from '../../shared/log/create-logger.js';
-import type { Metrics } from '../../shared/metrics/create-metrics.js';
-import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
-import { buildRunnerJob, runnerJobName, runnerLabels } from '../../shared/modes/build-runner-job.js';
+import { buildRunnerJob, runnerJobName } from '../../shared/modes/build-runner-job.js';
+import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { WorkflowJobEvent } from '../../shared/webhook/parse-workflow-job.js';
+import { CLAIM_MS, finishRunner, type HandlerDeps } from './finish-runner.js';
 
-/** What the handler is built from. Every client is injected. */
-export interface HandlerDeps {
-  readonly config: Config;
-  readonly github: GitHubClient;
-  readonly runners: RunnerStore;
-  readonly metrics: Metrics;
-}
+export type { HandlerDeps } from './finish-runner.js';
 
 /** What became of one delivery, answered to GitHub and logged. */
 export type Outcome =
   | { readonly outcome: 'created'; readonly job: string; readonly runnerId: number }
   | { readonly outcome: 'exists'; readonly job: string; readonly reason: string }
+  | { readonly outcome: 'pending'; readonly job: string; readonly reason: string }
+  | { readonly outcome: 'cancelled'; readonly job: string; readonly reason: string }
   | { readonly outcome: 'ignored'; readonly reason: string };
 
-/** The runner's working folder, relative to its install directory (GitHub's default). */
-const WORK_FOLDER = '_work';
+/** The delivery as the handler sees it. */
+export interface Delivery {
+  readonly id: string;
+  readonly hookId: number | undefined;
+}
 
 /**
- * Gives a queued workflow job its runner: match labels, confirm with GitHub that the job still waits, claim the
- * job by creating its Job suspended (the name is the job id, so a second delivery or a racing replica gets a 409
- * and stops there), register a JIT runner, store its config in a Secret owned by the Job, and resume the Job.
- * Resolves only once the Job exists; a failure after the claim deletes the claim, so a redelivery starts clean.
+ * Gives a queued workflow job its runner. Durable first: after matching labels and confirming with GitHub that the
+ * job still waits, the job is recorded as its Job, created suspended with everything needed to finish it (the
+ * name is the job id, so a repeated delivery or a racing replica meets that record instead of making a second).
+ * Then the runner is registered, its Secret stored, and the Job resumed. Whatever fails after the record exists
+ * leaves it for a redelivery or `POST /reconcile` to finish.
  */
 export async function handleQueuedJob(
   deps: HandlerDeps,
   event: WorkflowJobEvent,
-  deliveryId: string,
+  delivery: Delivery,
   log: Logger,
+  deadline: Deadline,
 ): Promise<Outcome> {
-  const { config, github, runners, metrics } = deps;
+  const { config, github, runners } = deps;
+  const now = deps.now ?? Date.now;
   if (!matchLabels(event.labels, config.labelMatchers)) {
     return { outcome: 'ignored', reason: 'job labels do not match' };
   }
-  const repo = { owner: event.owner, repo: event.repo };
-  const status = await github.getJobStatus(repo, event.jobId);
+  const status = await github.getJobStatus(event, event.jobId, deadline);
   if (status !== 'queued') return { outcome: 'ignored', reason: `job is no longer queued (${status})` };
 
-  const job = buildRunnerJob({
-    mode: config.runnerMode,
-    runnerImage: config.runnerImage,
-    dindImage: config.dindImage,
-    namespace: config.namespace,
-    ttlSecondsAfterFinished: config.jobTtlSeconds,
-    secretName: runnerJobName(event.jobId),
-    owner: event.owner,
-    repo: event.repo,
-    jobId: event.jobId,
-    runId: event.runId,
-    runAttempt: event.runAttempt,
-    deliveryId,
-    suspend: true,
-  });
   const name = runnerJobName(event.jobId);
-  const claim = await runners.createJob(job);
-  if (!claim.created) return { outcome: 'exists', job: name, reason: 'runner job already exists' };
+  const claim = { id: randomUUID(), until: now() + CLAIM_MS };
+  const created = await runners.createJob(
+    buildRunnerJob({
+      mode: config.runnerMode,
+      runnerImage: config.runnerImage,
+      dindImage: config.dindImage,
+      namespace: config.namespace,
+      ttlSecondsAfterFinished: config.jobTtlSeconds,
+      secretName: name,
+      owner: event.owner,
+      repo: event.repo,
+      jobId: event.jobId,
+      runId: event.runId,
+      runAttempt: event.runAttempt,
+      deliveryId: delivery.id,
+      hookId: delivery.hookId,
+      jobLabels: event.labels,
+      claim,
+      suspend: true,
+    }),
+    deadline,
+  );
 
-  try {
-    const runner = await github.generateJitConfig(repo, {
-      name,
-      runnerGroupId: config.runnerGroupId,
-      labels: event.labels,
-      workFolder: WORK_FOLDER,
-    });
-    await runners.createSecret(
-      buildJitSecret({
-        namespace: config.namespace,
-        job: { name, uid: claim.uid },
-        labels: runnerLabels(event),
-        encodedJitConfig: runner.encodedJitConfig,
-      }),
-    );
-    await runners.resumeJob(name);
-    metrics.runnerJobsCreated.inc({ owner: event.owner, repo: event.repo });
-    return { outcome: 'created', job: name, runnerId: runner.runnerId };
-  } catch (error) {
-    await runners.deleteJob(name).catch((cleanupError: unknown) => {
-      log.warn({ job: name, err: cleanupError }, 'could not delete the unfinished runner job');
-    });
-    throw error;
+  let record = created.created ? created.record : undefined;
+  if (record === undefined) {
+    const existing = await runners.getRecord(name, deadline);
+    if (existing === undefined) {
+      throw new UpstreamError(
+        'kubernetes',
+        'the runner job was deleted while this delivery was handled',
+        409,
+      );
+    }
+    if (!existing.suspended) return { outcome: 'exists', job: name, reason: 'runner job already exists' };
+    if (existing.claim?.id === claim.id) {
+      // Our own create went through although its answer was lost, and a retry met it.
+      record = existing;
+    } else if ((existing.claim?.until ?? 0) > now() || !(await runners.claim(existing, claim, deadline))) {
+      return { outcome: 'pending', job: name, reason: 'another delivery is starting this runner' };
+    } else {
+      log.info({ job: name }, 'taking over an unfinished runner job');
+      record = existing;
+    }
   }
+  const runner = await finishRunner(deps, record, log, deadline);
+  return { outcome: 'created', job: name, runnerId: runner.runnerId };
 }

@@ -33,6 +33,12 @@ export interface Config {
   /** Seconds a finished runner Job is kept before Kubernetes' TTL controller deletes it. */
   readonly jobTtlSeconds: number;
   readonly logLevel: LogLevel;
+  /** Bearer token that `POST /reconcile` requires; unset: the endpoint refuses every call. */
+  readonly reconcileToken: string | undefined;
+  /** A started runner Job whose pod is not ready after this long is removed by reconcile. */
+  readonly runnerStartTimeoutSeconds: number;
+  /** Repository webhooks whose failed deliveries reconcile redelivers (`owner/repo:hookId`). */
+  readonly reconcileHooks: readonly { owner: string; repo: string; hookId: number }[];
 }
 
 /** Every problem found in the environment, reported at once. */
@@ -113,6 +119,9 @@ export function loadConfig(env: Env): Config {
     port: integer('PORT', 8080, 1, 65535),
     jobTtlSeconds: integer('JOB_TTL_SECONDS', 300, 0, 7 * 24 * 3600),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
+    reconcileToken: text('RECONCILE_TOKEN'),
+    runnerStartTimeoutSeconds: integer('RUNNER_START_TIMEOUT_SECONDS', 900, 60, 7 * 24 * 3600),
+    reconcileHooks: parseHooks(text('RECONCILE_HOOKS'), problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
@@ -120,7 +129,29 @@ export function loadConfig(env: Env): Config {
 
 /** The configuration as it may be logged: secrets replaced by `***`. */
 export function redactConfig(config: Config): Record<string, unknown> {
-  return { ...config, webhookSecret: '***', githubToken: '***' };
+  return {
+    ...config,
+    webhookSecret: '***',
+    githubToken: '***',
+    reconcileToken: config.reconcileToken === undefined ? undefined : '***',
+  };
+}
+
+function parseHooks(
+  value: string | undefined,
+  problems: string[],
+): { owner: string; repo: string; hookId: number }[] {
+  if (value === undefined) return [];
+  const hooks = [];
+  for (const entry of value.split(',').map((part) => part.trim())) {
+    const match = /^([A-Za-z0-9-]+)\/([A-Za-z0-9._-]+):(\d+)$/.exec(entry);
+    if (match === null) {
+      problems.push(`RECONCILE_HOOKS entries must look like owner/repo:hookId, got "${entry}"`);
+      continue;
+    }
+    hooks.push({ owner: match[1] as string, repo: match[2] as string, hookId: Number(match[3]) });
+  }
+  return hooks;
 }
 
 function isHttpUrl(value: string): boolean {

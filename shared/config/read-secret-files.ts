@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 /** Settings that may come from a mounted file through `<NAME>_FILE` instead of the environment. */
-export const SECRET_SETTINGS = ['WEBHOOK_SECRET', 'GITHUB_TOKEN'] as const;
+export const SECRET_SETTINGS = ['WEBHOOK_SECRET', 'GITHUB_TOKEN', 'RECONCILE_TOKEN'] as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -8,6 +8,11 @@ export class SignatureError extends Error {
   override readonly name = 'SignatureError';
 }
 
+/** The caller is not allowed this (a wrong or missing bearer token, an endpoint switched off). Answered 403. */
+export class ForbiddenError extends Error {
+  override readonly name = 'ForbiddenError';
+}
+
 /** The body passed the signature check but is not a payload we can use. Answered 400. */
 export class PayloadError extends Error {
   override readonly name = 'PayloadError';

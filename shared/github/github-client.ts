@@ -1,5 +1,6 @@
 import { request as octokitRequest } from '@octokit/request';
 import { UpstreamError } from '../errors/errors.js';
+import { type Deadline, deadlineIn, type RetryAdvice, withRetries } from '../retry/with-retries.js';
 
 /** A repository as GitHub's REST paths name it. */
 export interface RepoRef {
@@ -21,11 +22,38 @@ export interface JitRunner {
   readonly encodedJitConfig: string;
 }
 
-/** The GitHub calls the function makes. */
+/** A registered self-hosted runner, as far as the function cares. */
+export interface RegisteredRunner {
+  readonly id: number;
+  readonly name: string;
+  readonly status: string;
+  readonly busy: boolean;
+}
+
+/** One delivery attempt of a webhook, from GitHub's deliveries API. */
+export interface HookDelivery {
+  readonly id: number;
+  readonly guid: string;
+  readonly deliveredAt: string;
+  readonly statusCode: number;
+  readonly event: string;
+  readonly action: string | null;
+  readonly redelivery: boolean;
+}
+
+/** The GitHub calls the function makes. Each is retried on 5xx, 429 and rate limits until its deadline. */
 export interface GitHubClient {
-  /** The job's current `status` (`queued`, `in_progress`, `completed`, ...). */
-  getJobStatus(repo: RepoRef, jobId: number): Promise<string>;
-  generateJitConfig(repo: RepoRef, runner: JitRunnerRequest): Promise<JitRunner>;
+  /** The job's current `status` (`queued`, `in_progress`, `completed`, ...). A missing job is a 404 UpstreamError. */
+  getJobStatus(repo: RepoRef, jobId: number, deadline?: Deadline): Promise<string>;
+  generateJitConfig(repo: RepoRef, runner: JitRunnerRequest, deadline?: Deadline): Promise<JitRunner>;
+  /** The repository's self-hosted runner of that name, if any. */
+  findRunner(repo: RepoRef, name: string, deadline?: Deadline): Promise<RegisteredRunner | undefined>;
+  /** Removes a runner registration; one already gone is not an error. */
+  deleteRunner(repo: RepoRef, runnerId: number, deadline?: Deadline): Promise<void>;
+  /** Deliveries of a repository webhook, newest first, back to `since` (ISO time). */
+  listDeliveries(repo: RepoRef, hookId: number, since: string, deadline?: Deadline): Promise<HookDelivery[]>;
+  /** Asks GitHub to deliver a past delivery again. */
+  redeliver(repo: RepoRef, hookId: number, deliveryId: number, deadline?: Deadline): Promise<void>;
 }
 
 /** Told of every GitHub answer: the route template (never a raw URL), the status, and the response headers. */
@@ -41,17 +69,28 @@ export interface GitHubClientOptions {
   /** The seam for tests and for keep-alive agents: a WHATWG fetch. Defaults to the global one. */
   readonly fetch?: typeof fetch;
   readonly observe?: GitHubResponseObserver;
-  /** Per-request deadline; GitHub gives a whole delivery 10 s. */
-  readonly timeoutMs?: number;
+  /** Deadline of a call made without one; GitHub gives a whole delivery 10 s. */
+  readonly defaultBudgetMs?: number;
+  /** Longest single request. */
+  readonly requestTimeoutMs?: number;
   readonly userAgent?: string;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
 
-const JOB_ROUTE = 'GET /repos/{owner}/{repo}/actions/jobs/{job_id}';
-const JIT_ROUTE = 'POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig';
+const ROUTES = {
+  job: 'GET /repos/{owner}/{repo}/actions/jobs/{job_id}',
+  jit: 'POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig',
+  runners: 'GET /repos/{owner}/{repo}/actions/runners',
+  deleteRunner: 'DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}',
+  deliveries: 'GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries',
+  redeliver: 'POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts',
+} as const;
+
+type Answer<T> = { status: number; data: T; headers: Record<string, unknown> };
 
 /** Builds the GitHub REST client on `@octokit/request`, authenticated with one token. */
 export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
-  const timeoutMs = options.timeoutMs ?? 4000;
+  const { defaultBudgetMs = 8000, requestTimeoutMs = 5000 } = options;
   const request = octokitRequest.defaults({
     baseUrl: options.baseUrl,
     headers: {
@@ -62,36 +101,50 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     ...(options.fetch === undefined ? {} : { request: { fetch: options.fetch } }),
   });
 
-  async function call<T>(route: string, parameters: Record<string, unknown>, what: string): Promise<T> {
+  async function call<T>(
+    route: string,
+    parameters: Record<string, unknown>,
+    what: string,
+    deadline: Deadline = deadlineIn(defaultBudgetMs),
+  ): Promise<Answer<T>> {
     try {
-      const response = await request(route, {
-        ...parameters,
-        request: { signal: AbortSignal.timeout(timeoutMs) },
-      });
-      options.observe?.(route, response.status, response.headers as Record<string, unknown>);
-      return response.data as T;
+      return await withRetries(
+        async (remainingMs) => {
+          try {
+            const signal = AbortSignal.timeout(Math.max(1, Math.min(requestTimeoutMs, remainingMs)));
+            const response = await request(route, { ...parameters, request: { signal } });
+            const headers = response.headers as Record<string, unknown>;
+            options.observe?.(route, response.status, headers);
+            return { status: response.status, data: response.data as T, headers };
+          } catch (error) {
+            options.observe?.(route, httpStatusOf(error) ?? 0, responseHeadersOf(error));
+            throw error;
+          }
+        },
+        { deadline, advise: adviseRetry, ...(options.sleep ? { sleep: options.sleep } : {}) },
+      );
     } catch (error) {
       const status = httpStatusOf(error);
-      options.observe?.(route, status ?? 0, responseHeadersOf(error));
       throw new UpstreamError('github', `${what}: ${describe(error, status)}`, status, { cause: error });
     }
   }
 
   return {
-    async getJobStatus(repo, jobId) {
-      const job = await call<{ status?: unknown }>(
-        JOB_ROUTE,
+    async getJobStatus(repo, jobId, deadline) {
+      const { data } = await call<{ status?: unknown }>(
+        ROUTES.job,
         { owner: repo.owner, repo: repo.repo, job_id: jobId },
         'failed to read the job from GitHub',
+        deadline,
       );
-      if (typeof job.status !== 'string') {
+      if (typeof data.status !== 'string') {
         throw new UpstreamError('github', 'GitHub answered a job without a status', undefined);
       }
-      return job.status;
+      return data.status;
     },
-    async generateJitConfig(repo, runner) {
-      const answer = await call<{ runner?: { id?: unknown }; encoded_jit_config?: unknown }>(
-        JIT_ROUTE,
+    async generateJitConfig(repo, runner, deadline) {
+      const { data } = await call<{ runner?: { id?: unknown }; encoded_jit_config?: unknown }>(
+        ROUTES.jit,
         {
           owner: repo.owner,
           repo: repo.repo,
@@ -101,22 +154,118 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
           work_folder: runner.workFolder,
         },
         'failed to generate JIT config',
+        deadline,
       );
-      const runnerId = answer.runner?.id;
-      if (typeof runnerId !== 'number' || typeof answer.encoded_jit_config !== 'string') {
+      const runnerId = data.runner?.id;
+      if (typeof runnerId !== 'number' || typeof data.encoded_jit_config !== 'string') {
         throw new UpstreamError(
           'github',
           'failed to generate JIT config: answer lacks runner.id or encoded_jit_config',
           undefined,
         );
       }
-      return { runnerId, encodedJitConfig: answer.encoded_jit_config };
+      return { runnerId, encodedJitConfig: data.encoded_jit_config };
+    },
+    async findRunner(repo, name, deadline) {
+      const { data } = await call<{
+        runners?: { id: number; name: string; status: string; busy: boolean }[];
+      }>(
+        ROUTES.runners,
+        { owner: repo.owner, repo: repo.repo, name, per_page: 100 },
+        'failed to look up the runner',
+        deadline,
+      );
+      const found = (data.runners ?? []).find((runner) => runner.name === name);
+      return found && { id: found.id, name: found.name, status: found.status, busy: found.busy };
+    },
+    async deleteRunner(repo, runnerId, deadline) {
+      try {
+        await call(
+          ROUTES.deleteRunner,
+          { owner: repo.owner, repo: repo.repo, runner_id: runnerId },
+          'failed to delete the runner',
+          deadline,
+        );
+      } catch (error) {
+        if (error instanceof UpstreamError && error.status === 404) return;
+        throw error;
+      }
+    },
+    async listDeliveries(repo, hookId, since, deadline) {
+      const deliveries: HookDelivery[] = [];
+      let cursor: string | undefined;
+      // Newest first; stop at the first page that reaches past `since`, or after 10 pages (1,000 deliveries).
+      for (let page = 0; page < 10; page += 1) {
+        const { data, headers } = await call<Record<string, unknown>[]>(
+          ROUTES.deliveries,
+          {
+            owner: repo.owner,
+            repo: repo.repo,
+            hook_id: hookId,
+            per_page: 100,
+            ...(cursor ? { cursor } : {}),
+          },
+          'failed to list webhook deliveries',
+          deadline,
+        );
+        for (const item of data) {
+          deliveries.push({
+            id: Number(item.id),
+            guid: String(item.guid),
+            deliveredAt: String(item.delivered_at),
+            statusCode: Number(item.status_code),
+            event: String(item.event),
+            action: typeof item.action === 'string' ? item.action : null,
+            redelivery: item.redelivery === true,
+          });
+        }
+        const oldest = data.at(-1)?.delivered_at;
+        cursor = nextCursor(headers.link);
+        if (cursor === undefined || data.length === 0 || (typeof oldest === 'string' && oldest < since))
+          break;
+      }
+      return deliveries.filter((delivery) => delivery.deliveredAt >= since);
+    },
+    async redeliver(repo, hookId, deliveryId, deadline) {
+      await call(
+        ROUTES.redeliver,
+        { owner: repo.owner, repo: repo.repo, hook_id: hookId, delivery_id: deliveryId },
+        'failed to redeliver',
+        deadline,
+      );
     },
   };
 }
 
+/**
+ * GitHub asks clients to wait on 429 and on a spent rate limit (403 with `x-ratelimit-remaining: 0`), for
+ * `retry-after` seconds or until `x-ratelimit-reset`; 5xx and network failures are worth another try.
+ * https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately
+ */
+function adviseRetry(error: unknown): RetryAdvice {
+  const status = httpStatusOf(error);
+  const headers = responseHeadersOf(error);
+  const retryAfter = Number(headers['retry-after']);
+  const askedMs = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined;
+  if (status === 429 || (status === 403 && headers['x-ratelimit-remaining'] === '0')) {
+    const reset = Number(headers['x-ratelimit-reset']);
+    const untilReset = Number.isFinite(reset) ? reset * 1000 - Date.now() : undefined;
+    return { afterMs: askedMs ?? untilReset ?? 1000 };
+  }
+  if (status === undefined || status >= 500) return askedMs === undefined ? {} : { afterMs: askedMs };
+  return undefined;
+}
+
+function nextCursor(link: unknown): string | undefined {
+  if (typeof link !== 'string') return undefined;
+  const next = /<([^>]+)>;\s*rel="next"/.exec(link)?.[1];
+  return next === undefined ? undefined : (new URL(next).searchParams.get('cursor') ?? undefined);
+}
+
 function httpStatusOf(error: unknown): number | undefined {
   const status = (error as { status?: unknown }).status;
+  // @octokit/request reports a failed fetch (no answer at all) as status 500 with no response.
+  if ((error as { response?: unknown }).response === undefined) return undefined;
   return typeof status === 'number' && status > 0 ? status : undefined;
 }
 
@@ -130,6 +279,6 @@ function describe(error: unknown, status: number | undefined): string {
   const data = (error as { response?: { data?: unknown } }).response?.data;
   const message = (data as { message?: unknown } | undefined)?.message;
   if (status !== undefined) return `HTTP ${status}${typeof message === 'string' ? ` ${message}` : ''}`;
-  const name = (error as Error).name;
-  return name === 'TimeoutError' || name === 'AbortError' ? 'timed out' : 'network error';
+  const text = String((error as Error).message ?? '');
+  return /abort|timeout/i.test(text) ? 'timed out' : 'network error';
 }

@@ -1,7 +1,20 @@
-import { ApiException, BatchV1Api, CoreV1Api, type KubeConfig, type V1Job } from '@kubernetes/client-node';
+import {
+  ApiException,
+  BatchV1Api,
+  CoreV1Api,
+  type KubeConfig,
+  Observable,
+  type ObservableMiddleware,
+  type RequestContext,
+  type ResponseContext,
+  type V1Job,
+} from '@kubernetes/client-node';
 import { UpstreamError } from '../errors/errors.js';
 import { RUNNER_APP_LABEL } from '../modes/build-runner-job.js';
-import { isFinished, type RunnerStore } from './runner-store.js';
+import { type Claim, formatClaim, RECORD_ANNOTATIONS } from '../modes/record-annotations.js';
+import { type Deadline, deadlineIn, type RetryAdvice, withRetries } from '../retry/with-retries.js';
+import { type RunnerRecord, toRunnerRecord } from './runner-record.js';
+import type { RunnerStore } from './runner-store.js';
 
 const APP_SELECTOR = Object.entries(RUNNER_APP_LABEL)
   .map(([key, value]) => `${key}=${value}`)
@@ -9,88 +22,225 @@ const APP_SELECTOR = Object.entries(RUNNER_APP_LABEL)
 
 /** The field manager named in the API server's managedFields for everything this function writes. */
 const FIELD_MANAGER = 'kube-actions-runner';
+/** A JSON Patch path segment escapes `/` as `~1`. */
+const CLAIM_PATH = `/metadata/annotations/${RECORD_ANNOTATIONS.claim.replace('/', '~1')}`;
+
+export interface KubernetesRunnerStoreOptions {
+  /** Deadline of a call made without one. */
+  readonly defaultBudgetMs?: number;
+  /** Longest single request. */
+  readonly requestTimeoutMs?: number;
+}
 
 /**
  * The RunnerStore on `@kubernetes/client-node`, for one namespace. Manifests are sent with
  * `fieldValidation=Strict`, so an unknown or misspelt field is an error, not silently dropped.
  */
-export function createKubernetesRunnerStore(kubeConfig: KubeConfig, namespace: string): RunnerStore {
+export function createKubernetesRunnerStore(
+  kubeConfig: KubeConfig,
+  namespace: string,
+  options: KubernetesRunnerStoreOptions = {},
+): RunnerStore {
+  const { defaultBudgetMs = 8000, requestTimeoutMs = 4000 } = options;
   const batch = kubeConfig.makeApiClient(BatchV1Api);
   const core = kubeConfig.makeApiClient(CoreV1Api);
 
-  return {
-    async createJob(job) {
-      try {
-        const created = await batch.createNamespacedJob({
-          namespace,
-          body: job,
-          fieldManager: FIELD_MANAGER,
-          fieldValidation: 'Strict',
-        });
-        return { created: true, uid: created.metadata?.uid ?? '' };
-      } catch (error) {
-        if (isStatus(error, 409)) return { created: false };
-        throw kubernetesError('failed to create the runner Job', error);
-      }
+  /** Runs one API call with a per-request timeout, retried on 5xx, 429 and network failures. */
+  async function call<T>(
+    what: string,
+    run: (options: ReturnType<typeof timeoutOptions>) => Promise<T>,
+    deadline: Deadline = deadlineIn(defaultBudgetMs),
+  ): Promise<T> {
+    try {
+      return await withRetries(
+        (remainingMs) => run(timeoutOptions(Math.max(1, Math.min(requestTimeoutMs, remainingMs)))),
+        { deadline, advise: adviseRetry },
+      );
+    } catch (error) {
+      throw kubernetesError(what, error);
+    }
+  }
+
+  /** Ignores the listed statuses: resolves `undefined` for them. */
+  async function unless<T>(codes: number[], promise: Promise<T>): Promise<T | undefined> {
+    try {
+      return await promise;
+    } catch (error) {
+      if (error instanceof UpstreamError && error.status !== undefined && codes.includes(error.status))
+        return undefined;
+      throw error;
+    }
+  }
+
+  const store: RunnerStore = {
+    async createJob(job, deadline) {
+      const created = await unless(
+        [409],
+        call(
+          'failed to create the runner Job',
+          (o) =>
+            batch.createNamespacedJob(
+              { namespace, body: job, fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' },
+              o,
+            ),
+          deadline,
+        ),
+      );
+      const record = created && toRunnerRecord(created);
+      return record ? { created: true, record } : { created: false };
     },
-    async createSecret(secret) {
-      try {
-        await core.createNamespacedSecret({
-          namespace,
-          body: secret,
-          fieldManager: FIELD_MANAGER,
-          fieldValidation: 'Strict',
-        });
-      } catch (error) {
-        if (isStatus(error, 409)) return;
-        throw kubernetesError('failed to create the JIT Secret', error);
-      }
+    async getRecord(name, deadline) {
+      const job = await unless(
+        [404],
+        call(
+          'failed to read the runner Job',
+          (o) => batch.readNamespacedJob({ name, namespace }, o),
+          deadline,
+        ),
+      );
+      return job && toRunnerRecord(job);
     },
-    async resumeJob(name) {
-      try {
-        await batch.patchNamespacedJob({
-          name,
-          namespace,
-          // JSON Patch, the client's default patch type for this call.
-          body: [{ op: 'replace', path: '/spec/suspend', value: false }],
-          fieldManager: FIELD_MANAGER,
-        });
-      } catch (error) {
-        throw kubernetesError('failed to resume the runner Job', error);
-      }
+    async claim(record, claim: Claim, deadline) {
+      // Setting resourceVersion in the patch makes it conditional: the API server answers 409 if the Job changed.
+      const patched = await unless(
+        [409, 404],
+        call(
+          'failed to claim the runner Job',
+          (o) =>
+            batch.patchNamespacedJob(
+              {
+                name: record.name,
+                namespace,
+                fieldManager: FIELD_MANAGER,
+                body: [
+                  { op: 'replace', path: '/metadata/resourceVersion', value: record.resourceVersion },
+                  { op: 'add', path: CLAIM_PATH, value: formatClaim(claim) },
+                ],
+              },
+              o,
+            ),
+          deadline,
+        ),
+      );
+      return patched !== undefined;
     },
-    async deleteJob(name) {
-      try {
-        await batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' });
-      } catch (error) {
-        if (isStatus(error, 404)) return;
-        throw kubernetesError('failed to delete the runner Job', error);
-      }
+    async releaseClaim(name, deadline) {
+      await unless(
+        [404],
+        call(
+          'failed to release the claim',
+          (o) =>
+            batch.patchNamespacedJob(
+              {
+                name,
+                namespace,
+                fieldManager: FIELD_MANAGER,
+                body: [{ op: 'add', path: CLAIM_PATH, value: '' }],
+              },
+              o,
+            ),
+          deadline,
+        ),
+      );
     },
-    async countActive() {
-      let count = 0;
+    async createSecret(secret, deadline) {
+      const created = await unless(
+        [409],
+        call(
+          'failed to create the JIT Secret',
+          (o) =>
+            core.createNamespacedSecret(
+              { namespace, body: secret, fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' },
+              o,
+            ),
+          deadline,
+        ),
+      );
+      return created === undefined ? 'exists' : 'created';
+    },
+    async resumeJob(name, deadline) {
+      await call(
+        'failed to resume the runner Job',
+        (o) =>
+          batch.patchNamespacedJob(
+            {
+              name,
+              namespace,
+              fieldManager: FIELD_MANAGER,
+              body: [
+                { op: 'replace', path: '/spec/suspend', value: false },
+                { op: 'add', path: CLAIM_PATH, value: '' },
+              ],
+            },
+            o,
+          ),
+        deadline,
+      );
+    },
+    async deleteJob(name, deadline) {
+      await unless(
+        [404],
+        call(
+          'failed to delete the runner Job',
+          (o) => batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }, o),
+          deadline,
+        ),
+      );
+    },
+    async listRecords(deadline) {
+      const records: RunnerRecord[] = [];
       let page: string | undefined;
       do {
-        const list = await batch
-          .listNamespacedJob({
-            namespace,
-            labelSelector: APP_SELECTOR,
-            limit: 500,
-            ...(page ? { _continue: page } : {}),
-          })
-          .catch((error: unknown) => {
-            throw kubernetesError('failed to list runner Jobs', error);
-          });
-        count += list.items.filter((job: V1Job) => !isFinished(job)).length;
+        const continueToken = page;
+        const list = await call(
+          'failed to list runner Jobs',
+          (o) =>
+            batch.listNamespacedJob(
+              {
+                namespace,
+                labelSelector: APP_SELECTOR,
+                limit: 500,
+                ...(continueToken ? { _continue: continueToken } : {}),
+              },
+              o,
+            ),
+          deadline,
+        );
+        for (const job of list.items as V1Job[]) {
+          const record = toRunnerRecord(job);
+          if (record) records.push(record);
+        }
         page = list.metadata?._continue || undefined;
       } while (page !== undefined);
-      return count;
+      return records;
+    },
+    async countActive() {
+      return (await store.listRecords()).filter((record) => !record.finished).length;
     },
   };
+  return store;
 }
 
-function isStatus(error: unknown, code: number): boolean {
-  return error instanceof ApiException && error.code === code;
+/** Per-request timeout through the client's middleware: the request is aborted, not just abandoned. */
+function timeoutOptions(ms: number) {
+  const middleware: ObservableMiddleware = {
+    pre: (context: RequestContext) => {
+      context.setSignal(AbortSignal.timeout(ms));
+      return new Observable(Promise.resolve(context));
+    },
+    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+  };
+  return { middleware: [middleware], middlewareMergeStrategy: 'append' as const };
+}
+
+/** 5xx, 429 and failures with no answer (timeouts, resets) may pass; other statuses will not. */
+function adviseRetry(error: unknown): RetryAdvice {
+  if (!(error instanceof ApiException)) return {};
+  if (error.code === 429 || error.code >= 500) {
+    const retryAfter = Number(error.headers?.['retry-after']);
+    return Number.isFinite(retryAfter) ? { afterMs: retryAfter * 1000 } : {};
+  }
+  return undefined;
 }
 
 /** Wraps a client error with the API server's own message (a Status `message`), never the request. */
@@ -106,7 +256,9 @@ function kubernetesError(what: string, error: unknown): UpstreamError {
       },
     );
   }
-  return new UpstreamError('kubernetes', `${what}: ${(error as Error).message}`, undefined, { cause: error });
+  const text = String((error as Error).message ?? error);
+  const reason = /abort|timeout/i.test(text) ? 'timed out' : text;
+  return new UpstreamError('kubernetes', `${what}: ${reason}`, undefined, { cause: error });
 }
 
 function statusMessage(body: unknown): string | undefined {

@@ -1,29 +1,35 @@
 import type { V1Job, V1Secret } from '@kubernetes/client-node';
+import type { Deadline } from '../retry/with-retries.js';
+import type { Claim, RunnerRecord } from './runner-record.js';
 
-/** The outcome of creating a runner Job: created now (with its uid), or already there. */
-export type CreateJobResult = { readonly created: true; readonly uid: string } | { readonly created: false };
+/** The outcome of creating a runner Job: created now, or already there. */
+export type CreateJobResult =
+  | { readonly created: true; readonly record: RunnerRecord }
+  | { readonly created: false };
 
 /**
  * What the function needs from Kubernetes. The `@kubernetes/client-node` implementation is
- * `createKubernetesRunnerStore`; tests may pass any other.
+ * `createKubernetesRunnerStore`. Calls retry 5xx, 429 and timeouts until their deadline.
  */
 export interface RunnerStore {
   /** Creates the Job. An existing Job of that name is not an error: `{ created: false }`. */
-  createJob(job: V1Job): Promise<CreateJobResult>;
-  /** Creates the JIT Secret. An existing Secret of that name is not an error. */
-  createSecret(secret: V1Secret): Promise<void>;
+  createJob(job: V1Job, deadline?: Deadline): Promise<CreateJobResult>;
+  getRecord(name: string, deadline?: Deadline): Promise<RunnerRecord | undefined>;
+  /**
+   * Takes over an unfinished record, if it has not changed since it was read (optimistic concurrency on its
+   * resourceVersion). False when someone else changed it first.
+   */
+  claim(record: RunnerRecord, claim: Claim, deadline?: Deadline): Promise<boolean>;
+  /** Gives a claim up early (best effort), so that a redelivery need not wait for it to expire. */
+  releaseClaim(name: string, deadline?: Deadline): Promise<void>;
+  /** Creates the JIT Secret; `exists` when a Secret of that name is already there. */
+  createSecret(secret: V1Secret, deadline?: Deadline): Promise<'created' | 'exists'>;
   /** Resumes a suspended Job so its pod starts. */
-  resumeJob(name: string): Promise<void>;
+  resumeJob(name: string, deadline?: Deadline): Promise<void>;
   /** Deletes a Job and, through the garbage collector, its pods and Secret. A missing Job is not an error. */
-  deleteJob(name: string): Promise<void>;
-  /** Counts runner Jobs (`app=github-runner`) that have neither completed nor failed. */
+  deleteJob(name: string, deadline?: Deadline): Promise<void>;
+  /** Every runner Job (`app=github-runner`) as a record. */
+  listRecords(deadline?: Deadline): Promise<RunnerRecord[]>;
+  /** Counts runner Jobs that have neither completed nor failed. */
   countActive(): Promise<number>;
-}
-
-/** True when a Job has a Complete or Failed condition set to True. */
-export function isFinished(job: V1Job): boolean {
-  return (job.status?.conditions ?? []).some(
-    (condition) =>
-      (condition.type === 'Complete' || condition.type === 'Failed') && condition.status === 'True',
-  );
 }

@@ -3,13 +3,16 @@ import type { RunnerMode } from '../config/load-config.js';
 import { dindPodSpec } from './dind.js';
 import { dindRootlessPodSpec } from './dind-rootless.js';
 import { toLabelValue } from './label-value.js';
+import { type Claim, formatClaim, LABEL_PREFIX, RECORD_ANNOTATIONS } from './record-annotations.js';
 import type { RunnerPodInput } from './runner-pod.js';
+
+export { LABEL_PREFIX } from './record-annotations.js';
+
 import { standardPodSpec } from './standard.js';
 import { usernsPodSpec } from './userns.js';
 
 /** Every runner Job carries this label; `kubectl get jobs -l app=github-runner` lists them. */
 export const RUNNER_APP_LABEL = { app: 'github-runner' } as const;
-export const LABEL_PREFIX = 'kube-actions-runner.dev';
 
 const podSpecBuilders: Readonly<Record<RunnerMode, (input: RunnerPodInput) => V1PodSpec>> = {
   standard: standardPodSpec,
@@ -29,6 +32,12 @@ export interface RunnerJobInput extends RunnerPodInput {
   readonly runId: number;
   readonly runAttempt: number;
   readonly deliveryId: string;
+  /** The job's `runs-on` labels, kept so that the runner can be registered later from the record alone. */
+  readonly jobLabels: readonly string[];
+  /** The webhook (`X-GitHub-Hook-ID`) that delivered the job, for finding failed deliveries later. */
+  readonly hookId?: number | undefined;
+  /** Who is finishing the record, and until when. */
+  readonly claim?: Claim;
   /** Created suspended: no pod starts until the JIT Secret exists and the Job is resumed. */
   readonly suspend: boolean;
 }
@@ -64,11 +73,14 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
       namespace: input.namespace,
       labels,
       annotations: {
-        [`${LABEL_PREFIX}/repository`]: `${input.owner}/${input.repo}`,
-        [`${LABEL_PREFIX}/run-id`]: String(input.runId),
-        [`${LABEL_PREFIX}/run-attempt`]: String(input.runAttempt),
-        [`${LABEL_PREFIX}/delivery`]: input.deliveryId,
-        [`${LABEL_PREFIX}/mode`]: input.mode,
+        [RECORD_ANNOTATIONS.repository]: `${input.owner}/${input.repo}`,
+        [RECORD_ANNOTATIONS.runId]: String(input.runId),
+        [RECORD_ANNOTATIONS.runAttempt]: String(input.runAttempt),
+        [RECORD_ANNOTATIONS.delivery]: input.deliveryId,
+        [RECORD_ANNOTATIONS.mode]: input.mode,
+        [RECORD_ANNOTATIONS.jobLabels]: JSON.stringify(input.jobLabels),
+        ...(input.hookId === undefined ? {} : { [RECORD_ANNOTATIONS.hook]: String(input.hookId) }),
+        ...(input.claim === undefined ? {} : { [RECORD_ANNOTATIONS.claim]: formatClaim(input.claim) }),
       },
     },
     spec: {

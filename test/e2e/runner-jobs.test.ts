@@ -212,6 +212,7 @@ describe('least privilege, judged by the real authorizer', () => {
 
   it.each([
     ['create', 'jobs.batch'],
+    ['get', 'jobs.batch'],
     ['patch', 'jobs.batch'],
     ['delete', 'jobs.batch'],
     ['list', 'jobs.batch'],

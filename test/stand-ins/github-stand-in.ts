@@ -3,14 +3,52 @@
  * routes, status codes, error bodies, and rate-limit headers. Every request body is checked against GitHub's
  * OpenAPI description (a bad one gets GitHub's 422), and every answer is checked too: `violations` lists any
  * answer that breaks the published contract, and tests assert it stays empty.
+ *
+ * It also plays GitHub's webhook side: `deliver()` signs and sends a payload to the function the way GitHub does,
+ * records each attempt with its status code, and serves them through the deliveries API, where a redelivery
+ * request sends the same GUID again.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { sign } from '@octokit/webhooks-methods';
 import { operation } from './github-contract.js';
 import { type JsonRequest, type JsonResponse, startJsonServer } from './http-server.js';
 
-const JOB_PATH = '/repos/{owner}/{repo}/actions/jobs/{job_id}';
-const JIT_PATH = '/repos/{owner}/{repo}/actions/runners/generate-jitconfig';
 const DOCS = 'https://docs.github.com/rest';
+
+export type RouteName = 'job' | 'jit' | 'runners' | 'deleteRunner' | 'deliveries' | 'redeliver';
+
+const ROUTES: Record<RouteName, { method: string; path: string; pattern: RegExp }> = {
+  job: {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/actions/jobs/{job_id}',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/actions\/jobs\/(\d+)$/,
+  },
+  jit: {
+    method: 'post',
+    path: '/repos/{owner}/{repo}/actions/runners/generate-jitconfig',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runners\/generate-jitconfig$/,
+  },
+  runners: {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/actions/runners',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runners$/,
+  },
+  deleteRunner: {
+    method: 'delete',
+    path: '/repos/{owner}/{repo}/actions/runners/{runner_id}',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runners\/(\d+)$/,
+  },
+  deliveries: {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/hooks/{hook_id}/deliveries',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/hooks\/(\d+)\/deliveries$/,
+  },
+  redeliver: {
+    method: 'post',
+    path: '/repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/hooks\/(\d+)\/deliveries\/(\d+)\/attempts$/,
+  },
+};
 
 export interface RegisteredRunner {
   readonly id: number;
@@ -19,20 +57,45 @@ export interface RegisteredRunner {
   readonly labels: readonly string[];
   readonly runnerGroupId: number;
   readonly encodedJitConfig: string;
+  deleted: boolean;
 }
 
 export interface RecordedCall {
+  readonly route: RouteName | 'unknown';
   readonly method: string;
   readonly path: string;
   readonly status: number;
   readonly authorization: string | undefined;
 }
 
+/** One attempt at delivering an event to the webhook, as GitHub records it. */
+export interface DeliveryAttempt {
+  readonly id: number;
+  readonly guid: string;
+  readonly repository: string;
+  readonly hookId: number;
+  readonly event: string;
+  readonly action: string | null;
+  readonly deliveredAt: string;
+  readonly redelivery: boolean;
+  statusCode: number;
+  readonly payload: unknown;
+}
+
+/** A fault to inject on a route: an error status, a slow answer, or a dropped connection. */
+export interface Fault {
+  readonly status?: number;
+  readonly retryAfterSeconds?: number;
+  readonly delayMs?: number;
+  readonly reset?: boolean;
+}
+
 export interface GitHubStandIn {
   readonly url: string;
-  /** Runners registered through generate-jitconfig, in order. */
+  /** Runners registered through generate-jitconfig, in order (deleted ones are flagged). */
   readonly runners: RegisteredRunner[];
   readonly calls: RecordedCall[];
+  readonly deliveries: DeliveryAttempt[];
   /** Answers that break GitHub's published contract (should stay empty). */
   readonly violations: string[];
   /**
@@ -41,8 +104,17 @@ export interface GitHubStandIn {
    */
   addJob(fullName: string, workflowJob: Record<string, unknown>, status?: string): void;
   setJobStatus(jobId: number, status: string): void;
-  /** The next `count` calls to the route answer `status` with GitHub's error body. */
-  failNext(route: 'job' | 'jit', status: number, count?: number): void;
+  /** The next `count` calls to the route meet the fault. */
+  failNext(route: RouteName, status: number, count?: number): void;
+  inject(route: RouteName, fault: Fault, count?: number): void;
+  /** Where `deliver()` sends, and the secret it signs with. */
+  setHook(target: { url: string; secret: string; hookId?: number }): void;
+  /** Sends a payload to the function as GitHub does, and records the attempt; resolves with the status code. */
+  deliver(
+    event: string,
+    payload: Record<string, unknown>,
+    options?: { guid?: string; signal?: AbortSignal },
+  ): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -50,13 +122,13 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
   const jobs = new Map<string, Record<string, unknown>>();
   const runners: RegisteredRunner[] = [];
   const calls: RecordedCall[] = [];
+  const deliveries: DeliveryAttempt[] = [];
   const violations: string[] = [];
-  const failures: Record<'job' | 'jit', { status: number; count: number }> = {
-    job: { status: 0, count: 0 },
-    jit: { status: 0, count: 0 },
-  };
+  const faults = new Map<RouteName, { fault: Fault; count: number }>();
+  let hook: { url: string; secret: string; hookId: number } | undefined;
   let remaining = 5000;
   let nextRunnerId = 1;
+  let nextDeliveryId = 1;
 
   const rateHeaders = (): Record<string, string> => ({
     'x-ratelimit-limit': '5000',
@@ -71,105 +143,212 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
     status,
     body: { message, documentation_url: DOCS, status: String(status) },
   });
-  const injected = (route: 'job' | 'jit'): JsonResponse | undefined => {
-    const failure = failures[route];
-    if (failure.count === 0) return undefined;
-    failure.count -= 1;
-    return error(failure.status, failure.status >= 500 ? 'Server Error' : 'Injected failure');
+  const injected = (route: RouteName): JsonResponse | undefined => {
+    const entry = faults.get(route);
+    if (entry === undefined || entry.count === 0) return undefined;
+    entry.count -= 1;
+    const { fault } = entry;
+    if (fault.reset)
+      return {
+        status: 0,
+        body: undefined,
+        reset: true,
+        ...(fault.delayMs ? { delayMs: fault.delayMs } : {}),
+      };
+    if (fault.status === undefined) return undefined;
+    const status = fault.status;
+    return {
+      ...error(
+        status,
+        status === 429 ? 'API rate limit exceeded' : status >= 500 ? 'Server Error' : 'Injected failure',
+      ),
+      ...(fault.retryAfterSeconds === undefined
+        ? {}
+        : { headers: { 'retry-after': String(fault.retryAfterSeconds) } }),
+      ...(fault.delayMs ? { delayMs: fault.delayMs } : {}),
+    };
   };
 
-  function route(
-    request: JsonRequest,
-  ): { contractPath: string; method: string; answer: JsonResponse } | JsonResponse {
-    const auth = request.headers.authorization;
-    const presented = auth?.replace(/^(Bearer|token) /i, '');
-    if (presented !== options.token) return error(401, 'Bad credentials');
-    remaining = Math.max(0, remaining - 1);
-
-    const jobMatch = /^\/repos\/([^/]+)\/([^/]+)\/actions\/jobs\/(\d+)$/.exec(request.url.pathname);
-    if (request.method === 'GET' && jobMatch) {
-      const answer = injected('job') ?? jobAnswer(`${jobMatch[1]}/${jobMatch[2]}`, Number(jobMatch[3]));
-      return { contractPath: JOB_PATH, method: 'get', answer };
+  function answer(route: RouteName, match: RegExpExecArray, request: JsonRequest): JsonResponse {
+    const repository = `${match[1]}/${match[2]}`;
+    switch (route) {
+      case 'job': {
+        const job = jobs.get(`${repository}#${match[3]}`);
+        return job === undefined ? error(404, 'Not Found') : { status: 200, body: job };
+      }
+      case 'jit':
+        return jitAnswer(repository, request.body);
+      case 'runners': {
+        const name = request.url.searchParams.get('name');
+        const found = runners
+          .filter(
+            (runner) =>
+              runner.repository === repository && !runner.deleted && (name === null || runner.name === name),
+          )
+          .map(runnerBody);
+        return { status: 200, body: { total_count: found.length, runners: found } };
+      }
+      case 'deleteRunner': {
+        const runner = runners.find(
+          (r) => r.repository === repository && r.id === Number(match[3]) && !r.deleted,
+        );
+        if (runner === undefined) return error(404, 'Not Found');
+        runner.deleted = true;
+        return { status: 204, body: undefined };
+      }
+      case 'deliveries': {
+        const items = deliveries
+          .filter((d) => d.repository === repository && d.hookId === Number(match[3]))
+          .toReversed()
+          .map((d) => ({
+            id: d.id,
+            guid: d.guid,
+            delivered_at: d.deliveredAt,
+            redelivery: d.redelivery,
+            duration: 0.01,
+            status: d.statusCode >= 200 && d.statusCode < 300 ? 'OK' : 'Invalid HTTP Response: 502',
+            status_code: d.statusCode,
+            event: d.event,
+            action: d.action,
+            installation_id: null,
+            repository_id: 1,
+          }));
+        return { status: 200, body: items };
+      }
+      case 'redeliver': {
+        const original = deliveries.find((d) => d.repository === repository && d.id === Number(match[4]));
+        if (original === undefined) return error(404, 'Not Found');
+        void send(original.event, original.payload as Record<string, unknown>, original.guid, true);
+        return { status: 202, body: {} };
+      }
     }
-    const jitMatch = /^\/repos\/([^/]+)\/([^/]+)\/actions\/runners\/generate-jitconfig$/.exec(
-      request.url.pathname,
-    );
-    if (request.method === 'POST' && jitMatch) {
-      const answer = injected('jit') ?? jitAnswer(`${jitMatch[1]}/${jitMatch[2]}`, request.body);
-      return { contractPath: JIT_PATH, method: 'post', answer };
-    }
-    return error(404, 'Not Found');
   }
 
-  function jobAnswer(repository: string, jobId: number): JsonResponse {
-    const job = jobs.get(`${repository}#${jobId}`);
-    return job === undefined ? error(404, 'Not Found') : { status: 200, body: job };
+  function runnerBody(runner: RegisteredRunner) {
+    return {
+      id: runner.id,
+      name: runner.name,
+      os: 'unknown',
+      status: 'offline',
+      busy: false,
+      runner_group_id: runner.runnerGroupId,
+      ephemeral: true,
+      labels: runner.labels.map((name, index) => ({ id: index + 1, name, type: 'custom' })),
+    };
   }
 
   function jitAnswer(repository: string, body: unknown): JsonResponse {
-    const problems = operation('post', JIT_PATH).checkRequest(body);
+    const problems = operation('post', ROUTES.jit.path).checkRequest(body);
     if (problems.length > 0) return error(422, `Invalid request.\n\n${problems.join('\n')}`);
     const request = body as { name: string; runner_group_id: number; labels: string[] };
-    if (runners.some((runner) => runner.repository === repository && runner.name === request.name)) {
+    if (
+      runners.some(
+        (runner) => runner.repository === repository && runner.name === request.name && !runner.deleted,
+      )
+    ) {
       return error(409, `Already exists - A runner with the name ${request.name} already exists.`);
     }
-    const id = nextRunnerId++;
     const encodedJitConfig = Buffer.from(
       JSON.stringify({
         '.runner': randomBytes(24).toString('base64'),
         '.credentials': randomBytes(24).toString('base64'),
       }),
     ).toString('base64');
-    runners.push({
-      id,
+    const runner: RegisteredRunner = {
+      id: nextRunnerId++,
       repository,
       name: request.name,
       labels: request.labels,
       runnerGroupId: request.runner_group_id,
       encodedJitConfig,
-    });
-    return {
-      status: 201,
-      body: {
-        runner: {
-          id,
-          name: request.name,
-          os: 'unknown',
-          status: 'offline',
-          busy: false,
-          runner_group_id: request.runner_group_id,
-          ephemeral: true,
-          labels: request.labels.map((name, index) => ({ id: index + 1, name, type: 'custom' })),
-        },
-        encoded_jit_config: encodedJitConfig,
-      },
+      deleted: false,
     };
+    runners.push(runner);
+    return { status: 201, body: { runner: runnerBody(runner), encoded_jit_config: encodedJitConfig } };
+  }
+
+  function route(request: JsonRequest): { name: RouteName | 'unknown'; answer: JsonResponse } {
+    const presented = request.headers.authorization?.replace(/^(Bearer|token) /i, '');
+    if (presented !== options.token) return { name: 'unknown', answer: error(401, 'Bad credentials') };
+    remaining = Math.max(0, remaining - 1);
+    for (const [name, spec] of Object.entries(ROUTES) as [RouteName, (typeof ROUTES)[RouteName]][]) {
+      const match = spec.pattern.exec(request.url.pathname);
+      if (match && request.method.toLowerCase() === spec.method) {
+        const result = injected(name) ?? answer(name, match, request);
+        if (!result.reset) {
+          for (const problem of operation(spec.method, spec.path).checkResponse(result.status, result.body)) {
+            violations.push(`${spec.method.toUpperCase()} ${spec.path} ${result.status}: ${problem}`);
+          }
+        }
+        return { name, answer: result };
+      }
+    }
+    return { name: 'unknown', answer: error(404, 'Not Found') };
+  }
+
+  async function send(
+    event: string,
+    payload: Record<string, unknown>,
+    guid: string,
+    redelivery: boolean,
+    signal?: AbortSignal,
+  ): Promise<number> {
+    if (hook === undefined) throw new Error('setHook() first');
+    const repository = (payload.repository as { full_name?: string } | undefined)?.full_name ?? '';
+    const attempt: DeliveryAttempt = {
+      id: nextDeliveryId++,
+      guid,
+      repository,
+      hookId: hook.hookId,
+      event,
+      action: typeof payload.action === 'string' ? payload.action : null,
+      deliveredAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      redelivery,
+      statusCode: 0,
+      payload,
+    };
+    deliveries.push(attempt);
+    const body = JSON.stringify(payload);
+    try {
+      const response = await fetch(hook.url, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'GitHub-Hookshot/044aadd',
+          'x-github-event': event,
+          'x-github-delivery': guid,
+          'x-github-hook-id': String(hook.hookId),
+          'x-hub-signature-256': await sign(hook.secret, body),
+        },
+        body,
+        // GitHub gives a delivery 10 seconds.
+        signal: signal ?? AbortSignal.timeout(10_000),
+      });
+      await response.arrayBuffer();
+      attempt.statusCode = response.status;
+    } catch {
+      attempt.statusCode = 0;
+    }
+    return attempt.statusCode;
   }
 
   const server = await startJsonServer((request) => {
-    const routed = route(request);
-    const answer = 'answer' in routed ? routed.answer : routed;
-    if ('answer' in routed) {
-      for (const problem of operation(routed.method, routed.contractPath).checkResponse(
-        answer.status,
-        answer.body,
-      )) {
-        violations.push(`${routed.method.toUpperCase()} ${routed.contractPath} ${answer.status}: ${problem}`);
-      }
-    }
+    const { name, answer: result } = route(request);
     calls.push({
+      route: name,
       method: request.method,
       path: request.url.pathname,
-      status: answer.status,
+      status: result.status,
       authorization: request.headers.authorization,
     });
-    return { ...answer, headers: rateHeaders() };
+    return { ...result, headers: { ...rateHeaders(), ...result.headers } };
   });
 
   return {
     url: server.url,
     runners,
     calls,
+    deliveries,
     violations,
     addJob(fullName, workflowJob, status = 'queued') {
       // The job object of the REST API carries a few fields the webhook's copy may lack.
@@ -185,7 +364,16 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
       for (const [key, job] of jobs) if (key.endsWith(`#${jobId}`)) job.status = status;
     },
     failNext(routeName, status, count = 1) {
-      failures[routeName] = { status, count };
+      faults.set(routeName, { fault: { status }, count });
+    },
+    inject(routeName, fault, count = 1) {
+      faults.set(routeName, { fault, count });
+    },
+    setHook(target) {
+      hook = { url: target.url, secret: target.secret, hookId: target.hookId ?? 292430182 };
+    },
+    deliver(event, payload, deliverOptions = {}) {
+      return send(event, payload, deliverOptions.guid ?? randomUUID(), false, deliverOptions.signal);
     },
     close: server.close,
   };

@@ -11,6 +11,10 @@ export interface JsonResponse {
   readonly status: number;
   readonly body: unknown;
   readonly headers?: Record<string, string>;
+  /** Wait this long before answering (a slow server). */
+  readonly delayMs?: number;
+  /** Drop the connection instead of answering (a reset). */
+  readonly reset?: boolean;
 }
 
 /** A loopback JSON server for the stand-ins: one handler, bodies parsed and answered as JSON. */
@@ -30,12 +34,18 @@ export async function startJsonServer(
       }
       const url = new URL(req.url ?? '/', 'http://stand-in');
       Promise.resolve(handle({ method: req.method ?? 'GET', url, headers: req.headers, body }))
-        .then((answer) => {
+        .then(async (answer) => {
+          if (answer.delayMs) await new Promise((resolve) => setTimeout(resolve, answer.delayMs));
+          if (answer.reset) {
+            req.socket.destroy();
+            return;
+          }
+          if (res.destroyed) return;
           res.writeHead(answer.status, {
             'content-type': 'application/json; charset=utf-8',
             ...answer.headers,
           });
-          res.end(answer.body === undefined ? '' : JSON.stringify(answer.body));
+          res.end(answer.body === undefined || answer.status === 204 ? '' : JSON.stringify(answer.body));
         })
         .catch((error: unknown) => {
           res.writeHead(500, { 'content-type': 'application/json' });

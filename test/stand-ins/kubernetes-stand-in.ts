@@ -196,18 +196,36 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     if (contentType !== 'application/json-patch+json' || !Array.isArray(body)) {
       return status(415, 'UnsupportedMediaType', `the stand-in only takes JSON Patch, got ${contentType}`);
     }
-    for (const op of body as { op: string; path: string; value: unknown }[]) {
-      const segments = op.path.split('/').slice(1);
+    const ops = body as { op: string; path: string; value: unknown }[];
+    // A resourceVersion in the patch is a precondition, as on a real API server: 409 when the object changed.
+    const precondition = ops.find((op) => op.path === '/metadata/resourceVersion');
+    if (precondition && precondition.value !== object.metadata.resourceVersion) {
+      return status(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified`,
+      );
+    }
+    const updated = structuredClone(object);
+    for (const op of ops) {
+      if (op === precondition) continue;
+      const segments = op.path
+        .split('/')
+        .slice(1)
+        .map((segment) => segment.replace(/~1/g, '/').replace(/~0/g, '~'));
       const last = segments.pop();
-      const parent = segments.reduce<Record<string, unknown>>(
-        (at, key) => at[key] as Record<string, unknown>,
-        object,
+      const parent = segments.reduce<Record<string, unknown> | undefined>(
+        (at, key) => (at === undefined ? undefined : (at[key] as Record<string, unknown> | undefined)),
+        updated,
       );
       if (op.op !== 'replace' && op.op !== 'add') return status(422, 'Invalid', `unsupported op ${op.op}`);
       if (parent === undefined || last === undefined)
         return status(422, 'Invalid', `no such path ${op.path}`);
+      if (op.op === 'replace' && !(last in parent))
+        return status(422, 'Invalid', `no value at ${op.path} to replace`);
       parent[last] = op.value;
     }
+    Object.assign(object, updated);
     object.metadata.resourceVersion = String(++resourceVersion);
     return { status: 200, body: object };
   }

@@ -29,7 +29,10 @@ export interface AppHarness {
 }
 
 /** The app built from the real clients, pointed at the GitHub and Kubernetes stand-ins on loopback. */
-export async function startAppHarness(env: Record<string, string> = {}): Promise<AppHarness> {
+export async function startAppHarness(
+  env: Record<string, string> = {},
+  options: { now?: () => number } = {},
+): Promise<AppHarness> {
   const github = await startGitHubStandIn({ token: GITHUB_TOKEN });
   const kubernetes = await startKubernetesStandIn();
   const config = loadConfig({
@@ -56,7 +59,14 @@ export async function startAppHarness(env: Record<string, string> = {}): Promise
     },
   });
   const log = createLogger('debug', sink);
-  const app = createApp({ config, github: client, runners, metrics, log });
+  const app = createApp({
+    config,
+    github: client,
+    runners,
+    metrics,
+    log,
+    ...(options.now ? { now: options.now } : {}),
+  });
   return {
     app,
     config,

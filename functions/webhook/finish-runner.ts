@@ -1,0 +1,113 @@
+import type { Config } from '../../shared/config/load-config.js';
+import { UpstreamError } from '../../shared/errors/errors.js';
+import type { GitHubClient, JitRunner } from '../../shared/github/github-client.js';
+import type { RunnerRecord } from '../../shared/kubernetes/runner-record.js';
+import type { RunnerStore } from '../../shared/kubernetes/runner-store.js';
+import type { Logger } from '../../shared/log/create-logger.js';
+import type { Metrics } from '../../shared/metrics/create-metrics.js';
+import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
+import { runnerLabels } from '../../shared/modes/build-runner-job.js';
+import type { Deadline } from '../../shared/retry/with-retries.js';
+
+/** What the use cases are built from. Every client is injected. */
+export interface HandlerDeps {
+  readonly config: Config;
+  readonly github: GitHubClient;
+  readonly runners: RunnerStore;
+  readonly metrics: Metrics;
+  /** The clock, injectable for tests. */
+  readonly now?: () => number;
+}
+
+/** How long a claim on a record lasts: longer than GitHub's 10 s for one delivery, short enough to recover soon. */
+export const CLAIM_MS = 30_000;
+
+/** The runner's working folder, relative to its install directory (GitHub's default). */
+const WORK_FOLDER = '_work';
+
+/**
+ * Finishes a claimed record: registers the JIT runner, stores its config in a Secret owned by the Job, and resumes
+ * the Job. On failure the claim is released and the record stays, suspended, for a redelivery or reconcile.
+ */
+export async function finishRunner(
+  deps: HandlerDeps,
+  record: RunnerRecord,
+  log: Logger,
+  deadline: Deadline,
+): Promise<JitRunner> {
+  const { config, runners, metrics } = deps;
+  try {
+    const runner = await registerRunner(deps, record, log, deadline);
+    const secret = await runners.createSecret(
+      buildJitSecret({
+        namespace: config.namespace,
+        job: { name: record.name, uid: record.uid },
+        labels: runnerLabels(record),
+        encodedJitConfig: runner.encodedJitConfig,
+      }),
+      deadline,
+    );
+    if (secret === 'exists') {
+      // An interrupted attempt left a Secret whose config may belong to a registration just replaced; a pod
+      // started on it could never connect. Reset the record: delete the Job (the garbage collector takes the
+      // Secret) and the new registration, and let the redelivery or reconcile start over.
+      await deps.github.deleteRunner(record, runner.runnerId, deadline);
+      await runners.deleteJob(record.name, deadline);
+      throw new UpstreamError(
+        'kubernetes',
+        'an interrupted attempt left a JIT Secret; the runner job was reset',
+        409,
+      );
+    }
+    await runners.resumeJob(record.name, deadline);
+    metrics.runnerJobsCreated.inc({ owner: record.owner, repo: record.repo });
+    return runner;
+  } catch (error) {
+    await runners.releaseClaim(record.name, deadline).catch((releaseError: unknown) => {
+      log.warn({ job: record.name, err: releaseError }, 'could not release the claim on the runner job');
+    });
+    throw error;
+  }
+}
+
+/**
+ * Registers the JIT runner. A 409 means a registration of this name survives from an interrupted attempt (the Job
+ * is still suspended, so no pod ever used it): delete that stale, idle registration and try once more.
+ */
+async function registerRunner(deps: HandlerDeps, record: RunnerRecord, log: Logger, deadline: Deadline) {
+  const request = {
+    name: record.name,
+    runnerGroupId: deps.config.runnerGroupId,
+    labels: record.jobLabels,
+    workFolder: WORK_FOLDER,
+  };
+  try {
+    return await deps.github.generateJitConfig(record, request, deadline);
+  } catch (error) {
+    if (!(error instanceof UpstreamError && error.status === 409)) throw error;
+    const stale = await deps.github.findRunner(record, record.name, deadline);
+    if (stale === undefined || stale.busy) throw error;
+    log.info(
+      { job: record.name, runnerId: stale.id },
+      'deleting a stale runner registration of an interrupted attempt',
+    );
+    await deps.github.deleteRunner(record, stale.id, deadline);
+    return deps.github.generateJitConfig(record, request, deadline);
+  }
+}
+
+/**
+ * Removes a runner that will never run: its registration (unless a job is running on it) and its Job (the
+ * Secret goes with it). Returns false, and leaves everything, when the runner is busy.
+ */
+export async function removeRunner(
+  deps: HandlerDeps,
+  record: RunnerRecord,
+  deadline: Deadline,
+): Promise<boolean> {
+  const registered = await deps.github.findRunner(record, record.name, deadline);
+  if (registered?.busy) return false;
+  if (registered) await deps.github.deleteRunner(record, registered.id, deadline);
+  await deps.runners.deleteJob(record.name, deadline);
+  return true;
+}

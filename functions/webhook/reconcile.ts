@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import { UpstreamError } from '../../shared/errors/errors.js';
+import type { RepoRef } from '../../shared/github/github-client.js';
+import type { RunnerRecord } from '../../shared/kubernetes/runner-record.js';
+import type { Logger } from '../../shared/log/create-logger.js';
+import { type Deadline, deadlineIn } from '../../shared/retry/with-retries.js';
+import { CLAIM_MS, finishRunner, type HandlerDeps, removeRunner } from './finish-runner.js';
+
+/** A repository webhook whose deliveries reconcile may look through. */
+export interface HookRef extends RepoRef {
+  readonly hookId: number;
+}
+
+/** What one reconcile pass did, answered to the caller and logged. */
+export interface ReconcileReport {
+  /** Unfinished records given their runner. */
+  finished: number;
+  /** Unfinished records whose job no longer waits, removed. */
+  removed: number;
+  /** Started runner Jobs whose runner never came up within RUNNER_START_TIMEOUT_SECONDS, removed. */
+  timedOut: number;
+  /** Failed deliveries of queued jobs that GitHub was asked to deliver again. */
+  redelivered: number;
+  /** Records or hooks that could not be handled this time (left for the next pass). */
+  failures: number;
+  /** True when the time or call budget ran out before everything was looked at. */
+  truncated: boolean;
+}
+
+export interface ReconcileOptions {
+  readonly hooks: readonly HookRef[];
+  /** Total time for the pass. */
+  readonly budgetMs?: number;
+  /** Most records and most redeliveries handled in one pass (an API budget). */
+  readonly maxActions?: number;
+  /** How far back to look for failed deliveries; GitHub lets a delivery be redelivered for 3 days. */
+  readonly deliveryWindowMs?: number;
+}
+
+/**
+ * One recovery pass, bounded in time and calls: finish or remove unfinished records, remove runners that never
+ * started, and ask GitHub to redeliver queued-job deliveries that never got a 2xx. Safe to run concurrently with
+ * deliveries and with itself: every record is claimed before it is touched.
+ */
+export async function reconcile(
+  deps: HandlerDeps,
+  log: Logger,
+  options: ReconcileOptions,
+): Promise<ReconcileReport> {
+  const now = deps.now ?? Date.now;
+  const { budgetMs = 50_000, maxActions = 50, deliveryWindowMs = 3 * 24 * 3600 * 1000 } = options;
+  const deadline = deadlineIn(budgetMs);
+  const report: ReconcileReport = {
+    finished: 0,
+    removed: 0,
+    timedOut: 0,
+    redelivered: 0,
+    failures: 0,
+    truncated: false,
+  };
+  let actions = 0;
+  const spend = (): boolean => {
+    if (actions >= maxActions || Date.now() > deadline.at - 1000) {
+      report.truncated = true;
+      return false;
+    }
+    actions += 1;
+    return true;
+  };
+
+  const records = await deps.runners.listRecords(deadline);
+  const startTimeoutMs = deps.config.runnerStartTimeoutSeconds * 1000;
+  for (const record of records) {
+    if (record.finished) continue;
+    const unclaimed = (record.claim?.until ?? 0) <= now();
+    const stuck = !record.suspended && record.ready === 0 && now() - record.createdAt > startTimeoutMs;
+    if (!(record.suspended ? unclaimed : stuck)) continue;
+    if (!spend()) break;
+    try {
+      if (record.suspended) await settleRecord(deps, record, log, deadline, report);
+      else if (await removeRunner(deps, record, deadline)) {
+        report.timedOut += 1;
+        log.warn({ job: record.name }, 'removed a runner job that never started');
+      }
+    } catch (error) {
+      report.failures += 1;
+      log.warn({ job: record.name, err: error }, 'could not reconcile a runner job');
+    }
+  }
+
+  // Hooks named in the configuration, and those that delivered the jobs still recorded.
+  const hooks = new Map<string, HookRef>();
+  for (const hook of options.hooks) hooks.set(`${hook.owner}/${hook.repo}#${hook.hookId}`, hook);
+  for (const record of records) {
+    if (record.hookId !== undefined) {
+      hooks.set(`${record.owner}/${record.repo}#${record.hookId}`, {
+        owner: record.owner,
+        repo: record.repo,
+        hookId: record.hookId,
+      });
+    }
+  }
+  const since = new Date(now() - deliveryWindowMs).toISOString().replace(/\.\d+Z$/, 'Z');
+  for (const hook of hooks.values()) {
+    if (report.truncated) break;
+    try {
+      await redeliverFailed(deps, hook, since, deadline, spend, report, log);
+    } catch (error) {
+      report.failures += 1;
+      log.warn(
+        { hook: hook.hookId, repo: `${hook.owner}/${hook.repo}`, err: error },
+        'could not check webhook deliveries',
+      );
+    }
+  }
+  return report;
+}
+
+/** A suspended record nobody holds: give it its runner if its job still waits, else remove it. */
+async function settleRecord(
+  deps: HandlerDeps,
+  record: RunnerRecord,
+  log: Logger,
+  deadline: Deadline,
+  report: ReconcileReport,
+) {
+  const now = deps.now ?? Date.now;
+  if (!(await deps.runners.claim(record, { id: randomUUID(), until: now() + CLAIM_MS }, deadline))) return;
+  let status: string;
+  try {
+    status = await deps.github.getJobStatus(record, record.jobId, deadline);
+  } catch (error) {
+    if (!(error instanceof UpstreamError && error.status === 404)) throw error;
+    status = 'missing';
+  }
+  if (status === 'queued') {
+    await finishRunner(deps, record, log, deadline);
+    report.finished += 1;
+    log.info({ job: record.name }, 'finished an interrupted runner job');
+  } else if (await removeRunner(deps, record, deadline)) {
+    report.removed += 1;
+    log.info({ job: record.name, status }, 'removed a runner job whose job no longer waits');
+  }
+}
+
+/** Redelivers queued-job deliveries that no attempt answered with a 2xx. */
+async function redeliverFailed(
+  deps: HandlerDeps,
+  hook: HookRef,
+  since: string,
+  deadline: Deadline,
+  spend: () => boolean,
+  report: ReconcileReport,
+  log: Logger,
+) {
+  const deliveries = await deps.github.listDeliveries(hook, hook.hookId, since, deadline);
+  const byGuid = new Map<string, typeof deliveries>();
+  for (const delivery of deliveries) {
+    if (delivery.event !== 'workflow_job' || delivery.action !== 'queued') continue;
+    byGuid.set(delivery.guid, [...(byGuid.get(delivery.guid) ?? []), delivery]);
+  }
+  for (const [guid, attempts] of byGuid) {
+    // Status 0 or none: still in flight or never answered; a 2xx: handled. Only GUIDs with no 2xx at all.
+    if (attempts.some((attempt) => attempt.statusCode >= 200 && attempt.statusCode < 300)) continue;
+    const latest = attempts[0];
+    if (latest === undefined || !spend()) return;
+    await deps.github.redeliver(hook, hook.hookId, latest.id, deadline);
+    report.redelivered += 1;
+    log.info({ guid, hook: hook.hookId }, 'asked GitHub to redeliver a failed delivery');
+  }
+}

@@ -1,0 +1,30 @@
+/** The prefix of every label and annotation this project writes. */
+export const LABEL_PREFIX = 'kube-actions-runner.dev';
+
+/** Annotations that make a runner Job its own durable record: enough to finish or clean it up later. */
+export const RECORD_ANNOTATIONS = {
+  repository: `${LABEL_PREFIX}/repository`,
+  jobLabels: `${LABEL_PREFIX}/job-labels`,
+  delivery: `${LABEL_PREFIX}/delivery`,
+  hook: `${LABEL_PREFIX}/hook`,
+  runAttempt: `${LABEL_PREFIX}/run-attempt`,
+  runId: `${LABEL_PREFIX}/run-id`,
+  mode: `${LABEL_PREFIX}/mode`,
+  /** `<claim id> <until, ms since epoch>`: who is finishing the record, and until when. */
+  claim: `${LABEL_PREFIX}/claim`,
+} as const;
+
+/** Whoever holds a claim may register the runner and resume the Job; others wait until it expires. */
+export interface Claim {
+  readonly id: string;
+  readonly until: number;
+}
+
+export function formatClaim(claim: Claim): string {
+  return `${claim.id} ${claim.until}`;
+}
+
+export function parseClaim(text: string | undefined): Claim | undefined {
+  const [id, until] = (text ?? '').split(' ');
+  return id && until && Number.isFinite(Number(until)) ? { id, until: Number(until) } : undefined;
+}

@@ -1,0 +1,130 @@
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
+import { queuedPayload, signedDelivery } from './support/payloads.js';
+
+const TOKEN = 'reconcile-token-0123';
+let h: AppHarness;
+let clock = Date.now();
+let closeServer: (() => void) | undefined;
+
+async function harness(env: Record<string, string> = {}) {
+  clock = Date.now();
+  h = await startAppHarness({ RECONCILE_TOKEN: TOKEN, ...env }, { now: () => clock });
+  return h;
+}
+
+afterEach(async () => {
+  closeServer?.();
+  closeServer = undefined;
+  expect(h.github.violations).toEqual([]);
+  await h.close();
+});
+
+function queued(jobId = 12877621891) {
+  const payload = queuedPayload({ jobId });
+  h.github.addJob(payload.repository.full_name, payload.workflow_job);
+  return payload;
+}
+
+async function deliver(payload: unknown) {
+  const { headers, body } = await signedDelivery(payload, WEBHOOK_SECRET);
+  return h.app.request('/webhook', { method: 'POST', headers, body });
+}
+
+async function runReconcile(token = TOKEN) {
+  return h.app.request('/reconcile', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+}
+
+describe('POST /reconcile access', () => {
+  it('refuses a wrong token with 401 and is closed without RECONCILE_TOKEN', async () => {
+    await harness();
+    expect((await runReconcile('wrong')).status).toBe(401);
+    expect((await h.app.request('/reconcile', { method: 'POST' })).status).toBe(401);
+    await h.close();
+    h = await startAppHarness();
+    const closed = await runReconcile();
+    expect(closed.status).toBe(403);
+    expect(await closed.json()).toEqual({
+      error: 'reconcile is switched off: set RECONCILE_TOKEN to allow POST /reconcile',
+    });
+  });
+});
+
+describe('unfinished records', () => {
+  it('gives a queued job whose delivery failed half-way its runner', async () => {
+    await harness();
+    h.github.failNext('jit', 403);
+    expect((await deliver(queued())).status).toBe(502);
+    const response = await runReconcile();
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ finished: 1, removed: 0, failures: 0 });
+    expect(h.kubernetes.jobs.get('runner-12877621891')?.spec?.suspend).toBe(false);
+    expect(h.kubernetes.secrets.has('runner-12877621891')).toBe(true);
+  });
+
+  it('removes a record whose job no longer waits, with its registration', async () => {
+    await harness();
+    h.kubernetes.failNext('POST', 'secrets', 403);
+    const payload = queued();
+    expect((await deliver(payload)).status).toBe(502);
+    h.github.setJobStatus(payload.workflow_job.id, 'completed');
+    expect(await (await runReconcile()).json()).toMatchObject({ finished: 0, removed: 1 });
+    expect(h.kubernetes.jobs.size).toBe(0);
+    expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(0);
+  });
+
+  it('leaves a record alone while someone holds its claim, and takes it once the claim expires', async () => {
+    await harness();
+    h.github.failNext('jit', 403);
+    await deliver(queued());
+    const annotations = h.kubernetes.jobs.get('runner-12877621891')?.metadata.annotations as Record<
+      string,
+      string
+    >;
+    annotations['kube-actions-runner.dev/claim'] = `other ${clock + 30_000}`;
+    expect(await (await runReconcile()).json()).toMatchObject({ finished: 0 });
+    clock += 31_000;
+    expect(await (await runReconcile()).json()).toMatchObject({ finished: 1 });
+  });
+
+  it('removes a started runner Job whose pod never became ready within RUNNER_START_TIMEOUT_SECONDS', async () => {
+    await harness({ RUNNER_START_TIMEOUT_SECONDS: '600' });
+    expect((await deliver(queued())).status).toBe(200);
+    expect(await (await runReconcile()).json()).toMatchObject({ timedOut: 0 });
+    clock += 601_000;
+    expect(await (await runReconcile()).json()).toMatchObject({ timedOut: 1 });
+    expect(h.kubernetes.jobs.size).toBe(0);
+    expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(0);
+  });
+});
+
+describe('failed deliveries', () => {
+  it('asks GitHub to redeliver a queued delivery that never got a 2xx, and only that one', async () => {
+    await harness({ RECONCILE_HOOKS: 'lineville/elastic-machines-testing:292430182' });
+    const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });
+    closeServer = () => server.close();
+    await new Promise((resolve) => server.once('listening', resolve));
+    const port = (server.address() as AddressInfo).port;
+    h.github.setHook({ url: `http://127.0.0.1:${port}/webhook`, secret: WEBHOOK_SECRET, hookId: 292430182 });
+
+    // The API server refuses the first delivery: no record is left, only GitHub knows the job waits.
+    h.kubernetes.failNext('POST', 'jobs', 403);
+    const lost = queued(1001);
+    expect(await h.github.deliver('workflow_job', lost)).toBe(502);
+    const fine = queued(1002);
+    expect(await h.github.deliver('workflow_job', fine)).toBe(200);
+    expect(h.kubernetes.jobs.has('runner-1001')).toBe(false);
+
+    expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 1, failures: 0 });
+    await expect.poll(() => h.kubernetes.jobs.get('runner-1001')?.spec?.suspend).toBe(false);
+    const attempts = h.github.deliveries.filter((d) => d.guid === h.github.deliveries[0]?.guid);
+    expect(attempts.map((d) => [d.redelivery, d.statusCode])).toEqual([
+      [false, 502],
+      [true, 200],
+    ]);
+    // Nothing is left to redeliver.
+    expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 0 });
+  });
+});
