@@ -52,6 +52,15 @@ describe('POST /reconcile access', () => {
   });
 });
 
+it('accepts the token as the CloudEvent extension a Knative PingSource sends', async () => {
+  await harness();
+  const response = await h.app.request('/reconcile', {
+    method: 'POST',
+    headers: { 'ce-reconciletoken': TOKEN },
+  });
+  expect(response.status).toBe(200);
+});
+
 describe('unfinished records', () => {
   it('gives a queued job whose delivery failed half-way its runner', async () => {
     await harness();

@@ -105,7 +105,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
   };
 
   app.post('/reconcile', async (c) => {
-    requireBearer(config.reconcileToken, c.req.header('authorization'));
+    // A Knative PingSource cannot send an Authorization header; it sends the token as a CloudEvent extension.
+    const pingToken = c.req.header('ce-reconciletoken');
+    requireBearer(
+      config.reconcileToken,
+      c.req.header('authorization') ?? (pingToken ? `Bearer ${pingToken}` : undefined),
+    );
     const reconcileLog = log.child({ task: 'reconcile' });
     const report = await reconcile(deps, reconcileLog, { hooks: config.reconcileHooks });
     reconcileLog.info(report, 'reconcile done');

@@ -13,7 +13,7 @@ import { UpstreamError } from '../errors/errors.js';
 import { RUNNER_APP_LABEL } from '../modes/build-runner-job.js';
 import { type Claim, formatClaim, RECORD_ANNOTATIONS } from '../modes/record-annotations.js';
 import { type Deadline, deadlineIn, type RetryAdvice, withRetries } from '../retry/with-retries.js';
-import { type RunnerRecord, toRunnerRecord } from './runner-record.js';
+import { isFinished, toRunnerRecord } from './runner-record.js';
 import type { RunnerStore } from './runner-store.js';
 
 const APP_SELECTOR = Object.entries(RUNNER_APP_LABEL)
@@ -70,6 +70,31 @@ export function createKubernetesRunnerStore(
         return undefined;
       throw error;
     }
+  }
+
+  async function listRunnerJobs(deadline?: Deadline): Promise<V1Job[]> {
+    const jobs: V1Job[] = [];
+    let page: string | undefined;
+    do {
+      const continueToken = page;
+      const list = await call(
+        'failed to list runner Jobs',
+        (o) =>
+          batch.listNamespacedJob(
+            {
+              namespace,
+              labelSelector: APP_SELECTOR,
+              limit: 500,
+              ...(continueToken ? { _continue: continueToken } : {}),
+            },
+            o,
+          ),
+        deadline,
+      );
+      jobs.push(...list.items);
+      page = list.metadata?._continue || undefined;
+    } while (page !== undefined);
+    return jobs;
   }
 
   const store: RunnerStore = {
@@ -188,34 +213,11 @@ export function createKubernetesRunnerStore(
       );
     },
     async listRecords(deadline) {
-      const records: RunnerRecord[] = [];
-      let page: string | undefined;
-      do {
-        const continueToken = page;
-        const list = await call(
-          'failed to list runner Jobs',
-          (o) =>
-            batch.listNamespacedJob(
-              {
-                namespace,
-                labelSelector: APP_SELECTOR,
-                limit: 500,
-                ...(continueToken ? { _continue: continueToken } : {}),
-              },
-              o,
-            ),
-          deadline,
-        );
-        for (const job of list.items as V1Job[]) {
-          const record = toRunnerRecord(job);
-          if (record) records.push(record);
-        }
-        page = list.metadata?._continue || undefined;
-      } while (page !== undefined);
-      return records;
+      return (await listRunnerJobs(deadline)).map(toRunnerRecord).filter((record) => record !== undefined);
     },
     async countActive() {
-      return (await store.listRecords()).filter((record) => !record.finished).length;
+      // Every unfinished app=github-runner Job counts, including ones this version cannot read as a record.
+      return (await listRunnerJobs()).filter((job) => !isFinished(job)).length;
     },
   };
   return store;

@@ -58,3 +58,11 @@ export function toRunnerRecord(job: V1Job): RunnerRecord | undefined {
     claim: parseClaim(annotations[RECORD_ANNOTATIONS.claim]),
   };
 }
+
+/** True when a Job has a Complete or Failed condition set to True. */
+export function isFinished(job: V1Job): boolean {
+  return (job.status?.conditions ?? []).some(
+    (condition) =>
+      (condition.type === 'Complete' || condition.type === 'Failed') && condition.status === 'True',
+  );
+}

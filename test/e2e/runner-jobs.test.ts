@@ -157,7 +157,8 @@ describe('exactly one runner under duplicates and races', () => {
     const answers = await Promise.all(
       Array.from({ length: 20 }, (_, index) => deliver(index % 2 === 0 ? first : second, delivery)),
     );
-    expect(answers.map((answer) => answer.status)).toEqual(Array(20).fill(200));
+    // 200 for the one that created it and for those that met the started Job; 202 while it was being started.
+    expect(answers.every((answer) => answer.status === 200 || answer.status === 202)).toBe(true);
     const selector = `kube-actions-runner.dev/job-id=${delivery.jobId}`;
     expect(
       kubectlJson<{ items: unknown[] }>(['get', 'jobs', '-n', NAMESPACE, '-l', selector]).items,
