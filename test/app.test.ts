@@ -372,6 +372,27 @@ describe('when GitHub or Kubernetes fails', () => {
   });
 });
 
+describe('an interrupted attempt that left a Secret behind', () => {
+  it('resets the record (new registration gone, Job recorded anew) and a redelivery finishes it', async () => {
+    const payload = queued();
+    // A Secret of this name already exists: an earlier attempt stored a config this one cannot trust.
+    h.kubernetes.failNext('POST', 'secrets', 409);
+    const response = await deliver(payload);
+    expect(response.status).toBe(502);
+    expect(((await response.json()) as { error: string }).error).toBe(
+      'an interrupted attempt left a JIT Secret; the runner job was reset',
+    );
+    const record = h.kubernetes.jobs.get('runner-12877621891');
+    expect(record?.spec?.suspend).toBe(true);
+    expect((record?.metadata.annotations as Record<string, string>)['kube-actions-runner.dev/claim']).toBe(
+      '',
+    );
+    expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(0);
+    expect((await deliver(payload)).status).toBe(200);
+    expect(h.kubernetes.jobs.get('runner-12877621891')?.spec?.suspend).toBe(false);
+  });
+});
+
 describe('a completed job', () => {
   it('that never got a runner removes its unstarted Job, Secret and registration', async () => {
     const payload = queued();

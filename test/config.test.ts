@@ -36,6 +36,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       reconcileToken: undefined,
       runnerStartTimeoutSeconds: 900,
+      claimTtlSeconds: 30,
       reconcileHooks: [],
     });
     expect(Object.isFrozen(config)).toBe(true);

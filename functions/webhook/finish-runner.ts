@@ -1,12 +1,14 @@
+import { randomUUID } from 'node:crypto';
+import type { V1Job } from '@kubernetes/client-node';
 import type { Config } from '../../shared/config/load-config.js';
 import { UpstreamError } from '../../shared/errors/errors.js';
 import type { GitHubClient, JitRunner } from '../../shared/github/github-client.js';
-import type { RunnerRecord } from '../../shared/kubernetes/runner-record.js';
+import type { Claim, RunnerRecord } from '../../shared/kubernetes/runner-record.js';
 import type { RunnerStore } from '../../shared/kubernetes/runner-store.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import type { Metrics } from '../../shared/metrics/create-metrics.js';
 import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
-import { runnerLabels } from '../../shared/modes/build-runner-job.js';
+import { buildRunnerJob, runnerJobName, runnerLabels } from '../../shared/modes/build-runner-job.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 
 /** What the use cases are built from. Every client is injected. */
@@ -19,8 +21,10 @@ export interface HandlerDeps {
   readonly now?: () => number;
 }
 
-/** How long a claim on a record lasts: longer than GitHub's 10 s for one delivery, short enough to recover soon. */
-export const CLAIM_MS = 30_000;
+/** A new claim for this process, valid for the configured claim TTL. */
+export function newClaim(deps: HandlerDeps): Claim {
+  return { id: randomUUID(), until: (deps.now ?? Date.now)() + deps.config.claimTtlSeconds * 1000 };
+}
 
 /** The runner's working folder, relative to its install directory (GitHub's default). */
 const WORK_FOLDER = '_work';
@@ -50,9 +54,12 @@ export async function finishRunner(
     if (secret === 'exists') {
       // An interrupted attempt left a Secret whose config may belong to a registration just replaced; a pod
       // started on it could never connect. Reset the record: delete the Job (the garbage collector takes the
-      // Secret) and the new registration, and let the redelivery or reconcile start over.
+      // Secret with it) and the new registration, and record the job anew, suspended and unclaimed, so that a
+      // redelivery or reconcile starts over. The record must outlive the reset: another delivery of this job
+      // may already have been answered 202 on the strength of it.
       await deps.github.deleteRunner(record, runner.runnerId, deadline);
       await runners.deleteJob(record.name, deadline);
+      await runners.createJob(buildRecordJob(config, record), deadline);
       throw new UpstreamError(
         'kubernetes',
         'an interrupted attempt left a JIT Secret; the runner job was reset',
@@ -68,6 +75,35 @@ export async function finishRunner(
     });
     throw error;
   }
+}
+
+/** What a runner record is made of; the Job is built from the current configuration. */
+export type RecordFields = Pick<
+  RunnerRecord,
+  'owner' | 'repo' | 'jobId' | 'runId' | 'runAttempt' | 'deliveryId' | 'hookId' | 'jobLabels'
+>;
+
+/** The suspended Job that records a queued job, optionally claimed. */
+export function buildRecordJob(config: Config, fields: RecordFields, claim?: Claim): V1Job {
+  const name = runnerJobName(fields.jobId);
+  return buildRunnerJob({
+    mode: config.runnerMode,
+    runnerImage: config.runnerImage,
+    dindImage: config.dindImage,
+    namespace: config.namespace,
+    ttlSecondsAfterFinished: config.jobTtlSeconds,
+    secretName: name,
+    owner: fields.owner,
+    repo: fields.repo,
+    jobId: fields.jobId,
+    runId: fields.runId,
+    runAttempt: fields.runAttempt,
+    deliveryId: fields.deliveryId,
+    hookId: fields.hookId,
+    jobLabels: fields.jobLabels,
+    ...(claim === undefined ? {} : { claim }),
+    suspend: true,
+  });
 }
 
 /**

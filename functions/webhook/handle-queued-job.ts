@@ -1,11 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { UpstreamError } from '../../shared/errors/errors.js';
 import { matchLabels } from '../../shared/labels/label-matchers.js';
 import type { Logger } from '../../shared/log/create-logger.js';
-import { buildRunnerJob, runnerJobName } from '../../shared/modes/build-runner-job.js';
+import { runnerJobName } from '../../shared/modes/build-runner-job.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { WorkflowJobEvent } from '../../shared/webhook/parse-workflow-job.js';
-import { CLAIM_MS, finishRunner, type HandlerDeps } from './finish-runner.js';
+import { buildRecordJob, finishRunner, type HandlerDeps, newClaim } from './finish-runner.js';
 
 export type { HandlerDeps } from './finish-runner.js';
 
@@ -46,26 +45,22 @@ export async function handleQueuedJob(
   if (status !== 'queued') return { outcome: 'ignored', reason: `job is no longer queued (${status})` };
 
   const name = runnerJobName(event.jobId);
-  const claim = { id: randomUUID(), until: now() + CLAIM_MS };
+  const claim = newClaim(deps);
   const created = await runners.createJob(
-    buildRunnerJob({
-      mode: config.runnerMode,
-      runnerImage: config.runnerImage,
-      dindImage: config.dindImage,
-      namespace: config.namespace,
-      ttlSecondsAfterFinished: config.jobTtlSeconds,
-      secretName: name,
-      owner: event.owner,
-      repo: event.repo,
-      jobId: event.jobId,
-      runId: event.runId,
-      runAttempt: event.runAttempt,
-      deliveryId: delivery.id,
-      hookId: delivery.hookId,
-      jobLabels: event.labels,
+    buildRecordJob(
+      config,
+      {
+        owner: event.owner,
+        repo: event.repo,
+        jobId: event.jobId,
+        runId: event.runId,
+        runAttempt: event.runAttempt,
+        deliveryId: delivery.id,
+        hookId: delivery.hookId,
+        jobLabels: event.labels,
+      },
       claim,
-      suspend: true,
-    }),
+    ),
     deadline,
   );
 

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { UpstreamError } from '../../shared/errors/errors.js';
 import type { RepoRef } from '../../shared/github/github-client.js';
 import type { RunnerRecord } from '../../shared/kubernetes/runner-record.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { type Deadline, deadlineIn } from '../../shared/retry/with-retries.js';
-import { CLAIM_MS, finishRunner, type HandlerDeps, removeRunner } from './finish-runner.js';
+import { finishRunner, type HandlerDeps, newClaim, removeRunner } from './finish-runner.js';
 
 /** A repository webhook whose deliveries reconcile may look through. */
 export interface HookRef extends RepoRef {
@@ -124,8 +123,7 @@ async function settleRecord(
   deadline: Deadline,
   report: ReconcileReport,
 ) {
-  const now = deps.now ?? Date.now;
-  if (!(await deps.runners.claim(record, { id: randomUUID(), until: now() + CLAIM_MS }, deadline))) return;
+  if (!(await deps.runners.claim(record, newClaim(deps), deadline))) return;
   let status: string;
   try {
     status = await deps.github.getJobStatus(record, record.jobId, deadline);

@@ -37,6 +37,11 @@ export interface Config {
   readonly reconcileToken: string | undefined;
   /** A started runner Job whose pod is not ready after this long is removed by reconcile. */
   readonly runnerStartTimeoutSeconds: number;
+  /**
+   * How long a delivery (or reconcile) holds a runner record while it starts the runner; a record whose holder
+   * died is taken over after this. Longer than GitHub's 10 s for one delivery.
+   */
+  readonly claimTtlSeconds: number;
   /** Repository webhooks whose failed deliveries reconcile redelivers (`owner/repo:hookId`). */
   readonly reconcileHooks: readonly { owner: string; repo: string; hookId: number }[];
 }
@@ -121,6 +126,7 @@ export function loadConfig(env: Env): Config {
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     reconcileToken: text('RECONCILE_TOKEN'),
     runnerStartTimeoutSeconds: integer('RUNNER_START_TIMEOUT_SECONDS', 900, 60, 7 * 24 * 3600),
+    claimTtlSeconds: integer('CLAIM_TTL_SECONDS', 30, 1, 3600),
     reconcileHooks: parseHooks(text('RECONCILE_HOOKS'), problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -11,6 +11,9 @@ export interface RunnerRecord {
   readonly owner: string;
   readonly repo: string;
   readonly jobId: number;
+  readonly runId: number;
+  readonly runAttempt: number;
+  readonly deliveryId: string;
   readonly jobLabels: readonly string[];
   readonly hookId: number | undefined;
   /** Suspended: the runner is not registered or not started yet (an unfinished record). */
@@ -46,6 +49,9 @@ export function toRunnerRecord(job: V1Job): RunnerRecord | undefined {
     owner,
     repo,
     jobId,
+    runId: Number(annotations[RECORD_ANNOTATIONS.runId]) || 0,
+    runAttempt: Number(annotations[RECORD_ANNOTATIONS.runAttempt]) || 1,
+    deliveryId: annotations[RECORD_ANNOTATIONS.delivery] ?? '',
     jobLabels,
     hookId: Number.isSafeInteger(hookId) && hookId > 0 ? hookId : undefined,
     suspended: job.spec?.suspend === true,

@@ -82,6 +82,40 @@ describe('the built function process', () => {
   });
 });
 
+describe('graceful shutdown', () => {
+  it('on SIGTERM stops accepting, finishes the delivery in flight, and exits 0', async () => {
+    const github = await startGitHubStandIn({ token: GITHUB_TOKEN });
+    const kubernetes = await startKubernetesStandIn();
+    const server = await startServerProcess({
+      WEBHOOK_SECRET,
+      GITHUB_TOKEN,
+      GITHUB_API_URL: github.url,
+      KUBECONFIG: kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-int-'))),
+    });
+    try {
+      const payload = queuedPayload({ jobId: 77 });
+      github.addJob(payload.repository.full_name, payload.workflow_job);
+      // GitHub is slow to register the runner: the delivery is still in flight when SIGTERM comes.
+      github.inject('jit', { delayMs: 1500 });
+      const { headers, body } = await signedDelivery(payload, WEBHOOK_SECRET);
+      const inFlight = fetch(`${server.url}/webhook`, { method: 'POST', headers, body });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const exited = server.stop();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await expect(fetch(`${server.url}/health`)).rejects.toThrow();
+      const response = await inFlight;
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ outcome: 'created', job: 'runner-77' });
+      expect(kubernetes.jobs.get('runner-77')?.spec?.suspend).toBe(false);
+      expect(await exited).toBe(0);
+    } finally {
+      await server.stop();
+      await github.close();
+      await kubernetes.close();
+    }
+  });
+});
+
 describe('start-up configuration errors', () => {
   it('exits non-zero and names every missing setting', async () => {
     const { code, output } = await runToExit({});

@@ -107,6 +107,8 @@ export interface GitHubStandIn {
   /** The next `count` calls to the route meet the fault. */
   failNext(route: RouteName, status: number, count?: number): void;
   inject(route: RouteName, fault: Fault, count?: number): void;
+  /** From now on, each call meets one of `faults` with this probability (drawn from `random`); 0 turns it off. */
+  chaos(probability: number, faults: readonly Fault[], random: () => number): void;
   /** Where `deliver()` sends, and the secret it signs with. */
   setHook(target: { url: string; secret: string; hookId?: number }): void;
   /** Sends a payload to the function as GitHub does, and records the attempt; resolves with the status code. */
@@ -115,6 +117,8 @@ export interface GitHubStandIn {
     payload: Record<string, unknown>,
     options?: { guid?: string; signal?: AbortSignal },
   ): Promise<number>;
+  /** Resolves once every delivery in flight (redeliveries included) has been answered. */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -125,7 +129,9 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
   const deliveries: DeliveryAttempt[] = [];
   const violations: string[] = [];
   const faults = new Map<RouteName, { fault: Fault; count: number }>();
+  let chaos: { probability: number; faults: readonly Fault[]; random: () => number } | undefined;
   let hook: { url: string; secret: string; hookId: number } | undefined;
+  const inFlight = new Set<Promise<number>>();
   let remaining = 5000;
   let nextRunnerId = 1;
   let nextDeliveryId = 1;
@@ -143,11 +149,17 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
     status,
     body: { message, documentation_url: DOCS, status: String(status) },
   });
-  const injected = (route: RouteName): JsonResponse | undefined => {
+  /** The fault a call meets: an error answer, a reset, or (delay only) `{ delayMs }` for a slow real answer. */
+  const injected = (route: RouteName): JsonResponse | { delayMs: number } | undefined => {
     const entry = faults.get(route);
-    if (entry === undefined || entry.count === 0) return undefined;
-    entry.count -= 1;
-    const { fault } = entry;
+    let fault: Fault | undefined;
+    if (entry !== undefined && entry.count > 0) {
+      entry.count -= 1;
+      fault = entry.fault;
+    } else if (chaos && chaos.random() < chaos.probability) {
+      fault = chaos.faults[Math.floor(chaos.random() * chaos.faults.length)];
+    }
+    if (fault === undefined) return undefined;
     if (fault.reset)
       return {
         status: 0,
@@ -155,7 +167,7 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
         reset: true,
         ...(fault.delayMs ? { delayMs: fault.delayMs } : {}),
       };
-    if (fault.status === undefined) return undefined;
+    if (fault.status === undefined) return fault.delayMs ? { delayMs: fault.delayMs } : undefined;
     const status = fault.status;
     return {
       ...error(
@@ -218,7 +230,7 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
       case 'redeliver': {
         const original = deliveries.find((d) => d.repository === repository && d.id === Number(match[4]));
         if (original === undefined) return error(404, 'Not Found');
-        void send(original.event, original.payload as Record<string, unknown>, original.guid, true);
+        track(send(original.event, original.payload as Record<string, unknown>, original.guid, true));
         return { status: 202, body: {} };
       }
     }
@@ -274,7 +286,11 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
     for (const [name, spec] of Object.entries(ROUTES) as [RouteName, (typeof ROUTES)[RouteName]][]) {
       const match = spec.pattern.exec(request.url.pathname);
       if (match && request.method.toLowerCase() === spec.method) {
-        const result = injected(name) ?? answer(name, match, request);
+        const fault = injected(name);
+        const result: JsonResponse =
+          fault === undefined || !('status' in fault)
+            ? { ...answer(name, match, request), ...(fault ?? {}) }
+            : fault;
         if (!result.reset) {
           for (const problem of operation(spec.method, spec.path).checkResponse(result.status, result.body)) {
             violations.push(`${spec.method.toUpperCase()} ${spec.path} ${result.status}: ${problem}`);
@@ -284,6 +300,12 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
       }
     }
     return { name: 'unknown', answer: error(404, 'Not Found') };
+  }
+
+  function track(sending: Promise<number>): Promise<number> {
+    inFlight.add(sending);
+    void sending.finally(() => inFlight.delete(sending));
+    return sending;
   }
 
   async function send(
@@ -369,11 +391,17 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
     inject(routeName, fault, count = 1) {
       faults.set(routeName, { fault, count });
     },
+    chaos(probability, chaosFaults, random) {
+      chaos = probability > 0 ? { probability, faults: chaosFaults, random } : undefined;
+    },
     setHook(target) {
       hook = { url: target.url, secret: target.secret, hookId: target.hookId ?? 292430182 };
     },
     deliver(event, payload, deliverOptions = {}) {
-      return send(event, payload, deliverOptions.guid ?? randomUUID(), false, deliverOptions.signal);
+      return track(send(event, payload, deliverOptions.guid ?? randomUUID(), false, deliverOptions.signal));
+    },
+    async settled() {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
     },
     close: server.close,
   };

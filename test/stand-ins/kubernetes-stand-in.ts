@@ -35,6 +35,15 @@ export interface KubernetesStandIn {
   readonly requestCounts: Map<string, number>;
   /** The next `count` requests of `METHOD resource` answer `status` with a Status body. */
   failNext(method: string, resource: 'jobs' | 'secrets', status: number, count?: number): void;
+  /**
+   * From now on, each request meets a fault with this probability: an error status, or a delay (a slow or
+   * hanging API server). A write that meets a delay is still applied, as when only the answer is lost.
+   */
+  chaos(
+    probability: number,
+    faults: readonly { status?: number; delayMs?: number }[],
+    random: () => number,
+  ): void;
   /** Marks a Job as the Job controller does when its pod succeeded. */
   completeJob(name: string): void;
   /** Writes a kubeconfig for this server into `dir` and returns its path. */
@@ -74,6 +83,9 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
   const requestCounts = new Map<string, number>();
   const failures = new Map<string, { status: number; count: number }>();
   let resourceVersion = 1000;
+  let chaos:
+    | { probability: number; faults: readonly { status?: number; delayMs?: number }[]; random: () => number }
+    | undefined;
 
   const notFound = (resource: Resource, name: string) =>
     status(
@@ -88,6 +100,17 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     );
 
   function handle(request: JsonRequest): JsonResponse {
+    if (chaos && chaos.random() < chaos.probability) {
+      const fault = chaos.faults[Math.floor(chaos.random() * chaos.faults.length)];
+      if (fault?.status !== undefined) {
+        return status(fault.status, fault.status >= 500 ? 'InternalError' : 'Conflict', 'injected failure');
+      }
+      if (fault?.delayMs !== undefined) return { ...answer(request), delayMs: fault.delayMs };
+    }
+    return answer(request);
+  }
+
+  function answer(request: JsonRequest): JsonResponse {
     const match = /^\/(?:apis\/batch\/v1|api\/v1)\/namespaces\/([^/]+)\/(jobs|secrets)(?:\/([^/]+))?$/.exec(
       request.url.pathname,
     );
@@ -259,6 +282,9 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     jobs: stores.jobs,
     secrets: stores.secrets,
     requestCounts,
+    chaos(probability, faults, random) {
+      chaos = probability > 0 ? { probability, faults, random } : undefined;
+    },
     failNext(method, resource, code, count = 1) {
       failures.set(`${method} ${resource}`, { status: code, count });
     },

@@ -1,0 +1,242 @@
+/**
+ * `npm run test:faults`: 500 queued jobs driven through the real function process while GitHub and the
+ * Kubernetes API fail, stall and drop connections, every delivery comes twice, some jobs are cancelled before
+ * their queued delivery arrives, and the process is killed mid-run and restarted. Then reconcile runs until it
+ * has nothing left to do. Printed and asserted: no job lost, none given two runners, nothing left behind.
+ *
+ * Runs against the Kubernetes API stand-in (the fault proxy for a real API server is not built yet).
+ * FAULTS_JOBS and FAULTS_SEED change the size and the replayable random sequence.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
+import { type KubernetesStandIn, startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
+import { queuedPayload } from '../support/payloads.js';
+import { type ServerProcess, startServerProcess } from '../support/server-process.js';
+import { seededRandom } from './seeded-random.js';
+
+const JOBS = Number(process.env.FAULTS_JOBS ?? 500);
+const SEED = Number(process.env.FAULTS_SEED ?? 20261128);
+const CONCURRENCY = 25;
+const WEBHOOK_SECRET = 'faults-webhook-secret';
+const GITHUB_TOKEN = 'github_pat_faults';
+const RECONCILE_TOKEN = 'faults-reconcile-token';
+const HOOK_ID = 292430182;
+
+let github: GitHubStandIn;
+let kubernetes: KubernetesStandIn;
+let server: ServerProcess | undefined;
+
+afterAll(async () => {
+  await server?.stop();
+  await github?.close();
+  await kubernetes?.close();
+});
+
+async function startFunction(kubeconfig: string): Promise<ServerProcess> {
+  const started = await startServerProcess({
+    WEBHOOK_SECRET,
+    GITHUB_TOKEN,
+    RECONCILE_TOKEN,
+    GITHUB_API_URL: github.url,
+    KUBECONFIG: kubeconfig,
+    RUNNER_MODE: 'standard',
+    CLAIM_TTL_SECONDS: '2',
+    RECONCILE_HOOKS: `lineville/elastic-machines-testing:${HOOK_ID}`,
+    LOG_LEVEL: 'warn',
+  });
+  github.setHook({ url: `${started.url}/webhook`, secret: WEBHOOK_SECRET, hookId: HOOK_ID });
+  return started;
+}
+
+async function pool<T>(items: readonly T[], size: number, work: (item: T, index: number) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: size }, async () => {
+      while (next < items.length) {
+        const index = next++;
+        await work(items[index] as T, index);
+      }
+    }),
+  );
+}
+
+it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOBS} jobs)`, async () => {
+  const random = seededRandom(SEED);
+  github = await startGitHubStandIn({ token: GITHUB_TOKEN });
+  kubernetes = await startKubernetesStandIn();
+  const kubeconfig = kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-faults-')));
+  server = await startFunction(kubeconfig);
+
+  const jobs = Array.from({ length: JOBS }, (_, index) => {
+    const payload = queuedPayload({ jobId: 900_000_000 + index });
+    github.addJob(payload.repository.full_name, payload.workflow_job);
+    return { payload, cancelled: random() < 0.1 };
+  });
+
+  github.chaos(
+    0.15,
+    [
+      { status: 500 },
+      { status: 502 },
+      { status: 503 },
+      { status: 429, retryAfterSeconds: 1 },
+      { delayMs: 300 },
+      { reset: true },
+    ],
+    random,
+  );
+  kubernetes.chaos(
+    0.08,
+    [{ status: 500 }, { status: 503 }, { status: 409 }, { delayMs: 300 }, { delayMs: 5000 }],
+    random,
+  );
+
+  const started = Date.now();
+  const killAt = Math.floor(JOBS * 0.4);
+  let restarting: Promise<void> | undefined;
+  await pool(jobs, CONCURRENCY, async (job, index) => {
+    if (index === killAt && restarting === undefined) {
+      // Killed mid-request, as when a node dies or Knative scales down hard: no graceful shutdown.
+      restarting = (async () => {
+        server?.process.kill('SIGKILL');
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        server = await startFunction(kubeconfig);
+      })();
+    }
+    const { payload } = job;
+    if (job.cancelled) {
+      // Out of order: the job is cancelled and its completed delivery arrives before the queued one.
+      github.setJobStatus(payload.workflow_job.id, 'completed');
+      const completed = {
+        ...payload,
+        action: 'completed',
+        workflow_job: {
+          ...payload.workflow_job,
+          status: 'completed',
+          conclusion: 'cancelled',
+          runner_id: null,
+        },
+      };
+      await github.deliver('workflow_job', completed);
+    }
+    // Every delivery comes twice (same GUID, as a redelivery): half at the same moment, half one after the other.
+    const guid = randomUUID();
+    if (random() < 0.5) {
+      await Promise.all([
+        github.deliver('workflow_job', payload, { guid }),
+        github.deliver('workflow_job', payload, { guid }),
+      ]);
+    } else {
+      await github.deliver('workflow_job', payload, { guid });
+      await github.deliver('workflow_job', payload, { guid });
+    }
+  });
+  await restarting;
+  await github.settled();
+  const deliveryWall = Date.now() - started;
+
+  // The weather clears; reconcile until a pass finds nothing to do.
+  github.chaos(0, [], random);
+  kubernetes.chaos(0, [], random);
+  const passes: Record<string, number | boolean>[] = [];
+  for (let pass = 0; pass < 40; pass += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 2100)); // let claims of interrupted attempts expire
+    const response = await fetch(`${server.url}/reconcile`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${RECONCILE_TOKEN}` },
+    });
+    expect(response.status).toBe(200);
+    const report = (await response.json()) as Record<string, number | boolean>;
+    await github.settled();
+    passes.push(report);
+    const work = ['finished', 'removed', 'timedOut', 'redelivered', 'failures'].reduce(
+      (sum, key) => sum + Number(report[key]),
+      0,
+    );
+    if (work === 0 && !report.truncated) break;
+  }
+
+  // Tally against the truth.
+  const liveRunners = github.runners.filter((runner) => !runner.deleted);
+  const jobsByName = kubernetes.jobs;
+  let lost = 0;
+  let duplicated = 0;
+  let orphans = 0;
+  let created = 0;
+  const problems: string[] = [];
+  for (const { payload, cancelled } of jobs) {
+    const name = `runner-${payload.workflow_job.id}`;
+    const job = jobsByName.get(name);
+    const registrations = liveRunners.filter((runner) => runner.name === name);
+    const secret = kubernetes.secrets.get(name);
+    if (cancelled) {
+      if (job || registrations.length > 0 || secret) {
+        orphans += 1;
+        problems.push(
+          `${name}: cancelled but left ${job ? 'a Job ' : ''}${registrations.length} runners ${secret ? 'a Secret' : ''}`,
+        );
+      }
+      continue;
+    }
+    if (registrations.length > 1) {
+      duplicated += 1;
+      problems.push(`${name}: ${registrations.length} runners`);
+    }
+    const started = job !== undefined && job.spec?.suspend === false;
+    const config = secret && Buffer.from(secret.data?.jitconfig ?? '', 'base64').toString();
+    if (!started || registrations.length !== 1 || config !== registrations[0]?.encodedJitConfig) {
+      lost += 1;
+      problems.push(
+        `${name}: started=${started} runners=${registrations.length} secretMatches=${config === registrations[0]?.encodedJitConfig}`,
+      );
+    } else {
+      created += 1;
+    }
+  }
+  const names = new Set(jobs.map(({ payload }) => `runner-${payload.workflow_job.id}`));
+  for (const runner of liveRunners) if (!names.has(runner.name)) orphans += 1;
+  for (const [name, secret] of kubernetes.secrets) {
+    const owner = secret.metadata.ownerReferences?.[0]?.uid;
+    if (jobsByName.get(name)?.metadata.uid !== owner) {
+      orphans += 1;
+      problems.push(`secret ${name} has no owner Job`);
+    }
+  }
+  for (const job of jobsByName.values()) if (job.spec?.suspend === true) orphans += 1;
+
+  const requested = jobs.filter((job) => !job.cancelled).length;
+  const attempts = github.deliveries.length;
+  const failedAttempts = github.deliveries.filter((d) => d.statusCode < 200 || d.statusCode >= 300).length;
+  const table = {
+    seed: SEED,
+    jobs: JOBS,
+    'jobs requested (not cancelled)': requested,
+    'cancelled before queued': JOBS - requested,
+    'delivery attempts': attempts,
+    'attempts not answered 2xx': failedAttempts,
+    'GitHub API calls': github.calls.length,
+    'reconcile passes': passes.length,
+    'runners created': created,
+    lost,
+    duplicated,
+    'orphans left': orphans,
+    'delivery phase (s)': (deliveryWall / 1000).toFixed(1),
+  };
+  process.stdout.write(
+    `\nfault-injection run\n${Object.entries(table)
+      .map(([k, v]) => `  ${k.padEnd(32)} ${v}`)
+      .join('\n')}\n`,
+  );
+  process.stdout.write(`reconcile passes: ${JSON.stringify(passes)}\n`);
+  if (problems.length > 0)
+    process.stdout.write(`problems (first 20):\n  ${problems.slice(0, 20).join('\n  ')}\n`);
+
+  expect(failedAttempts).toBeGreaterThan(0); // the faults did bite
+  expect(github.violations).toEqual([]);
+  expect({ lost, duplicated, orphans }).toEqual({ lost: 0, duplicated: 0, orphans: 0 });
+  expect(created).toBe(requested);
+}, 600_000);

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+/** `npm run test:faults`: the fault-injection run (see test/faults/faults.test.ts). */
+export default defineConfig({
+  test: {
+    include: ['test/faults/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
+    testTimeout: 600_000,
+  },
+});
