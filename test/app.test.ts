@@ -384,9 +384,8 @@ describe('an interrupted attempt that left a Secret behind', () => {
     );
     const record = h.kubernetes.jobs.get('runner-12877621891');
     expect(record?.spec?.suspend).toBe(true);
-    expect((record?.metadata.annotations as Record<string, string>)['kube-actions-runner.dev/claim']).toBe(
-      '',
-    );
+    const annotations = (record?.metadata.annotations ?? {}) as Record<string, string>;
+    expect(annotations['kube-actions-runner.dev/claim']).toBe('');
     expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(0);
     expect((await deliver(payload)).status).toBe(200);
     expect(h.kubernetes.jobs.get('runner-12877621891')?.spec?.suspend).toBe(false);

@@ -37,6 +37,8 @@ describe('loadConfig', () => {
       reconcileToken: undefined,
       runnerStartTimeoutSeconds: 900,
       claimTtlSeconds: 30,
+      metricsPushgatewayUrl: undefined,
+      metricsJob: 'kube-actions-runner',
       reconcileHooks: [],
     });
     expect(Object.isFrozen(config)).toBe(true);

@@ -18,6 +18,8 @@ export const DELIVERY_BUDGET_MS = 8000;
 
 export interface AppDeps extends HandlerDeps {
   readonly log: Logger;
+  /** Called after every answered delivery (the metrics push hooks in here); must not block or throw. */
+  readonly afterDelivery?: () => void;
 }
 
 type Env = { Variables: { log: Logger; owner: string; repo: string } };
@@ -49,6 +51,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     await next();
     stopTimer();
     metrics.webhookRequests.inc({ status: String(c.res.status), owner: c.get('owner'), repo: c.get('repo') });
+    deps.afterDelivery?.();
   };
   const limit = bodyLimit({
     maxSize: MAX_BODY_BYTES,

@@ -10,6 +10,7 @@ import { createKubernetesRunnerStore } from '../../shared/kubernetes/kubernetes-
 import { loadKubeConfig } from '../../shared/kubernetes/load-kube-config.js';
 import { createLogger } from '../../shared/log/create-logger.js';
 import { createMetrics } from '../../shared/metrics/create-metrics.js';
+import { createPushGateway } from '../../shared/metrics/push-gateway.js';
 import { createApp } from './app.js';
 
 function fail(message: string, problems: readonly string[] = []): never {
@@ -53,7 +54,18 @@ const github = createGitHubClient({
     }
   },
 });
-const app = createApp({ config, github, runners, metrics, log });
+const pushGateway =
+  config.metricsPushgatewayUrl === undefined
+    ? undefined
+    : createPushGateway({ url: config.metricsPushgatewayUrl, job: config.metricsJob, metrics, log });
+const app = createApp({
+  config,
+  github,
+  runners,
+  metrics,
+  log,
+  ...(pushGateway ? { afterDelivery: () => pushGateway.schedule() } : {}),
+});
 
 const server = serve(
   { fetch: app.fetch, port: config.port, hostname: process.env.HOST ?? '0.0.0.0' },
@@ -64,8 +76,12 @@ const server = serve(
 
 function shutdown(signal: string): void {
   log.info({ signal }, 'shutting down');
-  server.close(() => process.exit(0));
-  setTimeout(() => process.exit(0), 9000).unref();
+  // Stop accepting, let the deliveries in flight finish, push the last metrics, exit. Knative's default grace
+  // period is 30 s; a delivery cannot take more than GitHub's 10 s.
+  server.close(() => {
+    void (pushGateway?.flush() ?? Promise.resolve()).finally(() => process.exit(0));
+  });
+  setTimeout(() => process.exit(0), 15_000).unref();
 }
 process.once('SIGTERM', () => shutdown('SIGTERM'));
 process.once('SIGINT', () => shutdown('SIGINT'));

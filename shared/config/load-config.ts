@@ -42,6 +42,10 @@ export interface Config {
    * died is taken over after this. Longer than GitHub's 10 s for one delivery.
    */
   readonly claimTtlSeconds: number;
+  /** Prometheus Pushgateway to push metrics to after deliveries and at shutdown; unset: scrape only. */
+  readonly metricsPushgatewayUrl: string | undefined;
+  /** The `job` label (grouping key) of pushed metrics. */
+  readonly metricsJob: string;
   /** Repository webhooks whose failed deliveries reconcile redelivers (`owner/repo:hookId`). */
   readonly reconcileHooks: readonly { owner: string; repo: string; hookId: number }[];
 }
@@ -89,6 +93,13 @@ export function loadConfig(env: Env): Config {
     return fallback;
   };
 
+  const optionalUrl = (name: string): string | undefined => {
+    const value = text(name);
+    if (value !== undefined && !isHttpUrl(value))
+      problems.push(`${name} must be an http(s) URL, got "${value}"`);
+    return value;
+  };
+
   const webhookSecret = required('WEBHOOK_SECRET', 'the secret set on the GitHub webhook');
   const githubToken = required(
     'GITHUB_TOKEN',
@@ -127,6 +138,8 @@ export function loadConfig(env: Env): Config {
     reconcileToken: text('RECONCILE_TOKEN'),
     runnerStartTimeoutSeconds: integer('RUNNER_START_TIMEOUT_SECONDS', 900, 60, 7 * 24 * 3600),
     claimTtlSeconds: integer('CLAIM_TTL_SECONDS', 30, 1, 3600),
+    metricsPushgatewayUrl: optionalUrl('METRICS_PUSHGATEWAY_URL'),
+    metricsJob: text('METRICS_JOB') ?? 'kube-actions-runner',
     reconcileHooks: parseHooks(text('RECONCILE_HOOKS'), problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);

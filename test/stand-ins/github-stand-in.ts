@@ -230,7 +230,7 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
       case 'redeliver': {
         const original = deliveries.find((d) => d.repository === repository && d.id === Number(match[4]));
         if (original === undefined) return error(404, 'Not Found');
-        track(send(original.event, original.payload as Record<string, unknown>, original.guid, true));
+        void track(send(original.event, original.payload as Record<string, unknown>, original.guid, true));
         return { status: 202, body: {} };
       }
     }
