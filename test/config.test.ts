@@ -23,7 +23,9 @@ describe('loadConfig', () => {
     const config = loadConfig(minimal);
     expect(config).toEqual({
       webhookSecret: 'hook-secret',
-      githubToken: 'github_pat_123',
+      githubAuth: { kind: 'tokens', tokens: new Map(), fallbackToken: 'github_pat_123' },
+      runnerScope: 'repo',
+      policy: { allowedOwners: [], allowedRepositories: [], publicRepositories: 'allow' },
       githubApiUrl: 'https://api.github.com',
       runnerGroupId: 1,
       runnerMode: 'dind-rootless',
@@ -89,7 +91,7 @@ describe('loadConfig', () => {
     });
     expect(problems).toEqual([
       'WEBHOOK_SECRET is required (the secret set on the GitHub webhook)',
-      'GITHUB_TOKEN is required (a fine-grained PAT with Actions and Administration read/write)',
+      'GITHUB_TOKEN is required (a fine-grained PAT with Actions and Administration read/write), unless GITHUB_TOKENS or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are set',
       'RUNNER_MODE must be one of standard, userns, dind, dind-rootless, got "rootful"',
       'GITHUB_API_URL must be an http(s) URL, got "ftp://example.com"',
       'NAMESPACE must be a valid Kubernetes namespace name, got "Not_A_Namespace"',
@@ -107,10 +109,72 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it('reads per-owner tokens as lines, commas or JSON, owners case-insensitively', () => {
+    for (const GITHUB_TOKENS of [
+      'Octo-Org=tok_a\nhubot=tok_b',
+      'octo-org=tok_a, hubot=tok_b',
+      '{"octo-org":"tok_a","Hubot":"tok_b"}',
+    ]) {
+      const config = loadConfig({ WEBHOOK_SECRET: 's', GITHUB_TOKENS });
+      expect(config.githubAuth).toEqual({
+        kind: 'tokens',
+        tokens: new Map([
+          ['octo-org', 'tok_a'],
+          ['hubot', 'tok_b'],
+        ]),
+        fallbackToken: undefined,
+      });
+    }
+  });
+
+  it('names a malformed GITHUB_TOKENS entry without echoing any token', () => {
+    const problems = problemsOf({ WEBHOOK_SECRET: 's', GITHUB_TOKENS: 'octo-org:tok_secret_value' });
+    expect(problems.join()).toContain('GITHUB_TOKENS entries must be owner=token');
+    expect(problems.join()).not.toContain('tok_secret_value');
+  });
+
+  it('takes a GitHub App, with the key pasted on one line', () => {
+    const key = '-----BEGIN RSA PRIVATE KEY-----\\nMIIB\\n-----END RSA PRIVATE KEY-----';
+    const config = loadConfig({ WEBHOOK_SECRET: 's', GITHUB_APP_ID: '12345', GITHUB_APP_PRIVATE_KEY: key });
+    expect(config.githubAuth).toEqual({
+      kind: 'app',
+      appId: 12345,
+      privateKey: '-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----',
+    });
+    expect(problemsOf({ WEBHOOK_SECRET: 's', GITHUB_APP_ID: 'abc' })).toEqual([
+      'GITHUB_APP_ID must be the numeric App ID',
+      'GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE) is required with GITHUB_APP_ID',
+    ]);
+  });
+
+  it('reads the scope and the repository policy', () => {
+    const config = loadConfig({
+      ...minimal,
+      RUNNER_SCOPE: 'org',
+      ALLOWED_OWNERS: 'octo-org, hubot',
+      ALLOWED_REPOSITORIES: 'octo-org/*',
+      PUBLIC_REPOSITORIES: 'deny',
+    });
+    expect(config.runnerScope).toBe('org');
+    expect(config.policy).toEqual({
+      allowedOwners: ['octo-org', 'hubot'],
+      allowedRepositories: ['octo-org/*'],
+      publicRepositories: 'deny',
+    });
+    expect(problemsOf({ ...minimal, RUNNER_SCOPE: 'enterprise', PUBLIC_REPOSITORIES: 'maybe' })).toEqual([
+      'RUNNER_SCOPE must be one of repo, org, got "enterprise"',
+      'PUBLIC_REPOSITORIES must be one of allow, deny, got "maybe"',
+    ]);
+  });
+
   it('never shows secrets in the redacted view', () => {
-    const text = JSON.stringify(redactConfig(loadConfig(minimal)));
+    const text = JSON.stringify(
+      redactConfig(loadConfig({ ...minimal, GITHUB_TOKENS: 'hubot=tok_hubot', RECONCILE_TOKEN: 'rt' })),
+    );
     expect(text).not.toContain('hook-secret');
     expect(text).not.toContain('github_pat_123');
+    expect(text).not.toContain('tok_hubot');
+    expect(text).toContain('"owners":["hubot"]');
     expect(text).toContain('"webhookSecret":"***"');
   });
 });

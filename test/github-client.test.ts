@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UpstreamError } from '../shared/errors/errors.js';
+import { createTokenCredentials } from '../shared/github/credentials.js';
 import { createGitHubClient, type GitHubClient } from '../shared/github/github-client.js';
 import { deadlineIn } from '../shared/retry/with-retries.js';
 import { type GitHubStandIn, startGitHubStandIn } from './stand-ins/github-stand-in.js';
@@ -30,7 +31,7 @@ describe('the GitHub client against the stand-in', () => {
     observed = [];
     client = createGitHubClient({
       baseUrl: gh.url,
-      token: TOKEN,
+      credentials: createTokenCredentials(new Map(), TOKEN),
       observe: (endpoint, status, headers) =>
         observed.push({ endpoint, status, remaining: headers['x-ratelimit-remaining'] }),
     });
@@ -44,7 +45,7 @@ describe('the GitHub client against the stand-in', () => {
     expect(observed[0]?.endpoint).toBe('GET /repos/{owner}/{repo}/actions/jobs/{job_id}');
     expect(observed[0]?.status).toBe(200);
     expect(Number(observed[0]?.remaining)).toBeLessThan(5000);
-    expect(gh.calls.at(-1)?.authorization).toBe(`Bearer ${TOKEN}`);
+    expect(gh.calls.at(-1)?.authorization).toBe(`token ${TOKEN}`);
   });
 
   it('registers a JIT runner with the name, group, labels and work folder', async () => {
@@ -84,7 +85,10 @@ describe('the GitHub client against the stand-in', () => {
   });
 
   it('reports a wrong token as a 401', async () => {
-    const wrong = createGitHubClient({ baseUrl: gh.url, token: 'nope' });
+    const wrong = createGitHubClient({
+      baseUrl: gh.url,
+      credentials: createTokenCredentials(new Map(), 'nope'),
+    });
     const error = await wrong.getJobStatus(repo, 12877621891).catch((e: unknown) => e);
     expect(error).toMatchObject({
       status: 401,
@@ -139,7 +143,10 @@ describe('the GitHub client against the stand-in', () => {
   });
 
   it('reports an unreachable GitHub without a status', async () => {
-    const down = createGitHubClient({ baseUrl: 'http://127.0.0.1:9', token: TOKEN });
+    const down = createGitHubClient({
+      baseUrl: 'http://127.0.0.1:9',
+      credentials: createTokenCredentials(new Map(), TOKEN),
+    });
     const error = await down.getJobStatus(repo, 1, deadlineIn(300)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UpstreamError);
     expect((error as UpstreamError).message).toMatch(/^failed to read the job from GitHub: /);

@@ -14,6 +14,8 @@ describe('parseWorkflowJob', () => {
       runnerId: null,
       owner: 'lineville',
       repo: 'elastic-machines-testing',
+      installationId: 23154469,
+      isPublic: true,
     });
   });
 

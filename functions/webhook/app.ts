@@ -1,8 +1,15 @@
 import { type Context, Hono, type Next } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { ForbiddenError, PayloadError, SignatureError, UpstreamError } from '../../shared/errors/errors.js';
+import {
+  ForbiddenError,
+  NoCredentialError,
+  PayloadError,
+  SignatureError,
+  UpstreamError,
+} from '../../shared/errors/errors.js';
 import type { Logger } from '../../shared/log/create-logger.js';
+import { refusalReason } from '../../shared/policy/repository-policy.js';
 import { deadlineIn } from '../../shared/retry/with-retries.js';
 import { parsePing, parseWorkflowJob } from '../../shared/webhook/parse-workflow-job.js';
 import { verifySignature } from '../../shared/webhook/verify-signature.js';
@@ -89,6 +96,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
       jobId: job.jobId,
     });
     c.set('log', jobLog);
+    // Owners and repositories outside the policy are refused whatever signed the delivery. 200: the refusal is
+    // final, and a failed delivery would only be redelivered to be refused again.
+    const refusal = refusalReason(config.policy, job);
+    if (refusal !== undefined) {
+      jobLog.warn({ reason: refusal }, 'repository refused by policy');
+      return answer(c, jobLog, 200, { outcome: 'ignored', reason: refusal });
+    }
     // GitHub gives a delivery 10 s; keep a margin for the answer to travel back.
     const deadline = deadlineIn(DELIVERY_BUDGET_MS);
     if (job.action === 'queued') {
@@ -161,6 +175,8 @@ function payloadOf(raw: string, contentType: string | undefined): string {
 function statusOf(error: Error): [ContentfulStatusCode, string] {
   if (error instanceof SignatureError) return [401, error.message];
   if (error instanceof ForbiddenError) return [403, error.message];
+  // No credential for this owner: a configuration gap. 422 shows on GitHub and can be redelivered once fixed.
+  if (error instanceof NoCredentialError) return [422, error.message];
   if (error instanceof PayloadError) return [400, error.message];
   if (error instanceof UpstreamError) return [502, error.message];
   return [500, 'internal error'];

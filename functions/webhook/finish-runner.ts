@@ -80,7 +80,15 @@ export async function finishRunner(
 /** What a runner record is made of; the Job is built from the current configuration. */
 export type RecordFields = Pick<
   RunnerRecord,
-  'owner' | 'repo' | 'jobId' | 'runId' | 'runAttempt' | 'deliveryId' | 'hookId' | 'jobLabels'
+  | 'owner'
+  | 'repo'
+  | 'jobId'
+  | 'runId'
+  | 'runAttempt'
+  | 'deliveryId'
+  | 'hookId'
+  | 'installationId'
+  | 'jobLabels'
 >;
 
 /** The suspended Job that records a queued job, optionally claimed. */
@@ -100,6 +108,7 @@ export function buildRecordJob(config: Config, fields: RecordFields, claim?: Cla
     runAttempt: fields.runAttempt,
     deliveryId: fields.deliveryId,
     hookId: fields.hookId,
+    installationId: fields.installationId,
     jobLabels: fields.jobLabels,
     ...(claim === undefined ? {} : { claim }),
     suspend: true,

@@ -57,6 +57,7 @@ export async function handleQueuedJob(
         runAttempt: event.runAttempt,
         deliveryId: delivery.id,
         hookId: delivery.hookId,
+        installationId: event.installationId,
         jobLabels: event.labels,
       },
       claim,

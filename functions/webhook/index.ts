@@ -5,11 +5,12 @@
 import { serve } from '@hono/node-server';
 import { ConfigError, loadConfig, redactConfig } from '../../shared/config/load-config.js';
 import { readSecretFiles } from '../../shared/config/read-secret-files.js';
+import { createCredentials } from '../../shared/github/credentials.js';
 import { createGitHubClient } from '../../shared/github/github-client.js';
 import { createKubernetesRunnerStore } from '../../shared/kubernetes/kubernetes-runner-store.js';
 import { loadKubeConfig } from '../../shared/kubernetes/load-kube-config.js';
 import { createLogger } from '../../shared/log/create-logger.js';
-import { createMetrics } from '../../shared/metrics/create-metrics.js';
+import { createMetrics, observeGitHub } from '../../shared/metrics/create-metrics.js';
 import { createPushGateway } from '../../shared/metrics/push-gateway.js';
 import { createApp } from './app.js';
 
@@ -45,14 +46,9 @@ const metrics = createMetrics({
 });
 const github = createGitHubClient({
   baseUrl: config.githubApiUrl,
-  token: config.githubToken,
-  observe: (endpoint, status, headers) => {
-    metrics.githubApiRequests.inc({ endpoint, status: String(status) });
-    const remaining = Number(headers['x-ratelimit-remaining']);
-    if (headers['x-ratelimit-remaining'] !== undefined && Number.isFinite(remaining)) {
-      metrics.githubRateLimitRemaining.set({ credential: 'token' }, remaining);
-    }
-  },
+  credentials: createCredentials(config.githubAuth, config.githubApiUrl),
+  scope: config.runnerScope,
+  observe: observeGitHub(metrics),
 });
 const pushGateway =
   config.metricsPushgatewayUrl === undefined

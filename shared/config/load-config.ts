@@ -1,4 +1,6 @@
 import { type LabelMatcher, parseLabelMatchers } from '../labels/label-matchers.js';
+import type { RepositoryPolicy } from '../policy/repository-policy.js';
+import { type GitHubAuth, parseGitHubAuth } from './github-auth.js';
 
 /** The four ways a runner pod can be built; see `shared/modes/`. */
 export const RUNNER_MODES = ['standard', 'userns', 'dind', 'dind-rootless'] as const;
@@ -18,7 +20,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** Everything the function is configured with, read once at start. */
 export interface Config {
   readonly webhookSecret: string;
-  readonly githubToken: string;
+  /** PATs per owner (with a fallback), or a GitHub App. */
+  readonly githubAuth: GitHubAuth;
+  /** `repo`: repository runners; `org`: organisation runners (JIT at the org, in RUNNER_GROUP_ID). */
+  readonly runnerScope: 'repo' | 'org';
+  readonly policy: RepositoryPolicy;
   /** GitHub REST API base, without a trailing slash (GitHub Enterprise Server: `https://HOST/api/v3`). */
   readonly githubApiUrl: string;
   readonly runnerGroupId: number;
@@ -101,10 +107,12 @@ export function loadConfig(env: Env): Config {
   };
 
   const webhookSecret = required('WEBHOOK_SECRET', 'the secret set on the GitHub webhook');
-  const githubToken = required(
-    'GITHUB_TOKEN',
-    'a fine-grained PAT with Actions and Administration read/write',
-  );
+  const githubAuth = parseGitHubAuth(env, problems);
+  const patterns = (name: string) =>
+    (text(name) ?? '')
+      .split(',')
+      .map((pattern) => pattern.trim())
+      .filter((pattern) => pattern !== '');
   const runnerMode = oneOf('RUNNER_MODE', RUNNER_MODES, 'dind-rootless');
 
   const githubApiUrl = (text('GITHUB_API_URL') ?? 'https://api.github.com').replace(/\/+$/, '');
@@ -124,7 +132,13 @@ export function loadConfig(env: Env): Config {
 
   const config: Config = {
     webhookSecret,
-    githubToken,
+    githubAuth,
+    runnerScope: oneOf('RUNNER_SCOPE', ['repo', 'org'] as const, 'repo'),
+    policy: {
+      allowedOwners: patterns('ALLOWED_OWNERS'),
+      allowedRepositories: patterns('ALLOWED_REPOSITORIES'),
+      publicRepositories: oneOf('PUBLIC_REPOSITORIES', ['allow', 'deny'] as const, 'allow'),
+    },
     githubApiUrl,
     runnerGroupId: integer('RUNNER_GROUP_ID', 1, 1, Number.MAX_SAFE_INTEGER),
     runnerMode,
@@ -151,7 +165,14 @@ export function redactConfig(config: Config): Record<string, unknown> {
   return {
     ...config,
     webhookSecret: '***',
-    githubToken: '***',
+    githubAuth:
+      config.githubAuth.kind === 'app'
+        ? { kind: 'app', appId: config.githubAuth.appId, privateKey: '***' }
+        : {
+            kind: 'tokens',
+            owners: [...config.githubAuth.tokens.keys()],
+            fallbackToken: config.githubAuth.fallbackToken === undefined ? undefined : '***',
+          },
     reconcileToken: config.reconcileToken === undefined ? undefined : '***',
   };
 }

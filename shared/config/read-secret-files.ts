@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 
 /** Settings that may come from a mounted file through `<NAME>_FILE` instead of the environment. */
-export const SECRET_SETTINGS = ['WEBHOOK_SECRET', 'GITHUB_TOKEN', 'RECONCILE_TOKEN'] as const;
+export const SECRET_SETTINGS = [
+  'WEBHOOK_SECRET',
+  'GITHUB_TOKEN',
+  'GITHUB_TOKENS',
+  'GITHUB_APP_PRIVATE_KEY',
+  'RECONCILE_TOKEN',
+] as const;
 
 type Env = Readonly<Record<string, string | undefined>>;
 

@@ -13,6 +13,11 @@ export class ForbiddenError extends Error {
   override readonly name = 'ForbiddenError';
 }
 
+/** This deployment holds no GitHub credential for the delivery's owner or installation. Answered 422. */
+export class NoCredentialError extends Error {
+  override readonly name = 'NoCredentialError';
+}
+
 /** The body passed the signature check but is not a payload we can use. Answered 400. */
 export class PayloadError extends Error {
   override readonly name = 'PayloadError';

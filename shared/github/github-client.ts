@@ -1,11 +1,13 @@
 import { request as octokitRequest } from '@octokit/request';
 import { UpstreamError } from '../errors/errors.js';
 import { type Deadline, deadlineIn, type RetryAdvice, withRetries } from '../retry/with-retries.js';
+import type { CredentialProvider } from './credentials.js';
 
-/** A repository as GitHub's REST paths name it. */
+/** A repository as GitHub's REST paths name it; in App mode, with the installation that delivered it. */
 export interface RepoRef {
   readonly owner: string;
   readonly repo: string;
+  readonly installationId?: number | undefined;
 }
 
 /** What the function asks GitHub to register: one just-in-time, ephemeral runner. */
@@ -56,16 +58,22 @@ export interface GitHubClient {
   redeliver(repo: RepoRef, hookId: number, deliveryId: number, deadline?: Deadline): Promise<void>;
 }
 
-/** Told of every GitHub answer: the route template (never a raw URL), the status, and the response headers. */
+/**
+ * Told of every GitHub answer: the route template (never a raw URL), the status, the response headers, and the
+ * credential's label (never the token).
+ */
 export type GitHubResponseObserver = (
   endpoint: string,
   status: number,
   headers: Record<string, unknown>,
+  credential: string,
 ) => void;
 
 export interface GitHubClientOptions {
   readonly baseUrl: string;
-  readonly token: string;
+  readonly credentials: CredentialProvider;
+  /** Where runners are registered: the repository, or its organisation (runner groups). */
+  readonly scope?: 'repo' | 'org';
   /** The seam for tests and for keep-alive agents: a WHATWG fetch. Defaults to the global one. */
   readonly fetch?: typeof fetch;
   readonly observe?: GitHubResponseObserver;
@@ -82,19 +90,21 @@ const ROUTES = {
   jit: 'POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig',
   runners: 'GET /repos/{owner}/{repo}/actions/runners',
   deleteRunner: 'DELETE /repos/{owner}/{repo}/actions/runners/{runner_id}',
+  orgJit: 'POST /orgs/{org}/actions/runners/generate-jitconfig',
+  orgRunners: 'GET /orgs/{org}/actions/runners',
+  orgDeleteRunner: 'DELETE /orgs/{org}/actions/runners/{runner_id}',
   deliveries: 'GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries',
   redeliver: 'POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts',
 } as const;
 
 type Answer<T> = { status: number; data: T; headers: Record<string, unknown> };
 
-/** Builds the GitHub REST client on `@octokit/request`, authenticated with one token. */
+/** Builds the GitHub REST client on `@octokit/request`; each call authenticates as the owner's credential. */
 export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
-  const { defaultBudgetMs = 8000, requestTimeoutMs = 5000 } = options;
+  const { defaultBudgetMs = 8000, requestTimeoutMs = 5000, scope = 'repo' } = options;
   const request = octokitRequest.defaults({
     baseUrl: options.baseUrl,
     headers: {
-      authorization: `Bearer ${options.token}`,
       'user-agent': options.userAgent ?? 'kube-actions-runner',
       'x-github-api-version': '2022-11-28',
     },
@@ -105,19 +115,26 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     route: string,
     parameters: Record<string, unknown>,
     what: string,
+    target: RepoRef,
     deadline: Deadline = deadlineIn(defaultBudgetMs),
   ): Promise<Answer<T>> {
+    // A missing credential is not an upstream failure: NoCredentialError passes through as it is.
+    const credential = await options.credentials.credentialFor(target);
     try {
       return await withRetries(
         async (remainingMs) => {
           try {
             const signal = AbortSignal.timeout(Math.max(1, Math.min(requestTimeoutMs, remainingMs)));
-            const response = await request(route, { ...parameters, request: { signal } });
+            const response = await request(route, {
+              ...parameters,
+              headers: { authorization: `token ${credential.token}` },
+              request: { signal },
+            });
             const headers = response.headers as Record<string, unknown>;
-            options.observe?.(route, response.status, headers);
+            options.observe?.(route, response.status, headers, credential.label);
             return { status: response.status, data: response.data as T, headers };
           } catch (error) {
-            options.observe?.(route, httpStatusOf(error) ?? 0, responseHeadersOf(error));
+            options.observe?.(route, httpStatusOf(error) ?? 0, responseHeadersOf(error), credential.label);
             throw error;
           }
         },
@@ -129,12 +146,17 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     }
   }
 
+  /** Path parameters of a runner route: the repository, or in org scope its organisation. */
+  const where = (repo: RepoRef) =>
+    scope === 'org' ? { org: repo.owner } : { owner: repo.owner, repo: repo.repo };
+
   return {
     async getJobStatus(repo, jobId, deadline) {
       const { data } = await call<{ status?: unknown }>(
         ROUTES.job,
         { owner: repo.owner, repo: repo.repo, job_id: jobId },
         'failed to read the job from GitHub',
+        repo,
         deadline,
       );
       if (typeof data.status !== 'string') {
@@ -144,16 +166,16 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     },
     async generateJitConfig(repo, runner, deadline) {
       const { data } = await call<{ runner?: { id?: unknown }; encoded_jit_config?: unknown }>(
-        ROUTES.jit,
+        scope === 'org' ? ROUTES.orgJit : ROUTES.jit,
         {
-          owner: repo.owner,
-          repo: repo.repo,
+          ...where(repo),
           name: runner.name,
           runner_group_id: runner.runnerGroupId,
           labels: runner.labels,
           work_folder: runner.workFolder,
         },
         'failed to generate JIT config',
+        repo,
         deadline,
       );
       const runnerId = data.runner?.id;
@@ -170,9 +192,10 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       const { data } = await call<{
         runners?: { id: number; name: string; status: string; busy: boolean }[];
       }>(
-        ROUTES.runners,
-        { owner: repo.owner, repo: repo.repo, name, per_page: 100 },
+        scope === 'org' ? ROUTES.orgRunners : ROUTES.runners,
+        { ...where(repo), name, per_page: 100 },
         'failed to look up the runner',
+        repo,
         deadline,
       );
       const found = (data.runners ?? []).find((runner) => runner.name === name);
@@ -181,9 +204,10 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     async deleteRunner(repo, runnerId, deadline) {
       try {
         await call(
-          ROUTES.deleteRunner,
-          { owner: repo.owner, repo: repo.repo, runner_id: runnerId },
+          scope === 'org' ? ROUTES.orgDeleteRunner : ROUTES.deleteRunner,
+          { ...where(repo), runner_id: runnerId },
           'failed to delete the runner',
+          repo,
           deadline,
         );
       } catch (error) {
@@ -206,6 +230,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
             ...(cursor ? { cursor } : {}),
           },
           'failed to list webhook deliveries',
+          repo,
           deadline,
         );
         for (const item of data) {
@@ -231,6 +256,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         ROUTES.redeliver,
         { owner: repo.owner, repo: repo.repo, hook_id: hookId, delivery_id: deliveryId },
         'failed to redeliver',
+        repo,
         deadline,
       );
     },

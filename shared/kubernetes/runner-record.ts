@@ -16,6 +16,7 @@ export interface RunnerRecord {
   readonly deliveryId: string;
   readonly jobLabels: readonly string[];
   readonly hookId: number | undefined;
+  readonly installationId: number | undefined;
   /** Suspended: the runner is not registered or not started yet (an unfinished record). */
   readonly suspended: boolean;
   /** Complete or Failed. */
@@ -41,6 +42,7 @@ export function toRunnerRecord(job: V1Job): RunnerRecord | undefined {
     jobLabels = [];
   }
   const hookId = Number(annotations[RECORD_ANNOTATIONS.hook]);
+  const installationId = Number(annotations[RECORD_ANNOTATIONS.installation]);
   const created = job.metadata.creationTimestamp;
   return {
     name: job.metadata.name,
@@ -54,6 +56,7 @@ export function toRunnerRecord(job: V1Job): RunnerRecord | undefined {
     deliveryId: annotations[RECORD_ANNOTATIONS.delivery] ?? '',
     jobLabels,
     hookId: Number.isSafeInteger(hookId) && hookId > 0 ? hookId : undefined,
+    installationId: Number.isSafeInteger(installationId) && installationId > 0 ? installationId : undefined,
     suspended: job.spec?.suspend === true,
     finished: (job.status?.conditions ?? []).some(
       (condition) =>

@@ -88,3 +88,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
   };
 }
+
+/** Counts every GitHub answer by route template and status, and tracks each credential's remaining rate limit. */
+export function observeGitHub(metrics: Metrics) {
+  return (endpoint: string, status: number, headers: Record<string, unknown>, credential: string): void => {
+    metrics.githubApiRequests.inc({ endpoint, status: String(status) });
+    const remaining = Number(headers['x-ratelimit-remaining']);
+    if (headers['x-ratelimit-remaining'] !== undefined && Number.isFinite(remaining)) {
+      metrics.githubRateLimitRemaining.set({ credential }, remaining);
+    }
+  };
+}

@@ -36,6 +36,8 @@ export interface RunnerJobInput extends RunnerPodInput {
   readonly jobLabels: readonly string[];
   /** The webhook (`X-GitHub-Hook-ID`) that delivered the job, for finding failed deliveries later. */
   readonly hookId?: number | undefined;
+  /** The GitHub App installation of the repository (App mode), to act for it later. */
+  readonly installationId?: number | undefined;
   /** Who is finishing the record, and until when. */
   readonly claim?: Claim;
   /** Created suspended: no pod starts until the JIT Secret exists and the Job is resumed. */
@@ -80,6 +82,9 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
         [RECORD_ANNOTATIONS.mode]: input.mode,
         [RECORD_ANNOTATIONS.jobLabels]: JSON.stringify(input.jobLabels),
         ...(input.hookId === undefined ? {} : { [RECORD_ANNOTATIONS.hook]: String(input.hookId) }),
+        ...(input.installationId === undefined
+          ? {}
+          : { [RECORD_ANNOTATIONS.installation]: String(input.installationId) }),
         ...(input.claim === undefined ? {} : { [RECORD_ANNOTATIONS.claim]: formatClaim(input.claim) }),
       },
     },

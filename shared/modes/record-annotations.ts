@@ -7,6 +7,7 @@ export const RECORD_ANNOTATIONS = {
   jobLabels: `${LABEL_PREFIX}/job-labels`,
   delivery: `${LABEL_PREFIX}/delivery`,
   hook: `${LABEL_PREFIX}/hook`,
+  installation: `${LABEL_PREFIX}/installation`,
   runAttempt: `${LABEL_PREFIX}/run-attempt`,
   runId: `${LABEL_PREFIX}/run-id`,
   mode: `${LABEL_PREFIX}/mode`,

@@ -11,6 +11,10 @@ export interface WorkflowJobEvent {
   readonly runnerId: number | null;
   readonly owner: string;
   readonly repo: string;
+  /** The GitHub App installation that sent it (App webhooks only). */
+  readonly installationId: number | undefined;
+  /** Public repositories can run a fork's pull request on the runner. */
+  readonly isPublic: boolean;
 }
 
 /**
@@ -35,6 +39,9 @@ export function parseWorkflowJob(body: string): WorkflowJobEvent {
     runnerId: optional(job, 'runner_id', isInteger, 'an integer or null', 'workflow_job.') ?? null,
     owner: field(owner, 'login', isNonEmptyString, 'a non-empty string', 'repository.owner.'),
     repo: field(repository, 'name', isNonEmptyString, 'a non-empty string', 'repository.'),
+    installationId: installationIdOf(payload),
+    // `private` is in every repository payload; `visibility` only in newer ones ("public", "private", "internal").
+    isPublic: repository.private === false || repository.visibility === 'public',
   };
 }
 
@@ -45,6 +52,13 @@ export function parsePing(body: string): { hookId: number | null } {
 }
 
 type Json = Record<string, unknown>;
+
+function installationIdOf(payload: Json): number | undefined {
+  const installation = payload.installation;
+  if (installation === undefined || installation === null) return undefined;
+  if (!isObject(installation)) throw new PayloadError('payload field installation must be an object');
+  return field(installation, 'id', isPositiveInteger, 'a positive integer', 'installation.');
+}
 
 function parseJson(body: string): Json {
   let value: unknown;

@@ -10,12 +10,25 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';
+import { createStandInAuth, type StandInAuthOptions } from './github-auth-stand-in.js';
 import { operation } from './github-contract.js';
 import { type JsonRequest, type JsonResponse, startJsonServer } from './http-server.js';
 
 const DOCS = 'https://docs.github.com/rest';
 
-export type RouteName = 'job' | 'jit' | 'runners' | 'deleteRunner' | 'deliveries' | 'redeliver';
+export type RouteName =
+  | 'job'
+  | 'jit'
+  | 'runners'
+  | 'deleteRunner'
+  | 'orgJit'
+  | 'orgRunners'
+  | 'orgDeleteRunner'
+  | 'deliveries'
+  | 'redeliver'
+  | 'listHooks'
+  | 'createHook'
+  | 'updateHook';
 
 const ROUTES: Record<RouteName, { method: string; path: string; pattern: RegExp }> = {
   job: {
@@ -37,6 +50,36 @@ const ROUTES: Record<RouteName, { method: string; path: string; pattern: RegExp 
     method: 'delete',
     path: '/repos/{owner}/{repo}/actions/runners/{runner_id}',
     pattern: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runners\/(\d+)$/,
+  },
+  orgJit: {
+    method: 'post',
+    path: '/orgs/{org}/actions/runners/generate-jitconfig',
+    pattern: /^\/orgs\/([^/]+)\/actions\/runners\/generate-jitconfig$/,
+  },
+  orgRunners: {
+    method: 'get',
+    path: '/orgs/{org}/actions/runners',
+    pattern: /^\/orgs\/([^/]+)\/actions\/runners$/,
+  },
+  orgDeleteRunner: {
+    method: 'delete',
+    path: '/orgs/{org}/actions/runners/{runner_id}',
+    pattern: /^\/orgs\/([^/]+)\/actions\/runners\/(\d+)$/,
+  },
+  listHooks: {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/hooks',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/hooks$/,
+  },
+  createHook: {
+    method: 'post',
+    path: '/repos/{owner}/{repo}/hooks',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/hooks$/,
+  },
+  updateHook: {
+    method: 'patch',
+    path: '/repos/{owner}/{repo}/hooks/{hook_id}',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/hooks\/(\d+)$/,
   },
   deliveries: {
     method: 'get',
@@ -61,7 +104,7 @@ export interface RegisteredRunner {
 }
 
 export interface RecordedCall {
-  readonly route: RouteName | 'unknown';
+  readonly route: RouteName | 'app' | 'unknown';
   readonly method: string;
   readonly path: string;
   readonly status: number;
@@ -98,6 +141,11 @@ export interface GitHubStandIn {
   readonly deliveries: DeliveryAttempt[];
   /** Answers that break GitHub's published contract (should stay empty). */
   readonly violations: string[];
+  /** Installation ids of the installation tokens minted, in order. */
+  readonly mintedInstallationTokens: number[];
+  /** Repository webhooks as GitHub holds them (secrets masked), and the real secrets by hook id. */
+  hooksOf(repository: string): readonly Record<string, unknown>[];
+  hookSecret(id: number): string | undefined;
   /**
    * Makes the job known, from a webhook payload's `workflow_job` and its repository, in `status` (by default
    * `queued`, as when GitHub sends the `queued` delivery).
@@ -122,7 +170,8 @@ export interface GitHubStandIn {
   close(): Promise<void>;
 }
 
-export async function startGitHubStandIn(options: { token: string }): Promise<GitHubStandIn> {
+export async function startGitHubStandIn(options: StandInAuthOptions): Promise<GitHubStandIn> {
+  const auth = createStandInAuth(options);
   const jobs = new Map<string, Record<string, unknown>>();
   const runners: RegisteredRunner[] = [];
   const calls: RecordedCall[] = [];
@@ -184,6 +233,18 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
   function answer(route: RouteName, match: RegExpExecArray, request: JsonRequest): JsonResponse {
     const repository = `${match[1]}/${match[2]}`;
     switch (route) {
+      case 'orgJit':
+        return jitAnswer(`org:${match[1]}`, request.body);
+      case 'orgRunners':
+        return runnersAnswer(`org:${match[1]}`, request.url.searchParams.get('name'));
+      case 'orgDeleteRunner':
+        return deleteRunnerAnswer(`org:${match[1]}`, Number(match[2]));
+      case 'listHooks':
+        return { status: 200, body: repoHooks(repository) };
+      case 'createHook':
+        return createHook(repository, request.body);
+      case 'updateHook':
+        return updateHook(repository, Number(match[3]), request.body);
       case 'job': {
         const job = jobs.get(`${repository}#${match[3]}`);
         return job === undefined ? error(404, 'Not Found') : { status: 200, body: job };
@@ -236,6 +297,80 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
     }
   }
 
+  function runnersAnswer(scope: string, name: string | null): JsonResponse {
+    const found = runners
+      .filter(
+        (runner) => runner.repository === scope && !runner.deleted && (name === null || runner.name === name),
+      )
+      .map(runnerBody);
+    return { status: 200, body: { total_count: found.length, runners: found } };
+  }
+
+  function deleteRunnerAnswer(scope: string, id: number): JsonResponse {
+    const runner = runners.find((r) => r.repository === scope && r.id === id && !r.deleted);
+    if (runner === undefined) return error(404, 'Not Found');
+    runner.deleted = true;
+    return { status: 204, body: undefined };
+  }
+
+  const hooks = new Map<string, Record<string, unknown>[]>();
+  let nextHookId = 400_000_000;
+  function repoHooks(repository: string): Record<string, unknown>[] {
+    const list = hooks.get(repository) ?? [];
+    hooks.set(repository, list);
+    return list;
+  }
+  function hookBody(
+    repository: string,
+    id: number,
+    input: Record<string, unknown>,
+    previous?: Record<string, unknown>,
+  ) {
+    const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    const config = {
+      ...((previous?.config as Record<string, unknown>) ?? {}),
+      ...((input.config as object) ?? {}),
+    };
+    // GitHub never returns a hook's secret, only that one is set.
+    if ('secret' in config) config.secret = '********';
+    return {
+      type: 'Repository',
+      id,
+      name: 'web',
+      active: input.active ?? previous?.active ?? true,
+      events: input.events ?? previous?.events ?? ['push'],
+      config,
+      updated_at: now,
+      created_at: previous?.created_at ?? now,
+      url: `https://api.github.com/repos/${repository}/hooks/${id}`,
+      test_url: `https://api.github.com/repos/${repository}/hooks/${id}/test`,
+      ping_url: `https://api.github.com/repos/${repository}/hooks/${id}/pings`,
+      deliveries_url: `https://api.github.com/repos/${repository}/hooks/${id}/deliveries`,
+      last_response: { code: null, status: 'unused', message: null },
+    };
+  }
+  function createHook(repository: string, body: unknown): JsonResponse {
+    const problems = operation('post', ROUTES.createHook.path).checkRequest(body);
+    if (problems.length > 0) return error(422, `Invalid request.\n\n${problems.join('\n')}`);
+    const hook = hookBody(repository, nextHookId++, body as Record<string, unknown>);
+    repoHooks(repository).push(hook);
+    secretsOfHooks.set(hook.id, ((body as { config?: { secret?: string } }).config?.secret as string) ?? '');
+    return { status: 201, body: hook };
+  }
+  function updateHook(repository: string, id: number, body: unknown): JsonResponse {
+    const problems = operation('patch', ROUTES.updateHook.path).checkRequest(body);
+    if (problems.length > 0) return error(422, `Invalid request.\n\n${problems.join('\n')}`);
+    const list = repoHooks(repository);
+    const index = list.findIndex((hook) => hook.id === id);
+    if (index < 0) return error(404, 'Not Found');
+    const updated = hookBody(repository, id, body as Record<string, unknown>, list[index]);
+    list[index] = updated;
+    const secret = (body as { config?: { secret?: string } }).config?.secret;
+    if (secret !== undefined) secretsOfHooks.set(id, secret);
+    return { status: 200, body: updated };
+  }
+  const secretsOfHooks = new Map<number, string>();
+
   function runnerBody(runner: RegisteredRunner) {
     return {
       id: runner.id,
@@ -279,13 +414,25 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
     return { status: 201, body: { runner: runnerBody(runner), encoded_jit_config: encodedJitConfig } };
   }
 
-  function route(request: JsonRequest): { name: RouteName | 'unknown'; answer: JsonResponse } {
-    const presented = request.headers.authorization?.replace(/^(Bearer|token) /i, '');
-    if (presented !== options.token) return { name: 'unknown', answer: error(401, 'Bad credentials') };
+  function route(request: JsonRequest): { name: RouteName | 'app' | 'unknown'; answer: JsonResponse } {
+    const app = auth.appRoute(request.method, request.url.pathname, request.headers.authorization);
+    if (app !== undefined) {
+      const [method, path] = app.route.split(' ') as [string, string];
+      for (const problem of operation(method, path).checkResponse(app.answer.status, app.answer.body)) {
+        violations.push(`${app.route} ${app.answer.status}: ${problem}`);
+      }
+      return { name: 'app', answer: app.answer };
+    }
     remaining = Math.max(0, remaining - 1);
     for (const [name, spec] of Object.entries(ROUTES) as [RouteName, (typeof ROUTES)[RouteName]][]) {
       const match = spec.pattern.exec(request.url.pathname);
       if (match && request.method.toLowerCase() === spec.method) {
+        // Fine-grained PATs and installation tokens reach only their own owner's resources.
+        const allowed = auth.authorize(request.headers.authorization, match[1] ?? '');
+        if (allowed === 'bad-credentials') return { name, answer: error(401, 'Bad credentials') };
+        if (allowed === 'forbidden') {
+          return { name, answer: error(403, 'Resource not accessible by personal access token') };
+        }
         const fault = injected(name);
         const result: JsonResponse =
           fault === undefined || !('status' in fault)
@@ -354,7 +501,14 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
     return attempt.statusCode;
   }
 
-  const server = await startJsonServer((request) => {
+  const prefix = options.pathPrefix ?? '';
+  const server = await startJsonServer((incoming) => {
+    if (!incoming.url.pathname.startsWith(`${prefix}/`)) {
+      return { status: 404, body: { message: 'Not Found', documentation_url: DOCS } };
+    }
+    const url = new URL(incoming.url);
+    url.pathname = incoming.url.pathname.slice(prefix.length);
+    const request = { ...incoming, url };
     const { name, answer: result } = route(request);
     calls.push({
       route: name,
@@ -367,11 +521,14 @@ export async function startGitHubStandIn(options: { token: string }): Promise<Gi
   });
 
   return {
-    url: server.url,
+    url: `${server.url}${prefix}`,
     runners,
     calls,
     deliveries,
     violations,
+    mintedInstallationTokens: auth.minted,
+    hooksOf: (repository) => hooks.get(repository) ?? [],
+    hookSecret: (id) => secretsOfHooks.get(id),
     addJob(fullName, workflowJob, status = 'queued') {
       // The job object of the REST API carries a few fields the webhook's copy may lack.
       jobs.set(`${fullName}#${String(workflowJob.id)}`, {

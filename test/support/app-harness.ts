@@ -5,10 +5,12 @@ import { Writable } from 'node:stream';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createApp } from '../../functions/webhook/app.js';
 import { type Config, loadConfig } from '../../shared/config/load-config.js';
+import { createCredentials } from '../../shared/github/credentials.js';
 import { createGitHubClient } from '../../shared/github/github-client.js';
 import { createKubernetesRunnerStore } from '../../shared/kubernetes/kubernetes-runner-store.js';
 import { createLogger } from '../../shared/log/create-logger.js';
-import { createMetrics, type Metrics } from '../../shared/metrics/create-metrics.js';
+import { createMetrics, type Metrics, observeGitHub } from '../../shared/metrics/create-metrics.js';
+import type { StandInAuthOptions } from '../stand-ins/github-auth-stand-in.js';
 import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
 
@@ -31,9 +33,9 @@ export interface AppHarness {
 /** The app built from the real clients, pointed at the GitHub and Kubernetes stand-ins on loopback. */
 export async function startAppHarness(
   env: Record<string, string> = {},
-  options: { now?: () => number } = {},
+  options: { now?: () => number; github?: Omit<StandInAuthOptions, 'token'> } = {},
 ): Promise<AppHarness> {
-  const github = await startGitHubStandIn({ token: GITHUB_TOKEN });
+  const github = await startGitHubStandIn({ token: GITHUB_TOKEN, ...options.github });
   const kubernetes = await startKubernetesStandIn();
   const config = loadConfig({
     WEBHOOK_SECRET,
@@ -48,8 +50,9 @@ export async function startAppHarness(
   const metrics = createMetrics({ countActiveRunners: () => runners.countActive() });
   const client = createGitHubClient({
     baseUrl: config.githubApiUrl,
-    token: config.githubToken,
-    observe: (endpoint, status) => metrics.githubApiRequests.inc({ endpoint, status: String(status) }),
+    credentials: createCredentials(config.githubAuth, config.githubApiUrl),
+    scope: config.runnerScope,
+    observe: observeGitHub(metrics),
   });
   let text = '';
   const sink = new Writable({

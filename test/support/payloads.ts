@@ -21,7 +21,14 @@ export function examplesOf(event: string): Example[] {
 
 /** The real `queued` payload of a job meant for self-hosted runners (`[self-hosted, k8s]`). */
 export function queuedPayload(
-  overrides: { jobId?: number; labels?: string[]; owner?: string; repo?: string } = {},
+  overrides: {
+    jobId?: number;
+    labels?: string[];
+    owner?: string;
+    repo?: string;
+    installationId?: number;
+    isPublic?: boolean;
+  } = {},
 ) {
   const base = examplesOf('workflow_job').find(
     (example) => example.action === 'queued' && example.workflow_job?.labels.includes('self-hosted'),
@@ -37,6 +44,18 @@ export function queuedPayload(
   if (overrides.repo !== undefined) {
     payload.repository.name = overrides.repo;
     payload.repository.full_name = `${payload.repository.owner.login}/${overrides.repo}`;
+  }
+  if (overrides.installationId !== undefined) {
+    (payload as Record<string, unknown>).installation = {
+      id: overrides.installationId,
+      node_id: 'MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u',
+    };
+  }
+  if (overrides.isPublic !== undefined) {
+    Object.assign(payload.repository, {
+      private: !overrides.isPublic,
+      visibility: overrides.isPublic ? 'public' : 'private',
+    });
   }
   return payload;
 }

@@ -1,0 +1,79 @@
+/**
+ * How the function authenticates to GitHub: fine-grained PATs (one per resource owner, since a fine-grained PAT
+ * covers exactly one owner, with `GITHUB_TOKEN` as the fallback), or a GitHub App whose installation tokens serve
+ * every account that installs it.
+ */
+export type GitHubAuth =
+  | {
+      readonly kind: 'tokens';
+      /** Lower-cased owner login -> token. */
+      readonly tokens: ReadonlyMap<string, string>;
+      readonly fallbackToken: string | undefined;
+    }
+  | { readonly kind: 'app'; readonly appId: number; readonly privateKey: string };
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads the GitHub credentials; adds a line to `problems` for each thing wrong. */
+export function parseGitHubAuth(env: Env, problems: string[]): GitHubAuth {
+  const value = (name: string) => {
+    const text = env[name]?.trim();
+    return text === undefined || text === '' ? undefined : text;
+  };
+  const appId = value('GITHUB_APP_ID');
+  const privateKey = value('GITHUB_APP_PRIVATE_KEY');
+  if (appId !== undefined || privateKey !== undefined) {
+    if (appId === undefined || !/^\d+$/.test(appId))
+      problems.push('GITHUB_APP_ID must be the numeric App ID');
+    if (privateKey === undefined)
+      problems.push('GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE) is required with GITHUB_APP_ID');
+    // Keys pasted into one-line env values often carry literal "\n".
+    const pem = (privateKey ?? '').replace(/\\n/g, '\n');
+    if (privateKey !== undefined && !/-----BEGIN (RSA )?PRIVATE KEY-----/.test(pem)) {
+      problems.push('GITHUB_APP_PRIVATE_KEY must be the PEM private key downloaded from the App settings');
+    }
+    return { kind: 'app', appId: Number(appId), privateKey: pem };
+  }
+  const tokens = parseTokens(value('GITHUB_TOKENS'), problems);
+  const fallbackToken = value('GITHUB_TOKEN');
+  if (fallbackToken === undefined && tokens.size === 0) {
+    problems.push(
+      'GITHUB_TOKEN is required (a fine-grained PAT with Actions and Administration read/write), ' +
+        'unless GITHUB_TOKENS or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are set',
+    );
+  }
+  return { kind: 'tokens', tokens, fallbackToken };
+}
+
+/** `owner=token` pairs separated by newlines or commas, or a JSON object `{ "owner": "token" }`. */
+function parseTokens(text: string | undefined, problems: string[]): Map<string, string> {
+  const tokens = new Map<string, string>();
+  if (text === undefined) return tokens;
+  let pairs: [string, unknown][];
+  if (text.startsWith('{')) {
+    try {
+      pairs = Object.entries(JSON.parse(text) as Record<string, unknown>);
+    } catch {
+      problems.push('GITHUB_TOKENS looks like JSON but does not parse');
+      return tokens;
+    }
+  } else {
+    pairs = text
+      .split(/[\n,]/)
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !line.startsWith('#'))
+      .map((line) => {
+        const at = line.indexOf('=');
+        return at < 0 ? [line, undefined] : [line.slice(0, at).trim(), line.slice(at + 1).trim()];
+      });
+  }
+  for (const [index, [owner, token]] of pairs.entries()) {
+    if (!/^[A-Za-z0-9-]+$/.test(owner) || typeof token !== 'string' || token === '') {
+      // Never echo the entry: a malformed one may be nothing but a token. Name its position only.
+      problems.push(`GITHUB_TOKENS entries must be owner=token; entry ${index + 1} is not`);
+      continue;
+    }
+    tokens.set(owner.toLowerCase(), token);
+  }
+  return tokens;
+}

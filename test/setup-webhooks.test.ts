@@ -1,0 +1,88 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type GitHubStandIn, startGitHubStandIn } from './stand-ins/github-stand-in.js';
+
+const run = promisify(execFile);
+const script = fileURLToPath(new URL('../scripts/setup-webhooks.ts', import.meta.url));
+const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+let gh: GitHubStandIn;
+
+beforeAll(async () => {
+  gh = await startGitHubStandIn({ pats: { github_pat_octo: 'octo-org', github_pat_hubot: 'hubot' } });
+});
+afterAll(async () => {
+  expect(gh.violations).toEqual([]);
+  await gh.close();
+});
+
+async function setup(args: string[], env: Record<string, string> = {}) {
+  try {
+    const { stdout, stderr } = await run(tsx, [script, ...args], {
+      env: {
+        PATH: process.env.PATH ?? '',
+        GITHUB_API_URL: gh.url,
+        GITHUB_TOKENS: 'octo-org=github_pat_octo,hubot=github_pat_hubot',
+        WEBHOOK_SECRET: 'the-webhook-secret',
+        ...env,
+      },
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
+
+describe('npm run setup-webhooks', () => {
+  it('creates the workflow_job webhook on each repository, each owner with its own token', async () => {
+    const result = await setup([
+      '--url',
+      'https://runners.example.com/webhook',
+      '--repo',
+      'octo-org/a',
+      '--repo',
+      'hubot/b',
+    ]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /^octo-org\/a: webhook created \(hook id \d+\)\nhubot\/b: webhook created \(hook id \d+\)\n$/,
+    );
+    const [hook] = gh.hooksOf('octo-org/a');
+    expect(hook).toMatchObject({
+      events: ['workflow_job'],
+      active: true,
+      config: { url: 'https://runners.example.com/webhook', content_type: 'json', insecure_ssl: '0' },
+    });
+    expect(gh.hookSecret(Number(hook?.id))).toBe('the-webhook-secret');
+  }, 30_000);
+
+  it('updates instead of duplicating on a second run, and leaves other hooks alone', async () => {
+    await setup(['--url', 'https://elsewhere.example.com/hook', '--repo', 'octo-org/a']);
+    const result = await setup(['--url', 'https://runners.example.com/webhook', '--repo', 'octo-org/a'], {
+      WEBHOOK_SECRET: 'rotated-secret',
+    });
+    expect(result.stdout).toMatch(/^octo-org\/a: webhook updated/);
+    const hooks = gh.hooksOf('octo-org/a');
+    expect(hooks.map((hook) => (hook.config as { url: string }).url)).toEqual([
+      'https://runners.example.com/webhook',
+      'https://elsewhere.example.com/hook',
+    ]);
+    expect(gh.hookSecret(Number(hooks[0]?.id))).toBe('rotated-secret');
+  }, 30_000);
+
+  it('reports a repository it cannot reach and exits non-zero, without printing the secret', async () => {
+    const result = await setup(['--url', 'https://runners.example.com/webhook', '--repo', 'stranger/x']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('stranger/x: failed');
+    expect(`${result.stdout}${result.stderr}`).not.toContain('the-webhook-secret');
+  }, 30_000);
+
+  it('refuses to run without the secret or a URL', async () => {
+    const result = await setup(['--repo', 'octo-org/a'], { WEBHOOK_SECRET: '' });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('--url must be the http(s) URL of the function');
+    expect(result.stderr).toContain('WEBHOOK_SECRET (or WEBHOOK_SECRET_FILE) is required');
+  }, 30_000);
+});
