@@ -33,6 +33,23 @@ describe('loadConfig', () => {
       dindImage: 'docker:dind',
       namespace: 'default',
       labelMatchers: [],
+      profiles: [
+        {
+          name: 'default',
+          matchers: [],
+          mode: 'dind-rootless',
+          image: 'ghcr.io/actions/actions-runner-dind-rootless:latest',
+          dindImage: 'docker:dind',
+          resources: {
+            requests: { cpu: '500m', memory: '1Gi' },
+            limits: { cpu: '4', memory: '8Gi', 'ephemeral-storage': '20Gi' },
+          },
+          activeDeadlineSeconds: 21600,
+          env: [],
+          volumes: [],
+        },
+      ],
+      maxRunners: undefined,
       port: 8080,
       jobTtlSeconds: 300,
       logLevel: 'info',

@@ -10,12 +10,11 @@ import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
 import { buildRunnerJob } from '../shared/modes/build-runner-job.js';
 import { deadlineIn } from '../shared/retry/with-retries.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from './stand-ins/kubernetes-stand-in.js';
+import { profileOf } from './support/profiles.js';
 
 const jobFor = (jobId: number) =>
   buildRunnerJob({
-    mode: 'standard',
-    runnerImage: 'ghcr.io/actions/actions-runner:latest',
-    dindImage: 'docker:dind',
+    profile: profileOf('standard'),
     secretName: `runner-${jobId}`,
     namespace: 'default',
     ttlSecondsAfterFinished: 300,

@@ -4,12 +4,12 @@ import { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from '../shared/
 import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
 import { buildRunnerJob, runnerJobName } from '../shared/modes/build-runner-job.js';
 import { toLabelValue } from '../shared/modes/label-value.js';
+import type { RunnerProfile } from '../shared/profiles/runner-profile.js';
+import { profileOf } from './support/profiles.js';
 
-function jobFor(mode: RunnerMode, overrides: Partial<Parameters<typeof buildRunnerJob>[0]> = {}): V1Job {
+function jobFor(mode: RunnerMode, extra: Partial<RunnerProfile> = {}): V1Job {
   return buildRunnerJob({
-    mode,
-    runnerImage: DEFAULT_RUNNER_IMAGES[mode],
-    dindImage: 'docker:dind',
+    profile: profileOf(mode, extra),
     secretName: 'runner-12877621891',
     namespace: 'github-runners',
     ttlSecondsAfterFinished: 300,
@@ -22,7 +22,6 @@ function jobFor(mode: RunnerMode, overrides: Partial<Parameters<typeof buildRunn
     jobLabels: ['self-hosted', 'k8s'],
     hookId: 292430182,
     suspend: true,
-    ...overrides,
   });
 }
 
@@ -47,9 +46,15 @@ describe.each(RUNNER_MODES)('the %s runner Job', (mode) => {
       'kube-actions-runner.dev/owner': 'lineville',
       'kube-actions-runner.dev/repo': 'elastic-machines-testing',
       'kube-actions-runner.dev/job-id': '12877621891',
+      'kube-actions-runner.dev/profile': 'default',
     });
     expect(job.spec?.template.metadata?.labels).toEqual(job.metadata?.labels);
-    expect(job.spec).toMatchObject({ ttlSecondsAfterFinished: 300, backoffLimit: 0, suspend: true });
+    expect(job.spec).toMatchObject({
+      ttlSecondsAfterFinished: 300,
+      backoffLimit: 0,
+      suspend: true,
+      activeDeadlineSeconds: 21600,
+    });
     expect(podOf(job)?.restartPolicy).toBe('Never');
   });
 

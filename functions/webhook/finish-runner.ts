@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/log/create-logger.js';
 import type { Metrics } from '../../shared/metrics/create-metrics.js';
 import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
 import { buildRunnerJob, runnerJobName, runnerLabels } from '../../shared/modes/build-runner-job.js';
+import { type RunnerProfile, selectProfile } from '../../shared/profiles/runner-profile.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 
 /** What the use cases are built from. Every client is injected. */
@@ -59,7 +60,7 @@ export async function finishRunner(
       // may already have been answered 202 on the strength of it.
       await deps.github.deleteRunner(record, runner.runnerId, deadline);
       await runners.deleteJob(record.name, deadline);
-      await runners.createJob(buildRecordJob(config, record), deadline);
+      await runners.createJob(buildRecordJob(config, profileFor(config, record.jobLabels), record), deadline);
       throw new UpstreamError(
         'kubernetes',
         'an interrupted attempt left a JIT Secret; the runner job was reset',
@@ -91,13 +92,16 @@ export type RecordFields = Pick<
   | 'jobLabels'
 >;
 
-/** The suspended Job that records a queued job, optionally claimed. */
-export function buildRecordJob(config: Config, fields: RecordFields, claim?: Claim): V1Job {
+/** The suspended Job that records a queued job with the profile chosen for it, optionally claimed. */
+export function buildRecordJob(
+  config: Config,
+  profile: RunnerProfile,
+  fields: RecordFields,
+  claim?: Claim,
+): V1Job {
   const name = runnerJobName(fields.jobId);
   return buildRunnerJob({
-    mode: config.runnerMode,
-    runnerImage: config.runnerImage,
-    dindImage: config.dindImage,
+    profile,
     namespace: config.namespace,
     ttlSecondsAfterFinished: config.jobTtlSeconds,
     secretName: name,
@@ -113,6 +117,11 @@ export function buildRecordJob(config: Config, fields: RecordFields, claim?: Cla
     ...(claim === undefined ? {} : { claim }),
     suspend: true,
   });
+}
+
+/** The profile for a job's labels; a record whose profile was removed since is served by the first profile. */
+export function profileFor(config: Config, labels: readonly string[]): RunnerProfile {
+  return selectProfile(config.profiles, labels) ?? (config.profiles[0] as RunnerProfile);
 }
 
 /**

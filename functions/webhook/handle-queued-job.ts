@@ -1,7 +1,7 @@
 import { UpstreamError } from '../../shared/errors/errors.js';
-import { matchLabels } from '../../shared/labels/label-matchers.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { runnerJobName } from '../../shared/modes/build-runner-job.js';
+import { selectProfile } from '../../shared/profiles/runner-profile.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { WorkflowJobEvent } from '../../shared/webhook/parse-workflow-job.js';
 import { buildRecordJob, finishRunner, type HandlerDeps, newClaim } from './finish-runner.js';
@@ -38,9 +38,9 @@ export async function handleQueuedJob(
 ): Promise<Outcome> {
   const { config, github, runners } = deps;
   const now = deps.now ?? Date.now;
-  if (!matchLabels(event.labels, config.labelMatchers)) {
-    return { outcome: 'ignored', reason: 'job labels do not match' };
-  }
+  // The labels choose a profile, and nothing else: no text of theirs reaches the pod spec.
+  const profile = selectProfile(config.profiles, event.labels);
+  if (profile === undefined) return { outcome: 'ignored', reason: 'job labels do not match' };
   const status = await github.getJobStatus(event, event.jobId, deadline);
   if (status !== 'queued') return { outcome: 'ignored', reason: `job is no longer queued (${status})` };
 
@@ -49,6 +49,7 @@ export async function handleQueuedJob(
   const created = await runners.createJob(
     buildRecordJob(
       config,
+      profile,
       {
         owner: event.owner,
         repo: event.repo,

@@ -1,18 +1,15 @@
 import { type LabelMatcher, parseLabelMatchers } from '../labels/label-matchers.js';
 import type { RepositoryPolicy } from '../policy/repository-policy.js';
+import { parseProfiles } from '../profiles/parse-profiles.js';
+import {
+  DEFAULT_ACTIVE_DEADLINE_SECONDS,
+  DEFAULT_RESOURCES,
+  type RunnerProfile,
+} from '../profiles/runner-profile.js';
 import { type GitHubAuth, parseGitHubAuth } from './github-auth.js';
+import { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
 
-/** The four ways a runner pod can be built; see `shared/modes/`. */
-export const RUNNER_MODES = ['standard', 'userns', 'dind', 'dind-rootless'] as const;
-export type RunnerMode = (typeof RUNNER_MODES)[number];
-
-/** The runner image each mode uses unless `RUNNER_IMAGE` overrides it. */
-export const DEFAULT_RUNNER_IMAGES: Readonly<Record<RunnerMode, string>> = {
-  standard: 'ghcr.io/actions/actions-runner:latest',
-  userns: 'ghcr.io/actions/actions-runner:latest',
-  dind: 'ghcr.io/actions/actions-runner:latest',
-  'dind-rootless': 'ghcr.io/actions/actions-runner-dind-rootless:latest',
-};
+export { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -35,6 +32,13 @@ export interface Config {
   /** Namespace of the runner Jobs and their Secrets. */
   readonly namespace: string;
   readonly labelMatchers: readonly LabelMatcher[];
+  /**
+   * What runner pods are made of, chosen by job labels: the profiles file (RUNNER_PROFILES_FILE), or one profile
+   * implied by LABEL_MATCHERS, RUNNER_MODE, RUNNER_IMAGE and DIND_IMAGE.
+   */
+  readonly profiles: readonly RunnerProfile[];
+  /** Most runners started at once across all profiles; unset: no cap. */
+  readonly maxRunners: number | undefined;
   readonly port: number;
   /** Seconds a finished runner Job is kept before Kubernetes' TTL controller deletes it. */
   readonly jobTtlSeconds: number;
@@ -130,6 +134,35 @@ export function loadConfig(env: Env): Config {
     problems.push((error as Error).message);
   }
 
+  const runnerImage = text('RUNNER_IMAGE') ?? DEFAULT_RUNNER_IMAGES[runnerMode];
+  const dindImage = text('DIND_IMAGE') ?? 'docker:dind';
+  let profiles: RunnerProfile[] = [
+    {
+      name: 'default',
+      matchers: labelMatchers,
+      mode: runnerMode,
+      image: runnerImage,
+      dindImage,
+      resources: DEFAULT_RESOURCES,
+      activeDeadlineSeconds: DEFAULT_ACTIVE_DEADLINE_SECONDS,
+      env: [],
+      volumes: [],
+    },
+  ];
+  const profilesText = env.RUNNER_PROFILES;
+  if (profilesText !== undefined && profilesText.trim() !== '') {
+    if (text('LABEL_MATCHERS') !== undefined) {
+      problems.push(
+        'set LABEL_MATCHERS or a profiles file (RUNNER_PROFILES_FILE), not both: each profile has its match',
+      );
+    }
+    try {
+      profiles = parseProfiles(profilesText, { mode: runnerMode, image: text('RUNNER_IMAGE'), dindImage });
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+
   const config: Config = {
     webhookSecret,
     githubAuth,
@@ -142,10 +175,12 @@ export function loadConfig(env: Env): Config {
     githubApiUrl,
     runnerGroupId: integer('RUNNER_GROUP_ID', 1, 1, Number.MAX_SAFE_INTEGER),
     runnerMode,
-    runnerImage: text('RUNNER_IMAGE') ?? DEFAULT_RUNNER_IMAGES[runnerMode],
-    dindImage: text('DIND_IMAGE') ?? 'docker:dind',
+    runnerImage,
+    dindImage,
     namespace,
     labelMatchers,
+    profiles,
+    maxRunners: text('MAX_RUNNERS') === undefined ? undefined : integer('MAX_RUNNERS', 0, 1, 100_000),
     port: integer('PORT', 8080, 1, 65535),
     jobTtlSeconds: integer('JOB_TTL_SECONDS', 300, 0, 7 * 24 * 3600),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),

@@ -7,6 +7,8 @@ export const SECRET_SETTINGS = [
   'GITHUB_TOKENS',
   'GITHUB_APP_PRIVATE_KEY',
   'RECONCILE_TOKEN',
+  // Not a secret, but mounted from a ConfigMap the same way.
+  'RUNNER_PROFILES',
 ] as const;
 
 type Env = Readonly<Record<string, string | undefined>>;

@@ -1,5 +1,7 @@
 import type { V1Job, V1PodSpec } from '@kubernetes/client-node';
-import type { RunnerMode } from '../config/load-config.js';
+import type { RunnerMode } from '../config/runner-modes.js';
+import type { RunnerProfile } from '../profiles/runner-profile.js';
+import { applyProfile } from './apply-profile.js';
 import { dindPodSpec } from './dind.js';
 import { dindRootlessPodSpec } from './dind-rootless.js';
 import { toLabelValue } from './label-value.js';
@@ -22,8 +24,11 @@ const podSpecBuilders: Readonly<Record<RunnerMode, (input: RunnerPodInput) => V1
 };
 
 /** The workflow job a runner Job is for, and how to build it. */
-export interface RunnerJobInput extends RunnerPodInput {
-  readonly mode: RunnerMode;
+export interface RunnerJobInput {
+  /** What the pod is made of: mode, images, resources, placement. */
+  readonly profile: RunnerProfile;
+  /** Name of the Secret holding the JIT config. */
+  readonly secretName: string;
   readonly namespace: string;
   readonly ttlSecondsAfterFinished: number;
   readonly owner: string;
@@ -66,7 +71,13 @@ export function runnerLabels(
  * could not use the spent JIT config), `restartPolicy: Never`, deleted by the TTL controller after it finishes.
  */
 export function buildRunnerJob(input: RunnerJobInput): V1Job {
-  const labels = runnerLabels(input);
+  const { profile } = input;
+  const labels = { ...runnerLabels(input), [`${LABEL_PREFIX}/profile`]: profile.name };
+  const pod: RunnerPodInput = {
+    runnerImage: profile.image,
+    dindImage: profile.dindImage,
+    secretName: input.secretName,
+  };
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -79,7 +90,7 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
         [RECORD_ANNOTATIONS.runId]: String(input.runId),
         [RECORD_ANNOTATIONS.runAttempt]: String(input.runAttempt),
         [RECORD_ANNOTATIONS.delivery]: input.deliveryId,
-        [RECORD_ANNOTATIONS.mode]: input.mode,
+        [RECORD_ANNOTATIONS.mode]: profile.mode,
         [RECORD_ANNOTATIONS.jobLabels]: JSON.stringify(input.jobLabels),
         ...(input.hookId === undefined ? {} : { [RECORD_ANNOTATIONS.hook]: String(input.hookId) }),
         ...(input.installationId === undefined
@@ -91,10 +102,12 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
     spec: {
       suspend: input.suspend,
       backoffLimit: 0,
+      // A runner pod does not outlive GitHub's own job limit (6 hours by default).
+      activeDeadlineSeconds: profile.activeDeadlineSeconds,
       ttlSecondsAfterFinished: input.ttlSecondsAfterFinished,
       template: {
         metadata: { labels },
-        spec: podSpecBuilders[input.mode](input),
+        spec: applyProfile(podSpecBuilders[profile.mode](pod), profile),
       },
     },
   };

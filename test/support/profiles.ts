@@ -1,0 +1,22 @@
+import { DEFAULT_RUNNER_IMAGES, type RunnerMode } from '../../shared/config/runner-modes.js';
+import {
+  DEFAULT_ACTIVE_DEADLINE_SECONDS,
+  DEFAULT_RESOURCES,
+  type RunnerProfile,
+} from '../../shared/profiles/runner-profile.js';
+
+/** The profile the configuration implies for a mode, with overrides. */
+export function profileOf(mode: RunnerMode, extra: Partial<RunnerProfile> = {}): RunnerProfile {
+  return {
+    name: 'default',
+    matchers: [],
+    mode,
+    image: DEFAULT_RUNNER_IMAGES[mode],
+    dindImage: 'docker:dind',
+    resources: DEFAULT_RESOURCES,
+    activeDeadlineSeconds: DEFAULT_ACTIVE_DEADLINE_SECONDS,
+    env: [],
+    volumes: [],
+    ...extra,
+  };
+}
