@@ -1,0 +1,84 @@
+/**
+ * `npm run render -- --labels self-hosted,linux,gpu [--profiles FILE] [--mode MODE]`
+ *
+ * Prints, as YAML, the Job and Secret (JIT value redacted) that a queued job with those labels would get: the
+ * same profile choice and the same builders as the handler, with no cluster and no GitHub. Other settings
+ * (NAMESPACE, RUNNER_IMAGE, LABEL_MATCHERS, ...) are read from the environment as the function reads them.
+ */
+import { parseArgs } from 'node:util';
+import { dumpYaml } from '@kubernetes/client-node';
+import { buildRecordJob } from '../functions/webhook/finish-runner.js';
+import { ConfigError, loadConfig } from '../shared/config/load-config.js';
+import { readSecretFiles } from '../shared/config/read-secret-files.js';
+import { RUNNER_MODES, type RunnerMode } from '../shared/config/runner-modes.js';
+import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
+import { runnerJobName, runnerLabels } from '../shared/modes/build-runner-job.js';
+import { selectProfile } from '../shared/profiles/runner-profile.js';
+
+const usage = 'usage: npm run render -- --labels self-hosted,linux[,...] [--profiles FILE] [--mode MODE]';
+function fail(message: string, code = 2): never {
+  process.stderr.write(`${message}\n`);
+  process.exit(code);
+}
+
+const { values } = parseArgs({
+  options: { labels: { type: 'string' }, profiles: { type: 'string' }, mode: { type: 'string' } },
+  strict: true,
+});
+if (!values.labels) fail(`--labels is required\n${usage}`);
+if (values.mode !== undefined && !(RUNNER_MODES as readonly string[]).includes(values.mode)) {
+  fail(`--mode must be one of ${RUNNER_MODES.join(', ')}`);
+}
+const labels = values.labels
+  .split(',')
+  .map((label) => label.trim())
+  .filter(Boolean);
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  config = loadConfig(
+    readSecretFiles({
+      // Rendering needs no credentials; placeholders satisfy the validation of settings that are not used here.
+      WEBHOOK_SECRET: 'render',
+      GITHUB_TOKEN: 'render',
+      ...process.env,
+      ...(values.profiles ? { RUNNER_PROFILES_FILE: values.profiles } : {}),
+      ...(values.mode && !values.profiles ? { RUNNER_MODE: values.mode } : {}),
+    }),
+  );
+} catch (error) {
+  fail(error instanceof ConfigError ? error.problems.join('\n') : (error as Error).message);
+}
+
+const chosen = selectProfile(config.profiles, labels);
+if (chosen === undefined)
+  fail(
+    `no profile matches [${labels.join(', ')}]: the job would get no runner ("job labels do not match")`,
+    1,
+  );
+const profile = values.mode ? { ...chosen, mode: values.mode as RunnerMode } : chosen;
+
+const fields = {
+  owner: 'OWNER',
+  repo: 'REPOSITORY',
+  jobId: 1234567890,
+  runId: 987654321,
+  runAttempt: 1,
+  deliveryId: 'DELIVERY-GUID',
+  hookId: undefined,
+  installationId: undefined,
+  jobLabels: labels,
+};
+const job = buildRecordJob(config, profile, fields);
+// The handler creates the Job suspended, and resumes it once the Secret exists: show it as it then runs.
+if (job.spec) job.spec.suspend = false;
+const secret = buildJitSecret({
+  namespace: config.namespace,
+  job: { name: runnerJobName(fields.jobId), uid: 'UID-OF-THE-JOB' },
+  labels: runnerLabels(fields),
+  encodedJitConfig: '<redacted: the JIT config GitHub returns>',
+});
+process.stdout.write(
+  `# profile "${profile.name}" (mode ${profile.mode}) for labels [${labels.join(', ')}]\n`,
+);
+process.stdout.write(`${dumpYaml(job)}---\n${dumpYaml(secret)}`);

@@ -1,0 +1,48 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { loadAllYaml, type V1Job, type V1Secret } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
+const script = fileURLToPath(new URL('../scripts/render.ts', import.meta.url));
+const profiles = fileURLToPath(new URL('../examples/runner-profiles.yaml', import.meta.url));
+
+async function render(args: string[]) {
+  try {
+    const { stdout } = await run(tsx, [script, ...args], {
+      env: { PATH: process.env.PATH ?? '', NAMESPACE: 'ci' },
+    });
+    return { code: 0, stdout, stderr: '' };
+  } catch (error) {
+    const failure = error as { code: number; stdout: string; stderr: string };
+    return { code: failure.code, stdout: failure.stdout, stderr: failure.stderr };
+  }
+}
+
+describe('npm run render', () => {
+  it('prints the Job and the redacted Secret a gpu job would get, from the profiles file', async () => {
+    const { code, stdout } = await render(['--labels', 'self-hosted,linux,gpu', '--profiles', profiles]);
+    expect(code).toBe(0);
+    expect(stdout.split('\n')[0]).toBe('# profile "gpu" (mode userns) for labels [self-hosted, linux, gpu]');
+    const [job, secret] = loadAllYaml(stdout) as [V1Job, V1Secret];
+    expect(job.metadata?.namespace).toBe('ci');
+    expect(job.spec?.template.spec?.nodeSelector).toEqual({ accelerator: 'nvidia' });
+    expect(job.spec?.template.spec?.hostUsers).toBe(false);
+    expect(secret.kind).toBe('Secret');
+    expect(secret.stringData?.jitconfig).toMatch(/^<redacted/);
+  }, 30_000);
+
+  it('applies --mode to the chosen profile', async () => {
+    const { stdout } = await render(['--labels', 'self-hosted', '--mode', 'dind']);
+    const [job] = loadAllYaml(stdout) as [V1Job];
+    expect(job.spec?.template.spec?.initContainers?.[0]?.name).toBe('dind');
+  }, 30_000);
+
+  it('says so and exits 1 when no profile matches', async () => {
+    const { code, stderr } = await render(['--labels', 'ubuntu-latest']);
+    expect(code).toBe(1);
+    expect(stderr).toContain('no profile matches [ubuntu-latest]');
+  }, 30_000);
+});
