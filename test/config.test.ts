@@ -41,7 +41,7 @@ describe('loadConfig', () => {
           image: 'ghcr.io/actions/actions-runner-dind-rootless:latest',
           dindImage: 'docker:dind',
           resources: {
-            requests: { cpu: '500m', memory: '1Gi' },
+            requests: { cpu: '500m', memory: '1Gi', 'ephemeral-storage': '1Gi' },
             limits: { cpu: '4', memory: '8Gi', 'ephemeral-storage': '20Gi' },
           },
           activeDeadlineSeconds: 21600,

@@ -12,6 +12,7 @@ describe('parseWorkflowJob', () => {
       runAttempt: 1,
       labels: ['self-hosted', 'k8s'],
       runnerId: null,
+      runnerName: null,
       owner: 'lineville',
       repo: 'elastic-machines-testing',
       installationId: 23154469,

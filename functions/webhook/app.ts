@@ -113,7 +113,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
       };
       const outcome = await handleQueuedJob(deps, job, delivery, jobLog, deadline);
       // 202: the runner job is recorded but another delivery is still starting it; reconcile finishes it if not.
-      return answer(c, jobLog, outcome.outcome === 'pending' ? 202 : 200, outcome);
+      return answer(
+        c,
+        jobLog,
+        outcome.outcome === 'pending' || outcome.outcome === 'waiting' ? 202 : 200,
+        outcome,
+      );
     }
     if (job.action === 'completed') {
       return answer(c, jobLog, 200, await handleCompletedJob(deps, job, jobLog, deadline));

@@ -39,9 +39,17 @@ export async function finishRunner(
   record: RunnerRecord,
   log: Logger,
   deadline: Deadline,
-): Promise<JitRunner> {
+): Promise<StartResult> {
   const { config, runners, metrics } = deps;
+  let slotsTaken = false;
   try {
+    const full = await takeSlots(deps, record, deadline);
+    if (full !== undefined) {
+      // Over a cap the record waits, unclaimed, and starts when a runner finishes (completed event or reconcile).
+      await runners.releaseClaim(record.name, deadline);
+      return { started: false, reason: full };
+    }
+    slotsTaken = true;
     const runner = await registerRunner(deps, record, log, deadline);
     const secret = await runners.createSecret(
       buildJitSecret({
@@ -69,13 +77,52 @@ export async function finishRunner(
     }
     await runners.resumeJob(record.name, deadline);
     metrics.runnerJobsCreated.inc({ owner: record.owner, repo: record.repo });
-    return runner;
+    return { started: true, runner };
   } catch (error) {
+    if (slotsTaken) {
+      await runners.releaseSlots(record.name, deadline).catch((releaseError: unknown) => {
+        log.warn({ job: record.name, err: releaseError }, 'could not free the runner slots');
+      });
+    }
     await runners.releaseClaim(record.name, deadline).catch((releaseError: unknown) => {
       log.warn({ job: record.name, err: releaseError }, 'could not release the claim on the runner job');
     });
     throw error;
   }
+}
+
+/** Whether the runner was started, or waits for capacity (and why). */
+export type StartResult =
+  | { readonly started: true; readonly runner: JitRunner }
+  | { readonly started: false; readonly reason: string };
+
+/**
+ * Takes the runner's slots under MAX_RUNNERS and its profile's maxRunners. Returns why not when a cap is full
+ * (having taken nothing), or undefined with every slot held.
+ */
+async function takeSlots(
+  deps: HandlerDeps,
+  record: RunnerRecord,
+  deadline: Deadline,
+): Promise<string | undefined> {
+  const profile = profileFor(deps.config, record.jobLabels);
+  const caps: [scope: string, capacity: number, reason: string][] = [];
+  if (deps.config.maxRunners !== undefined)
+    caps.push(['all', deps.config.maxRunners, `MAX_RUNNERS=${deps.config.maxRunners} runners are running`]);
+  if (profile.maxRunners !== undefined) {
+    caps.push([
+      `profile-${profile.name}`,
+      profile.maxRunners,
+      `profile ${profile.name} has its ${profile.maxRunners} runners running`,
+    ]);
+  }
+  for (const [scope, capacity, reason] of caps) {
+    if (!(await deps.runners.acquireSlot(scope, capacity, record, deadline))) {
+      await deps.runners.releaseSlots(record.name, deadline);
+      return `waiting for capacity: ${reason}`;
+    }
+  }
+  return undefined;
 }
 
 /** What a runner record is made of; the Job is built from the current configuration. */
@@ -163,5 +210,6 @@ export async function removeRunner(
   if (registered?.busy) return false;
   if (registered) await deps.github.deleteRunner(record, registered.id, deadline);
   await deps.runners.deleteJob(record.name, deadline);
+  await deps.runners.releaseSlots(record.name, deadline);
   return true;
 }

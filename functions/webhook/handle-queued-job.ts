@@ -13,6 +13,7 @@ export type Outcome =
   | { readonly outcome: 'created'; readonly job: string; readonly runnerId: number }
   | { readonly outcome: 'exists'; readonly job: string; readonly reason: string }
   | { readonly outcome: 'pending'; readonly job: string; readonly reason: string }
+  | { readonly outcome: 'waiting'; readonly job: string; readonly reason: string }
   | { readonly outcome: 'cancelled'; readonly job: string; readonly reason: string }
   | { readonly outcome: 'ignored'; readonly reason: string };
 
@@ -87,6 +88,7 @@ export async function handleQueuedJob(
       record = existing;
     }
   }
-  const runner = await finishRunner(deps, record, log, deadline);
-  return { outcome: 'created', job: name, runnerId: runner.runnerId };
+  const result = await finishRunner(deps, record, log, deadline);
+  if (!result.started) return { outcome: 'waiting', job: name, reason: result.reason };
+  return { outcome: 'created', job: name, runnerId: result.runner.runnerId };
 }

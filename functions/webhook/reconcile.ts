@@ -12,6 +12,10 @@ export interface HookRef extends RepoRef {
 
 /** What one reconcile pass did, answered to the caller and logged. */
 export interface ReconcileReport {
+  /** Unfinished records left waiting because a concurrency cap is full. */
+  waiting: number;
+  /** Runner slots freed because the Job holding them had finished or was gone. */
+  slotsFreed: number;
   /** Unfinished records given their runner. */
   finished: number;
   /** Unfinished records whose job no longer waits, removed. */
@@ -49,14 +53,7 @@ export async function reconcile(
   const now = deps.now ?? Date.now;
   const { budgetMs = 50_000, maxActions = 50, deliveryWindowMs = 3 * 24 * 3600 * 1000 } = options;
   const deadline = deadlineIn(budgetMs);
-  const report: ReconcileReport = {
-    finished: 0,
-    removed: 0,
-    timedOut: 0,
-    redelivered: 0,
-    failures: 0,
-    truncated: false,
-  };
+  const report = emptyReport();
   let actions = 0;
   const spend = (): boolean => {
     if (actions >= maxActions || Date.now() > deadline.at - 1000) {
@@ -67,25 +64,7 @@ export async function reconcile(
     return true;
   };
 
-  const records = await deps.runners.listRecords(deadline);
-  const startTimeoutMs = deps.config.runnerStartTimeoutSeconds * 1000;
-  for (const record of records) {
-    if (record.finished) continue;
-    const unclaimed = (record.claim?.until ?? 0) <= now();
-    const stuck = !record.suspended && record.ready === 0 && now() - record.createdAt > startTimeoutMs;
-    if (!(record.suspended ? unclaimed : stuck)) continue;
-    if (!spend()) break;
-    try {
-      if (record.suspended) await settleRecord(deps, record, log, deadline, report);
-      else if (await removeRunner(deps, record, deadline)) {
-        report.timedOut += 1;
-        log.warn({ job: record.name }, 'removed a runner job that never started');
-      }
-    } catch (error) {
-      report.failures += 1;
-      log.warn({ job: record.name, err: error }, 'could not reconcile a runner job');
-    }
-  }
+  const records = await settleRecords(deps, log, deadline, spend, report);
 
   // Hooks named in the configuration, and those that delivered the jobs still recorded.
   const hooks = new Map<string, HookRef>();
@@ -115,6 +94,60 @@ export async function reconcile(
   return report;
 }
 
+export function emptyReport(): ReconcileReport {
+  return {
+    waiting: 0,
+    slotsFreed: 0,
+    finished: 0,
+    removed: 0,
+    timedOut: 0,
+    redelivered: 0,
+    failures: 0,
+    truncated: false,
+  };
+}
+
+/**
+ * The record phase of reconcile, also run when a runner finishes (a slot may have opened): frees slots whose
+ * holder finished, then, oldest first, finishes or removes unclaimed records and removes runners that never started.
+ * Returns the records it read.
+ */
+export async function settleRecords(
+  deps: HandlerDeps,
+  log: Logger,
+  deadline: Deadline,
+  spend: () => boolean,
+  report: ReconcileReport,
+): Promise<RunnerRecord[]> {
+  const now = deps.now ?? Date.now;
+  const records = (await deps.runners.listRecords(deadline)).sort((a, b) => a.createdAt - b.createdAt);
+  const live = new Set(records.filter((record) => !record.finished).map((record) => record.name));
+  for (const slot of await deps.runners.listSlots(deadline)) {
+    if (live.has(slot.holder)) continue;
+    await deps.runners.releaseSlots(slot.holder, deadline);
+    report.slotsFreed += 1;
+  }
+  const startTimeoutMs = deps.config.runnerStartTimeoutSeconds * 1000;
+  for (const record of records) {
+    if (record.finished) continue;
+    const unclaimed = (record.claim?.until ?? 0) <= now();
+    const stuck = !record.suspended && record.ready === 0 && now() - record.createdAt > startTimeoutMs;
+    if (!(record.suspended ? unclaimed : stuck)) continue;
+    if (!spend()) break;
+    try {
+      if (record.suspended) await settleRecord(deps, record, log, deadline, report);
+      else if (await removeRunner(deps, record, deadline)) {
+        report.timedOut += 1;
+        log.warn({ job: record.name }, 'removed a runner job that never started');
+      }
+    } catch (error) {
+      report.failures += 1;
+      log.warn({ job: record.name, err: error }, 'could not reconcile a runner job');
+    }
+  }
+  return records;
+}
+
 /** A suspended record nobody holds: give it its runner if its job still waits, else remove it. */
 async function settleRecord(
   deps: HandlerDeps,
@@ -132,9 +165,13 @@ async function settleRecord(
     status = 'missing';
   }
   if (status === 'queued') {
-    await finishRunner(deps, record, log, deadline);
-    report.finished += 1;
-    log.info({ job: record.name }, 'finished an interrupted runner job');
+    const result = await finishRunner(deps, record, log, deadline);
+    if (result.started) {
+      report.finished += 1;
+      log.info({ job: record.name }, 'started a waiting or interrupted runner job');
+    } else {
+      report.waiting += 1;
+    }
   } else if (await removeRunner(deps, record, deadline)) {
     report.removed += 1;
     log.info({ job: record.name, status }, 'removed a runner job whose job no longer waits');

@@ -72,8 +72,8 @@ metadata:
     kubernetes.io/arch: amd64
     type: kwok
 status:
-  allocatable: { cpu: "32", memory: 256Gi, pods: "110" }
-  capacity: { cpu: "32", memory: 256Gi, pods: "110" }
+  allocatable: { cpu: "32", memory: 256Gi, ephemeral-storage: 500Gi, pods: "110" }
+  capacity: { cpu: "32", memory: 256Gi, ephemeral-storage: 500Gi, pods: "110" }
 YAML
   "$kubectl" --kubeconfig "$kubeconfig" wait --for=condition=Ready node/kwok-node-0 --timeout=60s >/dev/null
   log "cluster $name is ready"

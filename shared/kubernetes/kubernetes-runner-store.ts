@@ -1,6 +1,7 @@
 import {
   ApiException,
   BatchV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   type KubeConfig,
   Observable,
@@ -11,7 +12,7 @@ import {
 } from '@kubernetes/client-node';
 import { UpstreamError } from '../errors/errors.js';
 import { RUNNER_APP_LABEL } from '../modes/build-runner-job.js';
-import { type Claim, formatClaim, RECORD_ANNOTATIONS } from '../modes/record-annotations.js';
+import { type Claim, formatClaim, LABEL_PREFIX, RECORD_ANNOTATIONS } from '../modes/record-annotations.js';
 import { type Deadline, deadlineIn, type RetryAdvice, withRetries } from '../retry/with-retries.js';
 import { isFinished, toRunnerRecord } from './runner-record.js';
 import type { RunnerStore } from './runner-store.js';
@@ -19,6 +20,11 @@ import type { RunnerStore } from './runner-store.js';
 const APP_SELECTOR = Object.entries(RUNNER_APP_LABEL)
   .map(([key, value]) => `${key}=${value}`)
   .join(',');
+
+/** Labels of the Leases that are runner slots (concurrency caps). */
+const SLOT_LABEL = `${LABEL_PREFIX}/slot`;
+const SLOT_SCOPE = `${LABEL_PREFIX}/slot-scope`;
+const SLOT_HOLDER = `${LABEL_PREFIX}/slot-holder`;
 
 /** The field manager named in the API server's managedFields for everything this function writes. */
 const FIELD_MANAGER = 'kube-actions-runner';
@@ -44,6 +50,16 @@ export function createKubernetesRunnerStore(
   const { defaultBudgetMs = 8000, requestTimeoutMs = 4000 } = options;
   const batch = kubeConfig.makeApiClient(BatchV1Api);
   const core = kubeConfig.makeApiClient(CoreV1Api);
+  const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+
+  async function listSlotLeases(selector: string, deadline?: Deadline) {
+    const list = await call(
+      'failed to list runner slots',
+      (o) => coordination.listNamespacedLease({ namespace, labelSelector: selector }, o),
+      deadline,
+    );
+    return list.items;
+  }
 
   /** Runs one API call with a per-request timeout, retried on 5xx, 429 and network failures. */
   async function call<T>(
@@ -214,6 +230,66 @@ export function createKubernetesRunnerStore(
     },
     async listRecords(deadline) {
       return (await listRunnerJobs(deadline)).map(toRunnerRecord).filter((record) => record !== undefined);
+    },
+    async acquireSlot(scope, capacity, holder, deadline) {
+      const taken = new Set(
+        (await listSlotLeases(`${SLOT_LABEL}=true,${SLOT_SCOPE}=${scope}`, deadline)).map(
+          (lease) => lease.metadata?.name,
+        ),
+      );
+      for (let index = 0; index < capacity; index += 1) {
+        const name = `kar-slot-${scope}-${index}`;
+        if (taken.has(name)) continue;
+        const created = await unless(
+          [409],
+          call(
+            'failed to take a runner slot',
+            (o) =>
+              coordination.createNamespacedLease(
+                {
+                  namespace,
+                  fieldManager: FIELD_MANAGER,
+                  body: {
+                    apiVersion: 'coordination.k8s.io/v1',
+                    kind: 'Lease',
+                    metadata: {
+                      name,
+                      labels: { [SLOT_LABEL]: 'true', [SLOT_SCOPE]: scope, [SLOT_HOLDER]: holder.name },
+                      ownerReferences: [
+                        { apiVersion: 'batch/v1', kind: 'Job', name: holder.name, uid: holder.uid },
+                      ],
+                    },
+                    spec: { holderIdentity: holder.name },
+                  },
+                },
+                o,
+              ),
+            deadline,
+          ),
+        );
+        if (created !== undefined) return true;
+      }
+      return false;
+    },
+    async releaseSlots(holder, deadline) {
+      for (const lease of await listSlotLeases(`${SLOT_LABEL}=true,${SLOT_HOLDER}=${holder}`, deadline)) {
+        const name = lease.metadata?.name;
+        if (name === undefined) continue;
+        await unless(
+          [404],
+          call(
+            'failed to free a runner slot',
+            (o) => coordination.deleteNamespacedLease({ name, namespace }, o),
+            deadline,
+          ),
+        );
+      }
+    },
+    async listSlots(deadline) {
+      return (await listSlotLeases(`${SLOT_LABEL}=true`, deadline)).map((lease) => ({
+        name: lease.metadata?.name ?? '',
+        holder: lease.spec?.holderIdentity ?? '',
+      }));
     },
     async countActive() {
       // Every unfinished app=github-runner Job counts, including ones this version cannot read as a record.

@@ -30,6 +30,21 @@ export interface RunnerStore {
   deleteJob(name: string, deadline?: Deadline): Promise<void>;
   /** Every runner Job (`app=github-runner`) as a record. */
   listRecords(deadline?: Deadline): Promise<RunnerRecord[]>;
+  /**
+   * Takes one of `capacity` slots of a scope for a runner Job, atomically (a slot is a Lease; creating one that
+   * exists is a 409). False when all are taken. The slot is owned by the Job, so the garbage collector frees it
+   * with the Job at the latest.
+   */
+  acquireSlot(
+    scope: string,
+    capacity: number,
+    holder: { name: string; uid: string },
+    deadline?: Deadline,
+  ): Promise<boolean>;
+  /** Frees the slots a runner Job holds. */
+  releaseSlots(holder: string, deadline?: Deadline): Promise<void>;
+  /** Every slot taken, with its holder. */
+  listSlots(deadline?: Deadline): Promise<{ name: string; holder: string }[]>;
   /** Counts runner Jobs that have neither completed nor failed. */
   countActive(): Promise<number>;
 }

@@ -36,7 +36,7 @@ export interface RunnerProfile {
 
 /** Limits by default: a runner that forks a build without bounds must not starve the node. */
 export const DEFAULT_RESOURCES: V1ResourceRequirements = {
-  requests: { cpu: '500m', memory: '1Gi' },
+  requests: { cpu: '500m', memory: '1Gi', 'ephemeral-storage': '1Gi' },
   limits: { cpu: '4', memory: '8Gi', 'ephemeral-storage': '20Gi' },
 };
 

@@ -9,6 +9,8 @@ export interface WorkflowJobEvent {
   readonly labels: readonly string[];
   /** `null` until a runner picks the job up. */
   readonly runnerId: number | null;
+  /** The name of the runner that took the job (`runner-<job id>` for ours), if any. */
+  readonly runnerName: string | null;
   readonly owner: string;
   readonly repo: string;
   /** The GitHub App installation that sent it (App webhooks only). */
@@ -37,6 +39,7 @@ export function parseWorkflowJob(body: string): WorkflowJobEvent {
     runAttempt: optional(job, 'run_attempt', isPositiveInteger, 'a positive integer', 'workflow_job.') ?? 1,
     labels,
     runnerId: optional(job, 'runner_id', isInteger, 'an integer or null', 'workflow_job.') ?? null,
+    runnerName: optional(job, 'runner_name', isString, 'a string or null', 'workflow_job.') ?? null,
     owner: field(owner, 'login', isNonEmptyString, 'a non-empty string', 'repository.owner.'),
     repo: field(repository, 'name', isNonEmptyString, 'a non-empty string', 'repository.'),
     installationId: installationIdOf(payload),

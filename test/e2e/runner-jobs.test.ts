@@ -218,6 +218,8 @@ describe('least privilege, judged by the real authorizer', () => {
     ['delete', 'jobs.batch'],
     ['list', 'jobs.batch'],
     ['create', 'secrets'],
+    ['create', 'leases.coordination.k8s.io'],
+    ['delete', 'leases.coordination.k8s.io'],
   ])('may %s %s in its namespace', (verb, resource) => {
     expect(can(verb, resource)).toBe('yes');
   });

@@ -31,10 +31,11 @@ export interface KubernetesStandIn {
   readonly url: string;
   readonly jobs: Map<string, KubeObject>;
   readonly secrets: Map<string, KubeObject>;
+  readonly leases: Map<string, KubeObject>;
   /** Number of requests per `METHOD resource`, e.g. `POST jobs`. */
   readonly requestCounts: Map<string, number>;
   /** The next `count` requests of `METHOD resource` answer `status` with a Status body. */
-  failNext(method: string, resource: 'jobs' | 'secrets', status: number, count?: number): void;
+  failNext(method: string, resource: 'jobs' | 'secrets' | 'leases', status: number, count?: number): void;
   /**
    * From now on, each request meets a fault with this probability: an error status, or a delay (a slow or
    * hanging API server). A write that meets a delay is still applied, as when only the answer is lost.
@@ -54,6 +55,7 @@ export interface KubernetesStandIn {
 const GROUPS = {
   jobs: { group: 'batch', apiVersion: 'batch/v1', kind: 'Job' },
   secrets: { group: '', apiVersion: 'v1', kind: 'Secret' },
+  leases: { group: 'coordination.k8s.io', apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' },
 };
 type Resource = keyof typeof GROUPS;
 
@@ -79,7 +81,11 @@ function status(
 }
 
 export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
-  const stores: Record<Resource, Map<string, KubeObject>> = { jobs: new Map(), secrets: new Map() };
+  const stores: Record<Resource, Map<string, KubeObject>> = {
+    jobs: new Map(),
+    secrets: new Map(),
+    leases: new Map(),
+  };
   const requestCounts = new Map<string, number>();
   const failures = new Map<string, { status: number; count: number }>();
   let resourceVersion = 1000;
@@ -111,9 +117,10 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
   }
 
   function answer(request: JsonRequest): JsonResponse {
-    const match = /^\/(?:apis\/batch\/v1|api\/v1)\/namespaces\/([^/]+)\/(jobs|secrets)(?:\/([^/]+))?$/.exec(
-      request.url.pathname,
-    );
+    const match =
+      /^\/(?:apis\/batch\/v1|api\/v1|apis\/coordination\.k8s\.io\/v1)\/namespaces\/([^/]+)\/(jobs|secrets|leases)(?:\/([^/]+))?$/.exec(
+        request.url.pathname,
+      );
     if (!match) return status(404, 'NotFound', 'the server could not find the requested resource');
     const [, namespace, resource, name] = match as unknown as [string, string, Resource, string | undefined];
     const key = `${request.method} ${resource}`;
@@ -259,9 +266,11 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     stores[resource].delete(name);
     if (resource === 'jobs') {
       // What the garbage collector does for dependents of a deleted owner.
-      for (const [secretName, secret] of stores.secrets) {
-        if (secret.metadata.ownerReferences?.some((ref) => ref.uid === object.metadata.uid))
-          stores.secrets.delete(secretName);
+      for (const store of [stores.secrets, stores.leases]) {
+        for (const [dependent, value] of store) {
+          if (value.metadata.ownerReferences?.some((ref) => ref.uid === object.metadata.uid))
+            store.delete(dependent);
+        }
       }
     }
     return {
@@ -281,6 +290,7 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     url: server.url,
     jobs: stores.jobs,
     secrets: stores.secrets,
+    leases: stores.leases,
     requestCounts,
     chaos(probability, faults, random) {
       chaos = probability > 0 ? { probability, faults, random } : undefined;

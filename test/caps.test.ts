@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
+import { queuedPayload, signedDelivery } from './support/payloads.js';
+
+let h: AppHarness;
+afterEach(async () => {
+  expect(h.github.violations).toEqual([]);
+  await h.close();
+});
+
+async function post(payload: unknown) {
+  const { headers, body } = await signedDelivery(payload, WEBHOOK_SECRET);
+  const response = await h.app.request('/webhook', { method: 'POST', headers, body });
+  return { status: response.status, body: (await response.json()) as { outcome: string; reason?: string } };
+}
+
+function queued(jobId: number, labels = ['self-hosted', 'k8s']) {
+  const payload = queuedPayload({ jobId, labels });
+  h.github.addJob(payload.repository.full_name, payload.workflow_job);
+  return payload;
+}
+
+/** Runner Jobs started and not finished: what the caps bound. */
+const running = () =>
+  [...h.kubernetes.jobs.values()].filter(
+    (job) => job.spec?.suspend === false && !(job.status as { succeeded?: number } | undefined)?.succeeded,
+  );
+
+/** The runner of a Job finishes its job: the pod exits (Job complete) and GitHub sends `completed`. */
+async function finish(name: string) {
+  h.kubernetes.completeJob(name);
+  const jobId = Number(name.replace('runner-', ''));
+  const payload = queuedPayload({ jobId });
+  return post({
+    ...payload,
+    action: 'completed',
+    workflow_job: {
+      ...payload.workflow_job,
+      status: 'completed',
+      conclusion: 'success',
+      runner_id: 7,
+      runner_name: name,
+    },
+  });
+}
+
+describe('MAX_RUNNERS', () => {
+  it('never runs more than the cap, drops no job, and starts waiting jobs as runners finish', async () => {
+    h = await startAppHarness({ MAX_RUNNERS: '3' });
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, index) => post(queued(100 + index))));
+    const outcomes = answers.map((answer) => `${answer.status} ${answer.body.outcome}`).sort();
+    expect(outcomes).toEqual([...Array(3).fill('200 created'), ...Array(7).fill('202 waiting')]);
+    expect(answers.find((a) => a.body.outcome === 'waiting')?.body.reason).toBe(
+      'waiting for capacity: MAX_RUNNERS=3 runners are running',
+    );
+    expect(running()).toHaveLength(3);
+    expect(h.kubernetes.leases.size).toBe(3);
+    expect(h.github.runners).toHaveLength(3);
+
+    let most = running().length;
+    for (let step = 0; step < 20 && running().length > 0; step += 1) {
+      const [first] = running();
+      expect((await finish(first?.metadata.name ?? '')).status).toBe(200);
+      most = Math.max(most, running().length);
+    }
+    expect(most).toBe(3);
+    const started = [...h.kubernetes.jobs.values()].filter((job) => job.spec?.suspend === false);
+    expect(started).toHaveLength(10);
+    expect(h.github.runners).toHaveLength(10);
+  });
+
+  it('lets reconcile start a waiting job when the completed delivery was lost', async () => {
+    h = await startAppHarness({ MAX_RUNNERS: '1', RECONCILE_TOKEN: 't' });
+    await post(queued(200));
+    expect((await post(queued(201))).body.outcome).toBe('waiting');
+    h.kubernetes.completeJob('runner-200');
+    const report = await (
+      await h.app.request('/reconcile', { method: 'POST', headers: { authorization: 'Bearer t' } })
+    ).json();
+    expect(report).toMatchObject({ slotsFreed: 1, finished: 1 });
+    expect(h.kubernetes.jobs.get('runner-201')?.spec?.suspend).toBe(false);
+  });
+});
+
+describe('a profile cap', () => {
+  it('holds back that profile only', async () => {
+    const profiles =
+      'profiles:\n  - name: gpu\n    match: gpu\n    mode: standard\n    maxRunners: 1\n  - name: default\n    mode: standard\n';
+    h = await startAppHarness({ RUNNER_PROFILES: profiles });
+    const gpu = await Promise.all(
+      [301, 302, 303].map((jobId) => post(queued(jobId, ['self-hosted', 'gpu']))),
+    );
+    expect(gpu.map((answer) => answer.body.outcome).sort()).toEqual(['created', 'waiting', 'waiting']);
+    expect(gpu.find((a) => a.body.outcome === 'waiting')?.body.reason).toBe(
+      'waiting for capacity: profile gpu has its 1 runners running',
+    );
+    expect((await post(queued(304))).body.outcome).toBe('created');
+  });
+});
