@@ -37,6 +37,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const app = new Hono<Env>();
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
+  // OpenFaaS probes functions at /_/health.
+  app.get('/_/health', (c) => c.json({ status: 'ok' }));
   // Ready once the app exists: createApp is only reached with a valid config and built clients.
   app.get('/ready', (c) => c.json({ status: 'ready', mode: config.runnerMode, namespace: config.namespace }));
   app.get('/metrics', async (c) => {

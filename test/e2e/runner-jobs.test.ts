@@ -13,7 +13,14 @@ import { RUNNER_MODES } from '../../shared/config/load-config.js';
 import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
 import { queuedPayload, signedDelivery } from '../support/payloads.js';
 import { type ServerProcess, startServerProcess } from '../support/server-process.js';
-import { kubectl, kubectlJson, kubectlStatus, serviceAccountKubeconfig, waitFor } from './support/cluster.js';
+import {
+  ensureNamespace,
+  kubectl,
+  kubectlJson,
+  kubectlStatus,
+  serviceAccountKubeconfig,
+  waitFor,
+} from './support/cluster.js';
 
 const NAMESPACE = 'github-runners';
 const ACCOUNT = 'kube-actions-runner';
@@ -69,7 +76,7 @@ const isComplete = (job: Job | undefined) =>
   ) ?? false;
 
 beforeAll(async () => {
-  kubectl(['create', 'namespace', NAMESPACE]);
+  ensureNamespace(NAMESPACE);
   kubectl(['apply', '-f', '-'], rbacManifest);
   accountKubeconfig = serviceAccountKubeconfig(mkdtempSync(join(tmpdir(), 'kar-e2e-')), NAMESPACE, ACCOUNT);
   github = await startGitHubStandIn({ token: GITHUB_TOKEN });
@@ -77,7 +84,6 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const server of servers) await server.stop();
   await github?.close();
-  kubectlStatus(['delete', 'namespace', NAMESPACE, '--wait=false']);
 });
 beforeEach(() => {
   kubectl(['delete', 'jobs', '-n', NAMESPACE, '-l', 'app=github-runner', '--wait=true']);

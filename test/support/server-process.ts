@@ -53,7 +53,10 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     } catch {
       // not listening yet
     }
-    if (Date.now() > deadline) throw new Error(`server did not become healthy: ${output}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not become healthy: ${output}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
   return {

@@ -62,3 +62,8 @@ export function serviceAccountKubeconfig(dir: string, namespace: string, account
   );
   return path;
 }
+
+/** Creates the namespace unless it exists (suites share the cluster and leave their namespaces to its end). */
+export function ensureNamespace(name: string): void {
+  kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }));
+}
