@@ -57,7 +57,10 @@ describe('the Dockerfile', () => {
 
   it('copies only sources that exist', () => {
     for (const copy of ops(build, 'COPY')) {
-      const sources = copy.args.split(/\s+/).slice(0, -1);
+      const sources = copy.args
+        .split(/\s+/)
+        .slice(0, -1)
+        .filter((source) => !source.startsWith('--'));
       for (const source of sources) expect(existsSync(`${root}${source}`), source).toBe(true);
     }
   });
@@ -69,9 +72,11 @@ describe('the Dockerfile', () => {
     expect(runtime?.from).toMatch(/nonroot|nodejs/);
     const copies = ops(runtime, 'COPY');
     expect(copies).toHaveLength(1);
-    expect(copies[0]?.args).toBe('--from=build /src/dist/webhook.mjs /src/dist/webhook.mjs.map ./');
+    expect(copies[0]?.args).toBe(
+      '--from=build /src/dist/start.cjs /src/dist/webhook.cjs /src/dist/webhook.cjs.cache ./',
+    );
     const entrypoint = JSON.parse(ops(runtime, 'ENTRYPOINT').at(-1)?.args ?? '[]') as string[];
-    expect(entrypoint.at(-1)).toBe('/app/webhook.mjs');
+    expect(entrypoint.at(-1)).toBe('/app/start.cjs');
   });
 
   it('has no npm, no node_modules and no dev dependency in the runtime stage', () => {
@@ -84,7 +89,7 @@ describe('the Dockerfile', () => {
     const scripts = (
       JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { scripts: Record<string, string> }
     ).scripts;
-    expect(scripts.start).toContain('dist/webhook.mjs');
+    expect(scripts.start).toContain('node dist/start.cjs');
     expect(scripts.build).toContain('scripts/build.ts');
   });
 });

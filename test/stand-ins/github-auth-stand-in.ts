@@ -27,6 +27,11 @@ export interface StandInAuthOptions {
   readonly apps?: readonly StandInApp[];
   /** Serve under this path, as GitHub Enterprise Server serves its API under `/api/v3`. */
   readonly pathPrefix?: string;
+  /**
+   * Check every request and answer against GitHub's OpenAPI description (default). Benchmarks turn it off, so
+   * that the stand-in answers as close to instantly as it can.
+   */
+  readonly checkContract?: boolean;
 }
 
 export type AuthResult = 'ok' | 'bad-credentials' | 'forbidden';

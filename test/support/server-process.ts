@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { OUTFILE } from '../../scripts/build.js';
+import { OUTFILE } from '../../scripts/dist-paths.js';
 
 export interface ServerProcess {
   readonly url: string;
@@ -24,10 +24,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts the built function (`dist/webhook.mjs`, what `npm start` runs) and waits until `/health` answers. */
+/** Starts the built function (`dist/start.cjs`, what `npm start` runs) and waits until `/health` answers. */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--enable-source-maps', OUTFILE], {
+  const child = spawn(process.execPath, [OUTFILE], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',

@@ -1,0 +1,287 @@
+/**
+ * `npm run bench`: cold start, warm throughput, burst and memory of the built function, each against a floor
+ * measured in the same run on the same machine, with instant loopback stand-ins of GitHub and the Kubernetes API.
+ * Prints a table (medians over BENCH_RUNS runs); exits non-zero only if the harness itself fails.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BUNDLE, buildBundle, OUTFILE } from '../scripts/build.js';
+import { warmCodeCache } from '../scripts/warm-code-cache.js';
+import { type GitHubStandIn, startGitHubStandIn } from '../test/stand-ins/github-stand-in.js';
+import { type KubernetesStandIn, startKubernetesStandIn } from '../test/stand-ins/kubernetes-stand-in.js';
+import { queuedPayload, signedDelivery } from '../test/support/payloads.js';
+import { freePort } from '../test/support/server-process.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const SECRET = 'bench-webhook-secret';
+const TOKEN = 'github_pat_bench';
+const floorServer = fileURLToPath(new URL('./floor-server.mjs', import.meta.url));
+const floorHandler = fileURLToPath(new URL('./floor-handler.mjs', import.meta.url));
+
+let github: GitHubStandIn;
+let kubernetes: KubernetesStandIn;
+let kubeconfig: string;
+let nextJobId = 1_000_000;
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
+const percentile = (values: number[], p: number) =>
+  [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))] ?? Number.NaN;
+
+async function delivery() {
+  const payload = queuedPayload({ jobId: nextJobId++ });
+  github.addJob(payload.repository.full_name, payload.workflow_job);
+  return signedDelivery(payload, SECRET);
+}
+
+function functionEnv(port: number): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    WEBHOOK_SECRET: SECRET,
+    GITHUB_TOKEN: TOKEN,
+    GITHUB_API_URL: github.url,
+    KUBECONFIG: kubeconfig,
+    RUNNER_MODE: 'standard',
+    LOG_LEVEL: 'silent',
+  };
+}
+
+function start(script: string, env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [script], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+async function stop(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  await new Promise((resolve) => {
+    child.once('exit', resolve);
+    child.kill('SIGKILL');
+  });
+}
+
+/** Polls until `attempt` resolves true; returns ms since `started`. */
+async function until(started: number, attempt: () => Promise<boolean>): Promise<number> {
+  for (;;) {
+    try {
+      if (await attempt()) return performance.now() - started;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+async function coldFloor(): Promise<number> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = start(floorServer, { PORT: String(port) });
+  const ms = await until(started, async () => (await fetch(`http://127.0.0.1:${port}/`)).ok);
+  await stop(child);
+  return ms;
+}
+
+async function coldFunction(): Promise<{ health: number; webhook: number }> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const started = performance.now();
+  const child = start(OUTFILE, functionEnv(port));
+  const first = await delivery();
+  const webhook = await until(started, async () => {
+    const response = await fetch(`${url}/webhook`, {
+      method: 'POST',
+      headers: first.headers,
+      body: first.body,
+    });
+    return response.status === 200 && ((await response.json()) as { outcome?: string }).outcome === 'created';
+  });
+  await stop(child);
+  // Time to /health, in a run of its own so it is not inflated by the webhook attempts.
+  const healthStarted = performance.now();
+  const again = start(OUTFILE, functionEnv(port));
+  const health = await until(healthStarted, async () => (await fetch(`${url}/health`)).ok);
+  await stop(again);
+  return { health, webhook };
+}
+
+async function load(url: string, count: number, concurrency: number) {
+  const deliveries = await Promise.all(Array.from({ length: count }, delivery));
+  const latencies: number[] = [];
+  let failures = 0;
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < deliveries.length) {
+        const item = deliveries[next++];
+        if (!item) break;
+        const t0 = performance.now();
+        const response = await fetch(`${url}/webhook`, {
+          method: 'POST',
+          headers: item.headers,
+          body: item.body,
+        });
+        await response.arrayBuffer();
+        latencies.push(performance.now() - t0);
+        if (response.status !== 200) failures += 1;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  return { perSecond: count / seconds, p99: percentile(latencies, 0.99), failures, seconds };
+}
+
+async function withServer<T>(
+  script: string,
+  env: Record<string, string>,
+  port: number,
+  work: (url: string) => Promise<T>,
+) {
+  const child = start(script, env);
+  const url = `http://127.0.0.1:${port}`;
+  await until(performance.now(), async () => (await fetch(`${url}/health`)).status < 500);
+  try {
+    return await work(url);
+  } finally {
+    await stop(child);
+  }
+}
+
+const rssOf = (pid: number) =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
+
+async function main() {
+  const built = performance.now();
+  await buildBundle();
+  await warmCodeCache();
+  process.stdout.write(`bundle built and code cache warmed in ${Math.round(performance.now() - built)} ms\n`);
+  github = await startGitHubStandIn({ token: TOKEN, checkContract: false });
+  kubernetes = await startKubernetesStandIn();
+  kubeconfig = kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-bench-')));
+  const rows: [string, string, string, string][] = [];
+  const ms = (value: number) => `${value.toFixed(0)} ms`;
+
+  const floors: number[] = [];
+  const healths: number[] = [];
+  const webhooks: number[] = [];
+  for (let run = 0; run < RUNS; run += 1) {
+    floors.push(await coldFloor());
+    const cold = await coldFunction();
+    healths.push(cold.health);
+    webhooks.push(cold.webhook);
+  }
+  const floor = median(floors);
+  rows.push([
+    'cold start -> first webhook handled (Job created)',
+    ms(median(webhooks)),
+    ms(floor),
+    `${(median(webhooks) / floor).toFixed(2)}x (target <= 2.0x)`,
+  ]);
+  // The same without the V8 code cache, to show what it buys.
+  renameSync(`${BUNDLE}.cache`, `${BUNDLE}.cache.off`);
+  const uncached: number[] = [];
+  for (let run = 0; run < RUNS; run += 1) uncached.push((await coldFunction()).webhook);
+  renameSync(`${BUNDLE}.cache.off`, `${BUNDLE}.cache`);
+  rows.push([
+    '  the same without the V8 code cache',
+    ms(median(uncached)),
+    ms(floor),
+    `${(median(uncached) / floor).toFixed(2)}x`,
+  ]);
+  rows.push([
+    'cold start -> /health answers',
+    ms(median(healths)),
+    ms(floor),
+    `${(median(healths) / floor).toFixed(2)}x`,
+  ]);
+
+  const floorEnv = {
+    PATH: process.env.PATH ?? '',
+    WEBHOOK_SECRET: SECRET,
+    GITHUB_API_URL: github.url,
+    GITHUB_TOKEN: TOKEN,
+    K8S_URL: kubernetes.url,
+  };
+  for (const concurrency of [10, 100]) {
+    const count = 2000;
+    const fnRuns = [];
+    const floorRuns = [];
+    for (let run = 0; run < Math.max(1, Math.floor(RUNS / 2)); run += 1) {
+      const floorPort = await freePort();
+      floorRuns.push(
+        await withServer(floorHandler, { ...floorEnv, PORT: String(floorPort) }, floorPort, (url) =>
+          load(url, count, concurrency),
+        ),
+      );
+      const fnPort = await freePort();
+      fnRuns.push(
+        await withServer(OUTFILE, functionEnv(fnPort), fnPort, (url) => load(url, count, concurrency)),
+      );
+    }
+    const fnRate = median(fnRuns.map((r) => r.perSecond));
+    const floorRate = median(floorRuns.map((r) => r.perSecond));
+    const failures = fnRuns.reduce((sum, r) => sum + r.failures, 0);
+    rows.push([
+      `warm throughput, ${concurrency} concurrent (${count} deliveries)`,
+      `${fnRate.toFixed(0)}/s${failures ? ` (${failures} failed)` : ''}`,
+      `${floorRate.toFixed(0)}/s`,
+      `${(fnRate / floorRate).toFixed(2)}x (target >= 0.8x)`,
+    ]);
+    const added = median(fnRuns.map((r) => r.p99)) - median(floorRuns.map((r) => r.p99));
+    rows.push([
+      `p99 added latency, ${concurrency} concurrent`,
+      ms(median(fnRuns.map((r) => r.p99))),
+      ms(median(floorRuns.map((r) => r.p99))),
+      `+${added.toFixed(1)} ms (target < 2 ms)`,
+    ]);
+  }
+
+  const burstPort = await freePort();
+  await withServer(OUTFILE, functionEnv(burstPort), burstPort, async (url) => {
+    const jobsBefore = kubernetes.jobs.size;
+    const result = await load(url, 1000, 1000);
+    rows.push([
+      'burst: 1,000 deliveries at once',
+      `${(result.seconds * 1000).toFixed(0)} ms wall`,
+      '-',
+      `${1000 - result.failures}/1000 2xx, ${kubernetes.jobs.size - jobsBefore} Jobs`,
+    ]);
+  });
+
+  const memoryPort = await freePort();
+  const child = start(OUTFILE, functionEnv(memoryPort));
+  const url = `http://127.0.0.1:${memoryPort}`;
+  await until(performance.now(), async () => (await fetch(`${url}/health`)).ok);
+  const afterStart = rssOf(child.pid ?? 0);
+  await load(url, 5000, 50);
+  const at5000 = rssOf(child.pid ?? 0);
+  await load(url, 5000, 50);
+  const at10000 = rssOf(child.pid ?? 0);
+  await stop(child);
+  rows.push(['RSS after start', `${afterStart.toFixed(0)} MB`, '-', '']);
+  rows.push([
+    'RSS after 5,000 / 10,000 deliveries',
+    `${at5000.toFixed(0)} / ${at10000.toFixed(0)} MB`,
+    '-',
+    `${(((at10000 - at5000) / at5000) * 100).toFixed(1)}% growth (target <= 10%)`,
+  ]);
+
+  await github.close();
+  await kubernetes.close();
+  const widths = [0, 1, 2, 3].map((i) =>
+    Math.max(...[['measure', 'function', 'floor', 'ratio'], ...rows].map((row) => row[i]?.length ?? 0)),
+  );
+  const line = (row: string[]) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ');
+  process.stdout.write(
+    `\nNode ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, medians of ${RUNS} runs\n\n${line(['measure', 'function', 'floor', 'ratio'])}\n${rows.map(line).join('\n')}\n`,
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`bench harness failed: ${(error as Error).stack ?? String(error)}\n`);
+  process.exit(1);
+});
