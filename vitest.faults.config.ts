@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/faults/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
+    globalSetup: ['test/faults/global-setup.ts'],
     testTimeout: 600_000,
+    hookTimeout: 3_600_000,
   },
 });

@@ -14,11 +14,8 @@ declare module 'vitest' {
   }
 }
 
-/**
- * Starts the real control plane once for the suite (building it first when needed) and stops it afterwards,
- * so no run leaves it behind. `KEEP_CONTROL_PLANE=1` keeps it running for a faster next run while developing.
- */
-export default async function setup(project: TestProject): Promise<() => void> {
+/** Builds the bundle, starts the real control plane (building it first when needed); returns how to use it. */
+export async function startCluster(): Promise<{ kubeconfig: string; kubectl: string; stop: () => void }> {
   await buildBundle();
   const started = spawnSync('bash', [script, 'start'], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -33,10 +30,23 @@ export default async function setup(project: TestProject): Promise<() => void> {
   const k8sVersion = /^K8S_VERSION=(\S+)/m.exec(readFileSync(versions, 'utf8'))?.[1];
   const cache =
     process.env.CONTROL_PLANE_CACHE ?? fileURLToPath(new URL('../../.cache/control-plane', import.meta.url));
-  project.provide('kubeconfig', started.stdout.trim());
-  project.provide('kubectl', `${cache}/bin/kubectl-${k8sVersion}`);
-  return () => {
-    if (process.env.KEEP_CONTROL_PLANE === '1') return;
-    spawnSync('bash', [script, 'stop'], { stdio: 'inherit' });
+  return {
+    kubeconfig: started.stdout.trim(),
+    kubectl: `${cache}/bin/kubectl-${k8sVersion}`,
+    stop: () => {
+      if (process.env.KEEP_CONTROL_PLANE === '1') return;
+      spawnSync('bash', [script, 'stop'], { stdio: 'inherit' });
+    },
   };
+}
+
+/**
+ * Starts the real control plane once for the suite and stops it afterwards, so no run leaves it behind.
+ * `KEEP_CONTROL_PLANE=1` keeps it running for a faster next run while developing.
+ */
+export default async function setup(project: TestProject): Promise<() => void> {
+  const cluster = await startCluster();
+  project.provide('kubeconfig', cluster.kubeconfig);
+  project.provide('kubectl', cluster.kubectl);
+  return cluster.stop;
 }

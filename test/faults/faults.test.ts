@@ -4,18 +4,22 @@
  * their queued delivery arrives, and the process is killed mid-run and restarted. Then reconcile runs until it
  * has nothing left to do. Printed and asserted: no job lost, none given two runners, nothing left behind.
  *
- * Runs against the Kubernetes API stand-in (the fault proxy for a real API server is not built yet).
+ * Runs against the real control plane (behind a fault-injecting proxy) when it can be started, else against the
+ * Kubernetes API stand-in; FAULTS_BACKEND=stand-in forces the stand-in.
  * FAULTS_JOBS and FAULTS_SEED change the size and the replayable random sequence.
  */
+
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, expect, inject, it } from 'vitest';
 import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
-import { type KubernetesStandIn, startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
+import { startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
 import { queuedPayload } from '../support/payloads.js';
 import { type ServerProcess, startServerProcess } from '../support/server-process.js';
+import { startApiProxy } from './api-proxy.js';
 import { seededRandom } from './seeded-random.js';
 
 const JOBS = Number(process.env.FAULTS_JOBS ?? 500);
@@ -27,7 +31,68 @@ const RECONCILE_TOKEN = 'faults-reconcile-token';
 const HOOK_ID = 292430182;
 
 let github: GitHubStandIn;
-let kubernetes: KubernetesStandIn;
+type KubeObject = {
+  metadata: { name: string; uid?: string; ownerReferences?: { uid: string }[] };
+  spec?: { suspend?: boolean };
+  data?: Record<string, string>;
+};
+
+/** Where the runner Jobs go: the real control plane behind a fault proxy when it is up, else the stand-in. */
+interface Backend {
+  readonly name: string;
+  readonly namespace: string;
+  readonly kubeconfig: string;
+  chaos(
+    probability: number,
+    faults: readonly { status?: number; delayMs?: number }[],
+    random: () => number,
+  ): void;
+  view(): Promise<{ jobs: Map<string, KubeObject>; secrets: Map<string, KubeObject> }>;
+  close(): Promise<void>;
+}
+
+async function startBackend(): Promise<Backend> {
+  const dir = mkdtempSync(join(tmpdir(), 'kar-faults-'));
+  const real = inject('faultsKubeconfig');
+  if (!real) {
+    const standIn = await startKubernetesStandIn();
+    return {
+      name: 'Kubernetes API stand-in',
+      namespace: 'default',
+      kubeconfig: standIn.writeKubeconfig(dir),
+      chaos: standIn.chaos,
+      view: async () => ({
+        jobs: standIn.jobs as Map<string, KubeObject>,
+        secrets: standIn.secrets as Map<string, KubeObject>,
+      }),
+      close: standIn.close,
+    };
+  }
+  const namespace = `faults-${SEED}`;
+  const kubectl = (...args: string[]) =>
+    execFileSync(inject('kubectl'), ['--kubeconfig', real, ...args], {
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+    });
+  kubectl('create', 'namespace', namespace);
+  const proxy = await startApiProxy(real);
+  const list = (kind: string) =>
+    new Map(
+      (JSON.parse(kubectl('get', kind, '-n', namespace, '-o', 'json')) as { items: KubeObject[] }).items.map(
+        (item) => [item.metadata.name, item],
+      ),
+    );
+  return {
+    name: 'real control plane (kube-apiserver, controllers, kwok node) behind a fault proxy',
+    namespace,
+    kubeconfig: proxy.writeKubeconfig(dir, namespace),
+    chaos: proxy.chaos,
+    view: async () => ({ jobs: list('jobs'), secrets: list('secrets') }),
+    close: proxy.close,
+  };
+}
+
+let kubernetes: Backend;
 let server: ServerProcess | undefined;
 
 afterAll(async () => {
@@ -36,13 +101,14 @@ afterAll(async () => {
   await kubernetes?.close();
 });
 
-async function startFunction(kubeconfig: string): Promise<ServerProcess> {
+async function startFunction(kubeconfig: string, namespace: string): Promise<ServerProcess> {
   const started = await startServerProcess({
     WEBHOOK_SECRET,
     GITHUB_TOKEN,
     RECONCILE_TOKEN,
     GITHUB_API_URL: github.url,
     KUBECONFIG: kubeconfig,
+    NAMESPACE: namespace,
     RUNNER_MODE: 'standard',
     CLAIM_TTL_SECONDS: '2',
     RECONCILE_HOOKS: `lineville/elastic-machines-testing:${HOOK_ID}`,
@@ -67,9 +133,9 @@ async function pool<T>(items: readonly T[], size: number, work: (item: T, index:
 it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOBS} jobs)`, async () => {
   const random = seededRandom(SEED);
   github = await startGitHubStandIn({ token: GITHUB_TOKEN });
-  kubernetes = await startKubernetesStandIn();
-  const kubeconfig = kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-faults-')));
-  server = await startFunction(kubeconfig);
+  kubernetes = await startBackend();
+  const { kubeconfig, namespace } = kubernetes;
+  server = await startFunction(kubeconfig, namespace);
 
   const jobs = Array.from({ length: JOBS }, (_, index) => {
     const payload = queuedPayload({ jobId: 900_000_000 + index });
@@ -104,7 +170,7 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
       restarting = (async () => {
         server?.process.kill('SIGKILL');
         await new Promise((resolve) => setTimeout(resolve, 500));
-        server = await startFunction(kubeconfig);
+        server = await startFunction(kubeconfig, namespace);
       })();
     }
     const { payload } = job;
@@ -162,7 +228,18 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
 
   // Tally against the truth.
   const liveRunners = github.runners.filter((runner) => !runner.deleted);
-  const jobsByName = kubernetes.jobs;
+  // On a real cluster the garbage collector removes the Secrets of deleted Jobs a moment later.
+  let view = await kubernetes.view();
+  for (let wait = 0; wait < 60; wait += 1) {
+    const orphanSecrets = [...view.secrets.values()].filter(
+      (secret) =>
+        view.jobs.get(secret.metadata.name)?.metadata.uid !== secret.metadata.ownerReferences?.[0]?.uid,
+    );
+    if (orphanSecrets.length === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    view = await kubernetes.view();
+  }
+  const jobsByName = view.jobs;
   let lost = 0;
   let duplicated = 0;
   let orphans = 0;
@@ -172,7 +249,7 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
     const name = `runner-${payload.workflow_job.id}`;
     const job = jobsByName.get(name);
     const registrations = liveRunners.filter((runner) => runner.name === name);
-    const secret = kubernetes.secrets.get(name);
+    const secret = view.secrets.get(name);
     if (cancelled) {
       if (job || registrations.length > 0 || secret) {
         orphans += 1;
@@ -199,7 +276,7 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
   }
   const names = new Set(jobs.map(({ payload }) => `runner-${payload.workflow_job.id}`));
   for (const runner of liveRunners) if (!names.has(runner.name)) orphans += 1;
-  for (const [name, secret] of kubernetes.secrets) {
+  for (const [name, secret] of view.secrets) {
     const owner = secret.metadata.ownerReferences?.[0]?.uid;
     if (jobsByName.get(name)?.metadata.uid !== owner) {
       orphans += 1;
@@ -212,6 +289,7 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
   const attempts = github.deliveries.length;
   const failedAttempts = github.deliveries.filter((d) => d.statusCode < 200 || d.statusCode >= 300).length;
   const table = {
+    'Kubernetes API': kubernetes.name,
     seed: SEED,
     jobs: JOBS,
     'jobs requested (not cancelled)': requested,
