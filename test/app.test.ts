@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type AppHarness, GITHUB_TOKEN, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
-import { examplesOf, queuedPayload, signedDelivery } from './support/payloads.js';
+import { completedPayload, examplesOf, queuedPayload, signedDelivery } from './support/payloads.js';
 
 let h: AppHarness;
 
@@ -399,17 +399,7 @@ describe('a completed job', () => {
     await deliver(payload);
     // The runner was registered but the Job never started; then the job was cancelled.
     expect(h.kubernetes.jobs.size).toBe(1);
-    const completed = {
-      ...payload,
-      action: 'completed',
-      workflow_job: {
-        ...payload.workflow_job,
-        status: 'completed',
-        conclusion: 'cancelled',
-        runner_id: null,
-      },
-    };
-    const response = await deliver(completed);
+    const response = await deliver(completedPayload(payload));
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       outcome: 'cancelled',
@@ -430,12 +420,7 @@ describe('a completed job', () => {
   it('before its queued delivery (out of order) leaves nothing, and the late queued delivery makes nothing', async () => {
     const payload = queued();
     h.github.setJobStatus(payload.workflow_job.id, 'completed');
-    const completed = {
-      ...payload,
-      action: 'completed',
-      workflow_job: { ...payload.workflow_job, runner_id: null },
-    };
-    expect(await (await deliver(completed)).json()).toEqual({
+    expect(await (await deliver(completedPayload(payload))).json()).toEqual({
       outcome: 'ignored',
       reason: 'no runner job for this job',
     });

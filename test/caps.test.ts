@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
-import { queuedPayload, signedDelivery } from './support/payloads.js';
+import { completedPayload, queuedPayload, signedDelivery } from './support/payloads.js';
 
 let h: AppHarness;
 afterEach(async () => {
@@ -31,17 +31,7 @@ async function finish(name: string) {
   h.kubernetes.completeJob(name);
   const jobId = Number(name.replace('runner-', ''));
   const payload = queuedPayload({ jobId });
-  return post({
-    ...payload,
-    action: 'completed',
-    workflow_job: {
-      ...payload.workflow_job,
-      status: 'completed',
-      conclusion: 'success',
-      runner_id: 7,
-      runner_name: name,
-    },
-  });
+  return post(completedPayload(payload, { runnerId: 7, runnerName: name }));
 }
 
 describe('MAX_RUNNERS', () => {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { afterAll, expect, inject, it } from 'vitest';
 import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
 import { startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
-import { queuedPayload } from '../support/payloads.js';
+import { completedPayload, queuedPayload } from '../support/payloads.js';
 import { type ServerProcess, startServerProcess } from '../support/server-process.js';
 import { startApiProxy } from './api-proxy.js';
 import { seededRandom } from './seeded-random.js';
@@ -177,17 +177,7 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
     if (job.cancelled) {
       // Out of order: the job is cancelled and its completed delivery arrives before the queued one.
       github.setJobStatus(payload.workflow_job.id, 'completed');
-      const completed = {
-        ...payload,
-        action: 'completed',
-        workflow_job: {
-          ...payload.workflow_job,
-          status: 'completed',
-          conclusion: 'cancelled',
-          runner_id: null,
-        },
-      };
-      await github.deliver('workflow_job', completed);
+      await github.deliver('workflow_job', completedPayload(payload));
     }
     // Every delivery comes twice (same GUID, as a redelivery): half at the same moment, half one after the other.
     const guid = randomUUID();

@@ -60,6 +60,27 @@ export function queuedPayload(
   return payload;
 }
 
+/**
+ * The `completed` delivery GitHub sends for a queued payload's job: cancelled before any runner took it (the
+ * default), or finished on the named runner.
+ */
+export function completedPayload(
+  queued: ReturnType<typeof queuedPayload>,
+  ranOn?: { runnerId: number; runnerName: string },
+) {
+  return {
+    ...queued,
+    action: 'completed',
+    workflow_job: {
+      ...queued.workflow_job,
+      status: 'completed',
+      conclusion: ranOn ? 'success' : 'cancelled',
+      runner_id: ranOn?.runnerId ?? null,
+      runner_name: ranOn?.runnerName ?? null,
+    },
+  };
+}
+
 let deliveries = 0;
 
 /** Headers and body of a delivery as GitHub sends it, signed with the real `sign()`. */
