@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/log/create-logger.js';
 import type { Metrics } from '../../shared/metrics/create-metrics.js';
 import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
 import { buildRunnerJob, runnerJobName, runnerLabels } from '../../shared/modes/build-runner-job.js';
+import type { RecordFields } from '../../shared/modes/record-annotations.js';
 import { type RunnerProfile, selectProfile } from '../../shared/profiles/runner-profile.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 
@@ -124,20 +125,6 @@ async function takeSlots(
   }
   return undefined;
 }
-
-/** What a runner record is made of; the Job is built from the current configuration. */
-export type RecordFields = Pick<
-  RunnerRecord,
-  | 'owner'
-  | 'repo'
-  | 'jobId'
-  | 'runId'
-  | 'runAttempt'
-  | 'deliveryId'
-  | 'hookId'
-  | 'installationId'
-  | 'jobLabels'
->;
 
 /** The suspended Job that records a queued job with the profile chosen for it, optionally claimed. */
 export function buildRecordJob(

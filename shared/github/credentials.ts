@@ -1,7 +1,7 @@
 import { createAppAuth } from '@octokit/auth-app';
-import { request as octokitRequest } from '@octokit/request';
 import type { GitHubAuth } from '../config/github-auth.js';
 import { NoCredentialError } from '../errors/errors.js';
+import { githubRequest } from './github-request.js';
 
 /** A token to call GitHub with, and a name for it that is safe for logs and metric labels. */
 export interface GitHubCredential {
@@ -50,11 +50,7 @@ export function createAppCredentials(options: {
   baseUrl: string;
   fetch?: typeof fetch;
 }): CredentialProvider {
-  const request = octokitRequest.defaults({
-    baseUrl: options.baseUrl,
-    headers: { 'user-agent': 'kube-actions-runner', 'x-github-api-version': '2022-11-28' },
-    ...(options.fetch === undefined ? {} : { request: { fetch: options.fetch } }),
-  });
+  const request = githubRequest(options.baseUrl, options.fetch);
   const auth = createAppAuth({ appId: options.appId, privateKey: options.privateKey, request });
   const installations = new Map<string, number>();
 

@@ -1,6 +1,6 @@
-import { request as octokitRequest } from '@octokit/request';
 import type { CredentialProvider } from './credentials.js';
 import type { RepoRef } from './github-client.js';
+import { githubRequest } from './github-request.js';
 
 export interface WebhookTarget {
   /** The function's public URL, e.g. `https://runners.example.com/webhook`. */
@@ -24,11 +24,7 @@ export function createWebhookInstaller(options: {
   credentials: CredentialProvider;
   fetch?: typeof fetch;
 }) {
-  const request = octokitRequest.defaults({
-    baseUrl: options.baseUrl,
-    headers: { 'user-agent': 'kube-actions-runner', 'x-github-api-version': '2022-11-28' },
-    ...(options.fetch === undefined ? {} : { request: { fetch: options.fetch } }),
-  });
+  const request = githubRequest(options.baseUrl, options.fetch);
 
   return async function ensureWebhook(repo: RepoRef, target: WebhookTarget): Promise<EnsureResult> {
     const { token } = await options.credentials.credentialFor(repo);

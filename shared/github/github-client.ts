@@ -1,7 +1,7 @@
-import { request as octokitRequest } from '@octokit/request';
 import { UpstreamError } from '../errors/errors.js';
 import { type Deadline, deadlineIn, type RetryAdvice, withRetries } from '../retry/with-retries.js';
 import type { CredentialProvider } from './credentials.js';
+import { githubRequest } from './github-request.js';
 
 /** A repository as GitHub's REST paths name it; in App mode, with the installation that delivered it. */
 export interface RepoRef {
@@ -102,14 +102,7 @@ type Answer<T> = { status: number; data: T; headers: Record<string, unknown> };
 /** Builds the GitHub REST client on `@octokit/request`; each call authenticates as the owner's credential. */
 export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const { defaultBudgetMs = 8000, requestTimeoutMs = 5000, scope = 'repo' } = options;
-  const request = octokitRequest.defaults({
-    baseUrl: options.baseUrl,
-    headers: {
-      'user-agent': options.userAgent ?? 'kube-actions-runner',
-      'x-github-api-version': '2022-11-28',
-    },
-    ...(options.fetch === undefined ? {} : { request: { fetch: options.fetch } }),
-  });
+  const request = githubRequest(options.baseUrl, options.fetch, options.userAgent);
 
   async function call<T>(
     route: string,

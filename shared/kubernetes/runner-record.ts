@@ -1,22 +1,19 @@
 import type { V1Job } from '@kubernetes/client-node';
-import { type Claim, LABEL_PREFIX, parseClaim, RECORD_ANNOTATIONS } from '../modes/record-annotations.js';
+import {
+  type Claim,
+  LABEL_PREFIX,
+  parseClaim,
+  RECORD_ANNOTATIONS,
+  type RecordFields,
+} from '../modes/record-annotations.js';
 
 export type { Claim } from '../modes/record-annotations.js';
 
 /** A runner Job read back from the API server. */
-export interface RunnerRecord {
+export interface RunnerRecord extends RecordFields {
   readonly name: string;
   readonly uid: string;
   readonly resourceVersion: string;
-  readonly owner: string;
-  readonly repo: string;
-  readonly jobId: number;
-  readonly runId: number;
-  readonly runAttempt: number;
-  readonly deliveryId: string;
-  readonly jobLabels: readonly string[];
-  readonly hookId: number | undefined;
-  readonly installationId: number | undefined;
   /** Suspended: the runner is not registered or not started yet (an unfinished record). */
   readonly suspended: boolean;
   /** Complete or Failed. */

@@ -5,7 +5,13 @@ import { applyProfile } from './apply-profile.js';
 import { dindPodSpec } from './dind.js';
 import { dindRootlessPodSpec } from './dind-rootless.js';
 import { toLabelValue } from './label-value.js';
-import { type Claim, formatClaim, LABEL_PREFIX, RECORD_ANNOTATIONS } from './record-annotations.js';
+import {
+  type Claim,
+  formatClaim,
+  LABEL_PREFIX,
+  RECORD_ANNOTATIONS,
+  type RecordFields,
+} from './record-annotations.js';
 import type { RunnerPodInput } from './runner-pod.js';
 
 export { LABEL_PREFIX } from './record-annotations.js';
@@ -24,25 +30,13 @@ const podSpecBuilders: Readonly<Record<RunnerMode, (input: RunnerPodInput) => V1
 };
 
 /** The workflow job a runner Job is for, and how to build it. */
-export interface RunnerJobInput {
+export interface RunnerJobInput extends RecordFields {
   /** What the pod is made of: mode, images, resources, placement. */
   readonly profile: RunnerProfile;
   /** Name of the Secret holding the JIT config. */
   readonly secretName: string;
   readonly namespace: string;
   readonly ttlSecondsAfterFinished: number;
-  readonly owner: string;
-  readonly repo: string;
-  readonly jobId: number;
-  readonly runId: number;
-  readonly runAttempt: number;
-  readonly deliveryId: string;
-  /** The job's `runs-on` labels, kept so that the runner can be registered later from the record alone. */
-  readonly jobLabels: readonly string[];
-  /** The webhook (`X-GitHub-Hook-ID`) that delivered the job, for finding failed deliveries later. */
-  readonly hookId?: number | undefined;
-  /** The GitHub App installation of the repository (App mode), to act for it later. */
-  readonly installationId?: number | undefined;
   /** Who is finishing the record, and until when. */
   readonly claim?: Claim;
   /** Created suspended: no pod starts until the JIT Secret exists and the Job is resumed. */

@@ -15,6 +15,22 @@ export const RECORD_ANNOTATIONS = {
   claim: `${LABEL_PREFIX}/claim`,
 } as const;
 
+/** What a runner record holds about its workflow job: written on the Job, read back from it. */
+export interface RecordFields {
+  readonly owner: string;
+  readonly repo: string;
+  readonly jobId: number;
+  readonly runId: number;
+  readonly runAttempt: number;
+  readonly deliveryId: string;
+  /** The job's `runs-on` labels, kept so that the runner can be registered later from the record alone. */
+  readonly jobLabels: readonly string[];
+  /** The webhook (`X-GitHub-Hook-ID`) that delivered the job, for finding failed deliveries later. */
+  readonly hookId?: number | undefined;
+  /** The GitHub App installation of the repository (App mode), to act for it later. */
+  readonly installationId?: number | undefined;
+}
+
 /** Whoever holds a claim may register the runner and resume the Job; others wait until it expires. */
 export interface Claim {
   readonly id: string;
