@@ -5,29 +5,33 @@
  */
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 
 import { BUNDLE, OUTFILE } from './dist-paths.js';
 
 export { BUNDLE, OUTFILE } from './dist-paths.js';
 
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  logLevel: 'warning',
+} as const;
+
+/** The esbuild options of the function's bundle (also used by the test that keeps it small). */
+export const FUNCTION_BUNDLE: BuildOptions = {
+  ...common,
+  entryPoints: [fileURLToPath(new URL('../functions/webhook/index.ts', import.meta.url))],
+  outfile: BUNDLE,
+  minify: true,
+  sourcemap: true,
+};
+
 /** Builds the bundle and its loader; removes a code cache of an earlier bundle. */
 export async function buildBundle(): Promise<string> {
   rmSync(`${BUNDLE}.cache`, { force: true });
-  const common = {
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    logLevel: 'warning',
-  } as const;
-  await build({
-    ...common,
-    entryPoints: [fileURLToPath(new URL('../functions/webhook/index.ts', import.meta.url))],
-    outfile: BUNDLE,
-    minify: true,
-    sourcemap: true,
-  });
+  await build(FUNCTION_BUNDLE);
   await build({
     ...common,
     entryPoints: [fileURLToPath(new URL('../functions/webhook/start.ts', import.meta.url))],

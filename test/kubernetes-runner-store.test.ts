@@ -1,9 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamError } from '../shared/errors/errors.js';
+import { createKubeApi, type KubeApi } from '../shared/kubernetes/kube-api.js';
+import { kubeconfigConnection } from '../shared/kubernetes/kubeconfig-connection.js';
 import { createKubernetesRunnerStore } from '../shared/kubernetes/kubernetes-runner-store.js';
 import type { RunnerStore } from '../shared/kubernetes/runner-store.js';
 import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
@@ -31,14 +32,17 @@ const jobFor = (jobId: number) =>
 describe('the Kubernetes runner store against the API stand-in', () => {
   let api: KubernetesStandIn;
   let store: RunnerStore;
+  let kubeApi: KubeApi;
 
   beforeAll(async () => {
     api = await startKubernetesStandIn();
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromFile(api.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-'))));
-    store = createKubernetesRunnerStore(kubeConfig, 'default');
+    kubeApi = createKubeApi(kubeconfigConnection([api.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-')))]));
+    store = createKubernetesRunnerStore(kubeApi, 'default');
   });
-  afterAll(() => api.close());
+  afterAll(async () => {
+    kubeApi.close();
+    await api.close();
+  });
 
   it('creates a Job once; the second create is reported as existing, not as an error', async () => {
     const first = await store.createJob(jobFor(1));

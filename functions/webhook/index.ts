@@ -7,8 +7,9 @@ import { ConfigError, loadConfig, redactConfig } from '../../shared/config/load-
 import { readSecretFiles } from '../../shared/config/read-secret-files.js';
 import { createCredentials } from '../../shared/github/credentials.js';
 import { createGitHubClient } from '../../shared/github/github-client.js';
+import { createKubeApi } from '../../shared/kubernetes/kube-api.js';
 import { createKubernetesRunnerStore } from '../../shared/kubernetes/kubernetes-runner-store.js';
-import { loadKubeConfig } from '../../shared/kubernetes/load-kube-config.js';
+import { loadKubeConnection } from '../../shared/kubernetes/load-kube-connection.js';
 import { createLogger } from '../../shared/log/create-logger.js';
 import { createMetrics, observeGitHub } from '../../shared/metrics/create-metrics.js';
 import { createPushGateway } from '../../shared/metrics/push-gateway.js';
@@ -31,15 +32,13 @@ try {
 
 const log = createLogger(config.logLevel);
 
-let kubeConfig: ReturnType<typeof loadKubeConfig>;
+let kubernetes: ReturnType<typeof loadKubeConnection>;
 try {
-  kubeConfig = loadKubeConfig(process.env);
+  kubernetes = loadKubeConnection(process.env);
 } catch (error) {
   fail(`could not load a Kubernetes config: ${(error as Error).message}`);
 }
-const cluster = kubeConfig.getCurrentCluster();
-
-const runners = createKubernetesRunnerStore(kubeConfig, config.namespace);
+const runners = createKubernetesRunnerStore(createKubeApi(kubernetes), config.namespace);
 const metrics = createMetrics({
   countActiveRunners: () => runners.countActive(),
   onCollectError: (error) => log.warn({ err: error }, 'could not count active runner jobs'),
@@ -66,7 +65,15 @@ const app = createApp({
 const server = serve(
   { fetch: app.fetch, port: config.port, hostname: process.env.HOST ?? '0.0.0.0' },
   (info) => {
-    log.info({ port: info.port, cluster: cluster?.server, config: redactConfig(config) }, 'listening');
+    log.info(
+      {
+        port: info.port,
+        cluster: kubernetes.server.origin,
+        kubeconfig: kubernetes.source,
+        config: redactConfig(config),
+      },
+      'listening',
+    );
   },
 );
 

@@ -1,19 +1,9 @@
-import {
-  ApiException,
-  BatchV1Api,
-  CoordinationV1Api,
-  CoreV1Api,
-  type KubeConfig,
-  Observable,
-  type ObservableMiddleware,
-  type RequestContext,
-  type ResponseContext,
-  type V1Job,
-} from '@kubernetes/client-node';
+import type { V1Job, V1Lease, V1Secret } from '@kubernetes/client-node';
 import { UpstreamError } from '../errors/errors.js';
 import { RUNNER_APP_LABEL } from '../modes/build-runner-job.js';
 import { type Claim, formatClaim, LABEL_PREFIX, RECORD_ANNOTATIONS } from '../modes/record-annotations.js';
 import { type Deadline, deadlineIn, type RetryAdvice, withRetries } from '../retry/with-retries.js';
+import { type KubeApi, KubeApiError, type KubeRequest } from './kube-api.js';
 import { isFinished, toRunnerRecord } from './runner-record.js';
 import type { RunnerStore } from './runner-store.js';
 
@@ -30,6 +20,13 @@ const SLOT_HOLDER = `${LABEL_PREFIX}/slot-holder`;
 const FIELD_MANAGER = 'kube-actions-runner';
 /** A JSON Patch path segment escapes `/` as `~1`. */
 const CLAIM_PATH = `/metadata/annotations/${RECORD_ANNOTATIONS.claim.replace('/', '~1')}`;
+const JSON_PATCH = 'application/json-patch+json';
+
+/** A list as the API server sends it (client-node's types call `continue` `_continue`). */
+interface ListOf<T> {
+  readonly items: T[];
+  readonly metadata?: { readonly continue?: string };
+}
 
 export interface KubernetesRunnerStoreOptions {
   /** Deadline of a call made without one. */
@@ -39,23 +36,26 @@ export interface KubernetesRunnerStoreOptions {
 }
 
 /**
- * The RunnerStore on `@kubernetes/client-node`, for one namespace. Manifests are sent with
+ * The RunnerStore on the Kubernetes REST API, for one namespace. Manifests are sent with
  * `fieldValidation=Strict`, so an unknown or misspelt field is an error, not silently dropped.
  */
 export function createKubernetesRunnerStore(
-  kubeConfig: KubeConfig,
+  api: KubeApi,
   namespace: string,
   options: KubernetesRunnerStoreOptions = {},
 ): RunnerStore {
   const { defaultBudgetMs = 8000, requestTimeoutMs = 4000 } = options;
-  const batch = kubeConfig.makeApiClient(BatchV1Api);
-  const core = kubeConfig.makeApiClient(CoreV1Api);
-  const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+  const ns = encodeURIComponent(namespace);
+  const jobs = `/apis/batch/v1/namespaces/${ns}/jobs`;
+  const secrets = `/api/v1/namespaces/${ns}/secrets`;
+  const leases = `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`;
+  const named = (collection: string, name: string) => `${collection}/${encodeURIComponent(name)}`;
+  const writeQuery = { fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' };
 
-  async function listSlotLeases(selector: string, deadline?: Deadline) {
-    const list = await call(
+  async function listSlotLeases(selector: string, deadline?: Deadline): Promise<V1Lease[]> {
+    const list = await call<ListOf<V1Lease>>(
       'failed to list runner slots',
-      (o) => coordination.listNamespacedLease({ namespace, labelSelector: selector }, o),
+      { method: 'GET', path: leases, query: { labelSelector: selector } },
       deadline,
     );
     return list.items;
@@ -64,12 +64,16 @@ export function createKubernetesRunnerStore(
   /** Runs one API call with a per-request timeout, retried on 5xx, 429 and network failures. */
   async function call<T>(
     what: string,
-    run: (options: ReturnType<typeof timeoutOptions>) => Promise<T>,
+    request: Omit<KubeRequest, 'signal'>,
     deadline: Deadline = deadlineIn(defaultBudgetMs),
   ): Promise<T> {
     try {
       return await withRetries(
-        (remainingMs) => run(timeoutOptions(Math.max(1, Math.min(requestTimeoutMs, remainingMs)))),
+        (remainingMs) =>
+          api.request<T>({
+            ...request,
+            signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeoutMs, remainingMs))),
+          }),
         { deadline, advise: adviseRetry },
       );
     } catch (error) {
@@ -89,41 +93,36 @@ export function createKubernetesRunnerStore(
   }
 
   async function listRunnerJobs(deadline?: Deadline): Promise<V1Job[]> {
-    const jobs: V1Job[] = [];
+    const found: V1Job[] = [];
     let page: string | undefined;
     do {
-      const continueToken = page;
-      const list = await call(
+      const list = await call<ListOf<V1Job>>(
         'failed to list runner Jobs',
-        (o) =>
-          batch.listNamespacedJob(
-            {
-              namespace,
-              labelSelector: APP_SELECTOR,
-              limit: 500,
-              ...(continueToken ? { _continue: continueToken } : {}),
-            },
-            o,
-          ),
+        { method: 'GET', path: jobs, query: { labelSelector: APP_SELECTOR, limit: 500, continue: page } },
         deadline,
       );
-      jobs.push(...list.items);
-      page = list.metadata?._continue || undefined;
+      found.push(...list.items);
+      page = list.metadata?.continue || undefined;
     } while (page !== undefined);
-    return jobs;
+    return found;
   }
+
+  /** A JSON Patch of a runner Job. */
+  const patchJob = (name: string, body: unknown[]): Omit<KubeRequest, 'signal'> => ({
+    method: 'PATCH',
+    path: named(jobs, name),
+    query: { fieldManager: FIELD_MANAGER },
+    contentType: JSON_PATCH,
+    body,
+  });
 
   const store: RunnerStore = {
     async createJob(job, deadline) {
       const created = await unless(
         [409],
-        call(
+        call<V1Job>(
           'failed to create the runner Job',
-          (o) =>
-            batch.createNamespacedJob(
-              { namespace, body: job, fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' },
-              o,
-            ),
+          { method: 'POST', path: jobs, query: writeQuery, body: job },
           deadline,
         ),
       );
@@ -133,11 +132,7 @@ export function createKubernetesRunnerStore(
     async getRecord(name, deadline) {
       const job = await unless(
         [404],
-        call(
-          'failed to read the runner Job',
-          (o) => batch.readNamespacedJob({ name, namespace }, o),
-          deadline,
-        ),
+        call<V1Job>('failed to read the runner Job', { method: 'GET', path: named(jobs, name) }, deadline),
       );
       return job && toRunnerRecord(job);
     },
@@ -147,19 +142,10 @@ export function createKubernetesRunnerStore(
         [409, 404],
         call(
           'failed to claim the runner Job',
-          (o) =>
-            batch.patchNamespacedJob(
-              {
-                name: record.name,
-                namespace,
-                fieldManager: FIELD_MANAGER,
-                body: [
-                  { op: 'replace', path: '/metadata/resourceVersion', value: record.resourceVersion },
-                  { op: 'add', path: CLAIM_PATH, value: formatClaim(claim) },
-                ],
-              },
-              o,
-            ),
+          patchJob(record.name, [
+            { op: 'replace', path: '/metadata/resourceVersion', value: record.resourceVersion },
+            { op: 'add', path: CLAIM_PATH, value: formatClaim(claim) },
+          ]),
           deadline,
         ),
       );
@@ -170,30 +156,17 @@ export function createKubernetesRunnerStore(
         [404],
         call(
           'failed to release the claim',
-          (o) =>
-            batch.patchNamespacedJob(
-              {
-                name,
-                namespace,
-                fieldManager: FIELD_MANAGER,
-                body: [{ op: 'add', path: CLAIM_PATH, value: '' }],
-              },
-              o,
-            ),
+          patchJob(name, [{ op: 'add', path: CLAIM_PATH, value: '' }]),
           deadline,
         ),
       );
     },
-    async createSecret(secret, deadline) {
+    async createSecret(secret: V1Secret, deadline) {
       const created = await unless(
         [409],
         call(
           'failed to create the JIT Secret',
-          (o) =>
-            core.createNamespacedSecret(
-              { namespace, body: secret, fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' },
-              o,
-            ),
+          { method: 'POST', path: secrets, query: writeQuery, body: secret },
           deadline,
         ),
       );
@@ -202,19 +175,10 @@ export function createKubernetesRunnerStore(
     async resumeJob(name, deadline) {
       await call(
         'failed to resume the runner Job',
-        (o) =>
-          batch.patchNamespacedJob(
-            {
-              name,
-              namespace,
-              fieldManager: FIELD_MANAGER,
-              body: [
-                { op: 'replace', path: '/spec/suspend', value: false },
-                { op: 'add', path: CLAIM_PATH, value: '' },
-              ],
-            },
-            o,
-          ),
+        patchJob(name, [
+          { op: 'replace', path: '/spec/suspend', value: false },
+          { op: 'add', path: CLAIM_PATH, value: '' },
+        ]),
         deadline,
       );
     },
@@ -223,7 +187,7 @@ export function createKubernetesRunnerStore(
         [404],
         call(
           'failed to delete the runner Job',
-          (o) => batch.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }, o),
+          { method: 'DELETE', path: named(jobs, name), query: { propagationPolicy: 'Background' } },
           deadline,
         ),
       );
@@ -240,30 +204,21 @@ export function createKubernetesRunnerStore(
       for (let index = 0; index < capacity; index += 1) {
         const name = `kar-slot-${scope}-${index}`;
         if (taken.has(name)) continue;
+        const lease: V1Lease = {
+          apiVersion: 'coordination.k8s.io/v1',
+          kind: 'Lease',
+          metadata: {
+            name,
+            labels: { [SLOT_LABEL]: 'true', [SLOT_SCOPE]: scope, [SLOT_HOLDER]: holder.name },
+            ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: holder.name, uid: holder.uid }],
+          },
+          spec: { holderIdentity: holder.name },
+        };
         const created = await unless(
           [409],
           call(
             'failed to take a runner slot',
-            (o) =>
-              coordination.createNamespacedLease(
-                {
-                  namespace,
-                  fieldManager: FIELD_MANAGER,
-                  body: {
-                    apiVersion: 'coordination.k8s.io/v1',
-                    kind: 'Lease',
-                    metadata: {
-                      name,
-                      labels: { [SLOT_LABEL]: 'true', [SLOT_SCOPE]: scope, [SLOT_HOLDER]: holder.name },
-                      ownerReferences: [
-                        { apiVersion: 'batch/v1', kind: 'Job', name: holder.name, uid: holder.uid },
-                      ],
-                    },
-                    spec: { holderIdentity: holder.name },
-                  },
-                },
-                o,
-              ),
+            { method: 'POST', path: leases, query: writeQuery, body: lease },
             deadline,
           ),
         );
@@ -277,11 +232,7 @@ export function createKubernetesRunnerStore(
         if (name === undefined) continue;
         await unless(
           [404],
-          call(
-            'failed to free a runner slot',
-            (o) => coordination.deleteNamespacedLease({ name, namespace }, o),
-            deadline,
-          ),
+          call('failed to free a runner slot', { method: 'DELETE', path: named(leases, name) }, deadline),
         );
       }
     },
@@ -299,54 +250,26 @@ export function createKubernetesRunnerStore(
   return store;
 }
 
-/** Per-request timeout through the client's middleware: the request is aborted, not just abandoned. */
-function timeoutOptions(ms: number) {
-  const middleware: ObservableMiddleware = {
-    pre: (context: RequestContext) => {
-      context.setSignal(AbortSignal.timeout(ms));
-      return new Observable(Promise.resolve(context));
-    },
-    post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
-  };
-  return { middleware: [middleware], middlewareMergeStrategy: 'append' as const };
-}
-
 /** 5xx, 429 and failures with no answer (timeouts, resets) may pass; other statuses will not. */
 function adviseRetry(error: unknown): RetryAdvice {
-  if (!(error instanceof ApiException)) return {};
-  if (error.code === 429 || error.code >= 500) {
-    const retryAfter = Number(error.headers?.['retry-after']);
-    return Number.isFinite(retryAfter) ? { afterMs: retryAfter * 1000 } : {};
+  if (!(error instanceof KubeApiError)) return {};
+  if (error.status === 429 || error.status >= 500) {
+    return error.retryAfterSeconds === undefined ? {} : { afterMs: error.retryAfterSeconds * 1000 };
   }
   return undefined;
 }
 
 /** Wraps a client error with the API server's own message (a Status `message`), never the request. */
 function kubernetesError(what: string, error: unknown): UpstreamError {
-  if (error instanceof ApiException) {
-    const message = statusMessage(error.body);
+  if (error instanceof KubeApiError) {
     return new UpstreamError(
       'kubernetes',
-      `${what}: HTTP ${error.code}${message ? ` ${message}` : ''}`,
-      error.code,
-      {
-        cause: error,
-      },
+      `${what}: HTTP ${error.status}${error.message ? ` ${error.message}` : ''}`,
+      error.status,
+      { cause: error },
     );
   }
   const text = String((error as Error).message ?? error);
   const reason = /abort|timeout/i.test(text) ? 'timed out' : text;
   return new UpstreamError('kubernetes', `${what}: ${reason}`, undefined, { cause: error });
-}
-
-function statusMessage(body: unknown): string | undefined {
-  if (typeof body === 'string') {
-    try {
-      return statusMessage(JSON.parse(body));
-    } catch {
-      return body.slice(0, 300);
-    }
-  }
-  const message = (body as { message?: unknown } | undefined)?.message;
-  return typeof message === 'string' ? message : undefined;
 }

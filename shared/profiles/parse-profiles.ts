@@ -1,4 +1,5 @@
-import { loadYaml, type V1Affinity, type V1Toleration } from '@kubernetes/client-node';
+import type { V1Affinity, V1Toleration } from '@kubernetes/client-node';
+import { load as loadYaml } from 'js-yaml';
 import { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from '../config/runner-modes.js';
 import { parseLabelMatchers } from '../labels/label-matchers.js';
 import {

@@ -2,11 +2,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { KubeConfig } from '@kubernetes/client-node';
 import { createApp } from '../../functions/webhook/app.js';
 import { type Config, loadConfig } from '../../shared/config/load-config.js';
 import { createCredentials } from '../../shared/github/credentials.js';
 import { createGitHubClient } from '../../shared/github/github-client.js';
+import { createKubeApi } from '../../shared/kubernetes/kube-api.js';
+import { kubeconfigConnection } from '../../shared/kubernetes/kubeconfig-connection.js';
 import { createKubernetesRunnerStore } from '../../shared/kubernetes/kubernetes-runner-store.js';
 import { createLogger } from '../../shared/log/create-logger.js';
 import { createMetrics, type Metrics, observeGitHub } from '../../shared/metrics/create-metrics.js';
@@ -44,9 +45,10 @@ export async function startAppHarness(
     RUNNER_MODE: 'standard',
     ...env,
   });
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromFile(kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-app-'))));
-  const runners = createKubernetesRunnerStore(kubeConfig, config.namespace);
+  const kubeApi = createKubeApi(
+    kubeconfigConnection([kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-app-')))]),
+  );
+  const runners = createKubernetesRunnerStore(kubeApi, config.namespace);
   const metrics = createMetrics({ countActiveRunners: () => runners.countActive() });
   const client = createGitHubClient({
     baseUrl: config.githubApiUrl,
@@ -84,6 +86,7 @@ export async function startAppHarness(
     },
     logText: () => text,
     close: async () => {
+      kubeApi.close();
       await github.close();
       await kubernetes.close();
     },

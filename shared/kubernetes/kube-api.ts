@@ -1,0 +1,115 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import type { KubeConnection } from './kube-connection.js';
+
+/** One REST call to the API server. */
+export interface KubeRequest {
+  readonly method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  /** The resource path, e.g. `/apis/batch/v1/namespaces/default/jobs`. */
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string | number | undefined>>;
+  readonly body?: unknown;
+  /** Defaults to `application/json`; a JSON Patch is `application/json-patch+json`. */
+  readonly contentType?: string;
+  readonly signal?: AbortSignal;
+}
+
+/** The small part of the Kubernetes REST API the function uses: JSON in, JSON out. */
+export interface KubeApi {
+  request<T>(call: KubeRequest): Promise<T>;
+  /** Closes the kept-alive connections. */
+  close(): void;
+}
+
+/** The API server answered with an error status; `message` is its Status message when it sent one. */
+export class KubeApiError extends Error {
+  override readonly name = 'KubeApiError';
+  constructor(
+    readonly status: number,
+    message: string,
+    /** Seconds the server asked us to wait (`Retry-After`), when it did. */
+    readonly retryAfterSeconds: number | undefined,
+  ) {
+    super(message);
+  }
+}
+
+/** Sockets per API server: enough for a burst, few enough not to look like a flood to its max-in-flight limit. */
+const MAX_SOCKETS = 64;
+
+/**
+ * A client of the API server on `node:http(s)` with one keep-alive agent, so calls after the first reuse the
+ * TLS connection instead of paying a new handshake each (what `@kubernetes/client-node` 1.x does). It replaces
+ * that package at runtime: its generated models and serializers were most of the function's bundle and
+ * start-up time, and the function needs only a dozen calls.
+ */
+export function createKubeApi(connection: KubeConnection): KubeApi {
+  const secure = connection.server.protocol === 'https:';
+  const agent = secure
+    ? new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS, timeout: 30_000, ...connection.tls })
+    : new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS, timeout: 30_000 });
+  const send = secure ? httpsRequest : httpRequest;
+  const base = connection.server.pathname.replace(/\/$/, '');
+
+  return {
+    async request<T>(call: KubeRequest): Promise<T> {
+      const url = new URL(connection.server);
+      url.pathname = base + call.path;
+      for (const [name, value] of Object.entries(call.query ?? {})) {
+        if (value !== undefined) url.searchParams.set(name, String(value));
+      }
+      const body = call.body === undefined ? undefined : JSON.stringify(call.body);
+      const authorization = await connection.authorization();
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (authorization !== undefined) headers.authorization = authorization;
+      if (body !== undefined) {
+        headers['content-type'] = call.contentType ?? 'application/json';
+        headers['content-length'] = String(Buffer.byteLength(body));
+      }
+      const response = await new Promise<{ status: number; text: string; retryAfter?: string }>(
+        (resolve, reject) => {
+          const request = send(
+            url,
+            { method: call.method, agent, headers, ...(call.signal ? { signal: call.signal } : {}) },
+            (message: IncomingMessage) => {
+              const chunks: Buffer[] = [];
+              message.on('data', (chunk: Buffer) => chunks.push(chunk));
+              message.on('error', reject);
+              message.on('end', () => {
+                const retryAfter = message.headers['retry-after'];
+                resolve({
+                  status: message.statusCode ?? 0,
+                  text: Buffer.concat(chunks).toString('utf8'),
+                  ...(retryAfter ? { retryAfter } : {}),
+                });
+              });
+            },
+          );
+          request.on('error', reject);
+          request.end(body);
+        },
+      );
+      if (response.status >= 200 && response.status < 300) {
+        return (response.text === '' ? undefined : JSON.parse(response.text)) as T;
+      }
+      const retryAfter = Number(response.retryAfter);
+      throw new KubeApiError(
+        response.status,
+        statusMessage(response.text),
+        Number.isFinite(retryAfter) && response.retryAfter !== undefined ? retryAfter : undefined,
+      );
+    },
+    close: () => agent.destroy(),
+  };
+}
+
+/** The `message` of a Kubernetes Status body, or the start of whatever else came back. */
+function statusMessage(text: string): string {
+  try {
+    const message = (JSON.parse(text) as { message?: unknown }).message;
+    if (typeof message === 'string') return message;
+  } catch {
+    // not JSON
+  }
+  return text.slice(0, 300);
+}

@@ -1,0 +1,148 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { load } from 'js-yaml';
+import { type ExecPlugin, execCredentialToken } from './exec-credential.js';
+import { KubeConfigError, type KubeConnection } from './kube-connection.js';
+import { tokenFromFile } from './token-file.js';
+
+type Entry = Record<string, unknown>;
+/** A named kubeconfig entry with the folder of the file it came from (relative paths resolve against it). */
+interface Named {
+  readonly value: Entry;
+  readonly dir: string;
+}
+
+/**
+ * The connection of a kubeconfig's current context. `paths` are merged the way kubectl merges `KUBECONFIG`:
+ * the first file to name a cluster, user, context or `current-context` wins; missing files are skipped.
+ * Supported users: `token`, `tokenFile`, client certificates (files or `-data`), and `exec` credential plugins
+ * that return tokens. `auth-provider`, basic auth and `proxy-url` are refused with a clear error at start.
+ */
+export function kubeconfigConnection(paths: readonly string[]): KubeConnection {
+  const clusters = new Map<string, Named>();
+  const users = new Map<string, Named>();
+  const contexts = new Map<string, Named>();
+  let currentContext: string | undefined;
+  const read = paths.filter((path) => path !== '' && existsSync(path));
+  if (read.length === 0) throw new KubeConfigError(`no kubeconfig file found at ${paths.join(', ')}`);
+  for (const path of read) {
+    let document: unknown;
+    try {
+      document = load(readFileSync(path, 'utf8'));
+    } catch (error) {
+      throw new KubeConfigError(`${path} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+    }
+    const config = asEntry(document ?? {}, path);
+    const dir = dirname(resolve(path));
+    collect(clusters, config.clusters, 'cluster', path, dir);
+    collect(users, config.users, 'user', path, dir);
+    collect(contexts, config.contexts, 'context', path, dir);
+    if (
+      currentContext === undefined &&
+      typeof config['current-context'] === 'string' &&
+      config['current-context']
+    )
+      currentContext = config['current-context'];
+  }
+  const where = read.join(':');
+  if (currentContext === undefined) throw new KubeConfigError(`${where} sets no current-context`);
+  const context = contexts.get(currentContext)?.value;
+  if (context === undefined) throw new KubeConfigError(`${where}: no context named ${currentContext}`);
+  const cluster = clusters.get(String(context.cluster));
+  if (cluster === undefined)
+    throw new KubeConfigError(`${where}: context ${currentContext} names no known cluster`);
+  const user = context.user === undefined ? undefined : users.get(String(context.user));
+  if (context.user !== undefined && user === undefined)
+    throw new KubeConfigError(`${where}: context ${currentContext} names no known user`);
+
+  const server = parseServer(cluster.value.server, where);
+  if (cluster.value['proxy-url'] !== undefined)
+    throw new KubeConfigError(`${where}: proxy-url is not supported; reach the API server directly`);
+  const userEntry = user?.value ?? {};
+  const userDir = user?.dir ?? cluster.dir;
+  for (const unsupported of ['auth-provider', 'username', 'password'] as const) {
+    if (userEntry[unsupported] !== undefined)
+      throw new KubeConfigError(
+        `${where}: user ${String(context.user)} uses ${unsupported}, which is not supported; use a token, a client certificate or an exec plugin`,
+      );
+  }
+  const ca = pem(cluster.value, 'certificate-authority', cluster.dir, where);
+  const cert = pem(userEntry, 'client-certificate', userDir, where);
+  const key = pem(userEntry, 'client-key', userDir, where);
+  if ((cert === undefined) !== (key === undefined))
+    throw new KubeConfigError(
+      `${where}: user ${String(context.user)} has a client certificate without its key`,
+    );
+  const servername = cluster.value['tls-server-name'];
+  return {
+    server,
+    tls: {
+      rejectUnauthorized: cluster.value['insecure-skip-tls-verify'] !== true,
+      ...(ca ? { ca } : {}),
+      ...(cert && key ? { cert, key } : {}),
+      ...(typeof servername === 'string' && servername ? { servername } : {}),
+    },
+    authorization: bearer(userEntry, userDir, where),
+    source: where,
+  };
+}
+
+function asEntry(value: unknown, where: string): Entry {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new KubeConfigError(`${where}: expected a mapping`);
+  return value as Entry;
+}
+
+function collect(into: Map<string, Named>, list: unknown, field: string, path: string, dir: string): void {
+  if (list === undefined || list === null) return;
+  if (!Array.isArray(list)) throw new KubeConfigError(`${path}: ${field}s must be a list`);
+  for (const item of list) {
+    const entry = asEntry(item, path);
+    if (typeof entry.name !== 'string') throw new KubeConfigError(`${path}: a ${field} has no name`);
+    if (!into.has(entry.name)) into.set(entry.name, { value: asEntry(entry[field] ?? {}, path), dir });
+  }
+}
+
+function parseServer(value: unknown, where: string): URL {
+  let server: URL | undefined;
+  try {
+    server = typeof value === 'string' ? new URL(value) : undefined;
+  } catch {
+    server = undefined;
+  }
+  if (server === undefined || (server.protocol !== 'https:' && server.protocol !== 'http:'))
+    throw new KubeConfigError(`${where}: the cluster's server must be an http(s) URL`);
+  return server;
+}
+
+/** `<field>-data` (base64 PEM) or `<field>` (a file path); `undefined` when neither is set. */
+function pem(entry: Entry, field: string, dir: string, where: string): Buffer | undefined {
+  const data = entry[`${field}-data`];
+  if (typeof data === 'string' && data) return Buffer.from(data, 'base64');
+  const file = entry[field];
+  if (typeof file !== 'string' || !file) return undefined;
+  try {
+    return readFileSync(resolve(dir, file));
+  } catch {
+    throw new KubeConfigError(`${where}: cannot read ${field} ${file}`);
+  }
+}
+
+function bearer(user: Entry, dir: string, where: string): () => Promise<string | undefined> {
+  if (user.exec !== undefined) {
+    const exec = asEntry(user.exec, where);
+    if (typeof exec.command !== 'string' || typeof exec.apiVersion !== 'string')
+      throw new KubeConfigError(`${where}: an exec plugin needs command and apiVersion`);
+    const token = execCredentialToken(exec as unknown as ExecPlugin, dir);
+    return async () => `Bearer ${await token()}`;
+  }
+  if (typeof user.tokenFile === 'string' && user.tokenFile) {
+    const token = tokenFromFile(resolve(dir, user.tokenFile));
+    return async () => `Bearer ${await token()}`;
+  }
+  if (typeof user.token === 'string' && user.token) {
+    const header = `Bearer ${user.token}`;
+    return async () => header;
+  }
+  return async () => undefined;
+}

@@ -1,0 +1,17 @@
+import { readFile } from 'node:fs/promises';
+
+/**
+ * A bearer token kept in a file that may be rotated underneath us (a projected service-account token, which
+ * the kubelet renews before it expires). Read at first use and again at most every `refreshMs`, like client-go.
+ */
+export function tokenFromFile(path: string, refreshMs = 60_000): () => Promise<string> {
+  let cached: { token: string; readAt: number } | undefined;
+  return async () => {
+    if (cached === undefined || Date.now() - cached.readAt >= refreshMs) {
+      const token = (await readFile(path, 'utf8')).trim();
+      if (token === '') throw new Error(`the token file ${path} is empty`);
+      cached = { token, readAt: Date.now() };
+    }
+    return cached.token;
+  };
+}

@@ -1,0 +1,113 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKubeApi, type KubeApi, KubeApiError } from '../shared/kubernetes/kube-api.js';
+
+interface Seen {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly body: string;
+}
+
+describe('createKubeApi', () => {
+  let server: Server;
+  let api: KubeApi;
+  let connections = 0;
+  const seen: Seen[] = [];
+  /** What the next request is answered with. */
+  let answer: { status: number; body: string; headers?: Record<string, string>; delayMs?: number };
+
+  beforeAll(async () => {
+    server = createServer(async (request, response) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of request) chunks.push(chunk as Buffer);
+      seen.push({
+        method: request.method ?? '',
+        url: request.url ?? '',
+        headers: request.headers,
+        body: Buffer.concat(chunks).toString(),
+      });
+      const { status, body, headers = {}, delayMs = 0 } = answer;
+      setTimeout(() => {
+        response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body);
+      }, delayMs);
+    });
+    server.on('connection', () => {
+      connections += 1;
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    api = createKubeApi({
+      server: new URL(`http://127.0.0.1:${port}/prefix/`),
+      tls: { rejectUnauthorized: true },
+      authorization: async () => 'Bearer t0ken',
+      source: 'test',
+    });
+  });
+  afterAll(async () => {
+    api.close();
+    server.close();
+  });
+
+  it('sends JSON with the bearer token, the query and the content type, and parses the answer', async () => {
+    answer = { status: 201, body: '{"kind":"Job","metadata":{"name":"runner-1"}}' };
+    const created = await api.request<{ metadata: { name: string } }>({
+      method: 'PATCH',
+      path: '/apis/batch/v1/namespaces/default/jobs/runner-1',
+      query: { fieldManager: 'kube-actions-runner', continue: undefined, limit: 5 },
+      contentType: 'application/json-patch+json',
+      body: [{ op: 'add', path: '/a', value: 'ü' }],
+    });
+    expect(created.metadata.name).toBe('runner-1');
+    const last = seen.at(-1);
+    expect(last?.method).toBe('PATCH');
+    expect(last?.url).toBe(
+      '/prefix/apis/batch/v1/namespaces/default/jobs/runner-1?fieldManager=kube-actions-runner&limit=5',
+    );
+    expect(last?.headers.authorization).toBe('Bearer t0ken');
+    expect(last?.headers['content-type']).toBe('application/json-patch+json');
+    expect(JSON.parse(last?.body ?? '')).toEqual([{ op: 'add', path: '/a', value: 'ü' }]);
+    expect(Number(last?.headers['content-length'])).toBe(Buffer.byteLength(last?.body ?? ''));
+  });
+
+  it('keeps one connection alive across sequential calls instead of a new one per call', async () => {
+    answer = { status: 200, body: '{}' };
+    await api.request({ method: 'GET', path: '/version' });
+    const before = connections;
+    for (let call = 0; call < 20; call += 1) await api.request({ method: 'GET', path: '/version' });
+    expect(connections).toBe(before);
+  });
+
+  it("throws the API server's Status message with the status and Retry-After", async () => {
+    answer = {
+      status: 429,
+      body: '{"kind":"Status","message":"too many requests, please try again later"}',
+      headers: { 'retry-after': '2' },
+    };
+    const error = await api.request({ method: 'GET', path: '/x' }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(KubeApiError);
+    expect(error).toMatchObject({
+      status: 429,
+      message: 'too many requests, please try again later',
+      retryAfterSeconds: 2,
+    });
+    answer = { status: 503, body: 'upstream connect error' };
+    await expect(api.request({ method: 'GET', path: '/x' })).rejects.toMatchObject({
+      status: 503,
+      message: 'upstream connect error',
+      retryAfterSeconds: undefined,
+    });
+  });
+
+  it('aborts a request when its signal fires', async () => {
+    answer = { status: 200, body: '{}', delayMs: 500 };
+    const started = Date.now();
+    await expect(
+      api.request({ method: 'GET', path: '/slow', signal: AbortSignal.timeout(50) }),
+    ).rejects.toThrow(/abort/i);
+    expect(Date.now() - started).toBeLessThan(400);
+  });
+});
