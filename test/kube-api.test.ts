@@ -1,47 +1,22 @@
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubeApi, type KubeApi, KubeApiError } from '../shared/kubernetes/kube-api.js';
-
-interface Seen {
-  readonly method: string;
-  readonly url: string;
-  readonly headers: IncomingMessage['headers'];
-  readonly body: string;
-}
+import { type RecordingServer, startRecordingServer } from './support/recording-server.js';
 
 describe('createKubeApi', () => {
-  let server: Server;
+  let server: RecordingServer;
   let api: KubeApi;
-  let connections = 0;
-  const seen: Seen[] = [];
   /** What the next request is answered with. */
   let answer: { status: number; body: string; headers?: Record<string, string>; delayMs?: number };
 
   beforeAll(async () => {
-    server = createServer(async (request, response) => {
-      const chunks: Buffer[] = [];
-      for await (const chunk of request) chunks.push(chunk as Buffer);
-      seen.push({
-        method: request.method ?? '',
-        url: request.url ?? '',
-        headers: request.headers,
-        body: Buffer.concat(chunks).toString(),
-      });
+    server = await startRecordingServer((_request, response) => {
       const { status, body, headers = {}, delayMs = 0 } = answer;
       setTimeout(() => {
         response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body);
       }, delayMs);
     });
-    server.on('connection', () => {
-      connections += 1;
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const { port } = server.address() as AddressInfo;
     api = createKubeApi({
-      server: new URL(`http://127.0.0.1:${port}/prefix/`),
+      server: new URL(`${server.url}/prefix/`),
       tls: { rejectUnauthorized: true },
       authorization: async () => 'Bearer t0ken',
       source: 'test',
@@ -62,7 +37,7 @@ describe('createKubeApi', () => {
       body: [{ op: 'add', path: '/a', value: 'ü' }],
     });
     expect(created.metadata.name).toBe('runner-1');
-    const last = seen.at(-1);
+    const last = server.seen.at(-1);
     expect(last?.method).toBe('PATCH');
     expect(last?.url).toBe(
       '/prefix/apis/batch/v1/namespaces/default/jobs/runner-1?fieldManager=kube-actions-runner&limit=5',
@@ -76,9 +51,9 @@ describe('createKubeApi', () => {
   it('keeps one connection alive across sequential calls instead of a new one per call', async () => {
     answer = { status: 200, body: '{}' };
     await api.request({ method: 'GET', path: '/version' });
-    const before = connections;
+    const before = server.connections();
     for (let call = 0; call < 20; call += 1) await api.request({ method: 'GET', path: '/version' });
-    expect(connections).toBe(before);
+    expect(server.connections()).toBe(before);
   });
 
   it("throws the API server's Status message with the status and Retry-After", async () => {

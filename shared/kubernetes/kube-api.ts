@@ -1,5 +1,4 @@
-import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
-import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { keepAliveAgents, sendRequest } from '../http/send-request.js';
 import type { KubeConnection } from './kube-connection.js';
 
 /** One REST call to the API server. */
@@ -44,11 +43,7 @@ const MAX_SOCKETS = 64;
  * start-up time, and the function needs only a dozen calls.
  */
 export function createKubeApi(connection: KubeConnection): KubeApi {
-  const secure = connection.server.protocol === 'https:';
-  const agent = secure
-    ? new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS, timeout: 30_000, ...connection.tls })
-    : new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS, timeout: 30_000 });
-  const send = secure ? httpsRequest : httpRequest;
+  const agents = keepAliveAgents(MAX_SOCKETS, connection.tls);
   const base = connection.server.pathname.replace(/\/$/, '');
 
   return {
@@ -62,44 +57,29 @@ export function createKubeApi(connection: KubeConnection): KubeApi {
       const authorization = await connection.authorization();
       const headers: Record<string, string> = { accept: 'application/json' };
       if (authorization !== undefined) headers.authorization = authorization;
-      if (body !== undefined) {
-        headers['content-type'] = call.contentType ?? 'application/json';
-        headers['content-length'] = String(Buffer.byteLength(body));
-      }
-      const response = await new Promise<{ status: number; text: string; retryAfter?: string }>(
-        (resolve, reject) => {
-          const request = send(
-            url,
-            { method: call.method, agent, headers, ...(call.signal ? { signal: call.signal } : {}) },
-            (message: IncomingMessage) => {
-              const chunks: Buffer[] = [];
-              message.on('data', (chunk: Buffer) => chunks.push(chunk));
-              message.on('error', reject);
-              message.on('end', () => {
-                const retryAfter = message.headers['retry-after'];
-                resolve({
-                  status: message.statusCode ?? 0,
-                  text: Buffer.concat(chunks).toString('utf8'),
-                  ...(retryAfter ? { retryAfter } : {}),
-                });
-              });
-            },
-          );
-          request.on('error', reject);
-          request.end(body);
+      if (body !== undefined) headers['content-type'] = call.contentType ?? 'application/json';
+      const response = await sendRequest(
+        url,
+        {
+          method: call.method,
+          headers,
+          ...(body === undefined ? {} : { body }),
+          ...(call.signal ? { signal: call.signal } : {}),
         },
+        agents,
       );
+      const text = response.body.toString('utf8');
       if (response.status >= 200 && response.status < 300) {
-        return (response.text === '' ? undefined : JSON.parse(response.text)) as T;
+        return (text === '' ? undefined : JSON.parse(text)) as T;
       }
-      const retryAfter = Number(response.retryAfter);
+      const retryAfter = Number(response.headers['retry-after']);
       throw new KubeApiError(
         response.status,
-        statusMessage(response.text),
-        Number.isFinite(retryAfter) && response.retryAfter !== undefined ? retryAfter : undefined,
+        statusMessage(text),
+        response.headers['retry-after'] !== undefined && Number.isFinite(retryAfter) ? retryAfter : undefined,
       );
     },
-    close: () => agent.destroy(),
+    close: () => agents.destroy(),
   };
 }
 

@@ -6,6 +6,7 @@ import { createApp } from '../../functions/webhook/app.js';
 import { type Config, loadConfig } from '../../shared/config/load-config.js';
 import { createCredentials } from '../../shared/github/credentials.js';
 import { createGitHubClient } from '../../shared/github/github-client.js';
+import { createHttpFetch } from '../../shared/http/http-fetch.js';
 import { createKubeApi } from '../../shared/kubernetes/kube-api.js';
 import { kubeconfigConnection } from '../../shared/kubernetes/kubeconfig-connection.js';
 import { createKubernetesRunnerStore } from '../../shared/kubernetes/kubernetes-runner-store.js';
@@ -50,9 +51,16 @@ export async function startAppHarness(
   );
   const runners = createKubernetesRunnerStore(kubeApi, config.namespace);
   const metrics = createMetrics({ countActiveRunners: () => runners.countActive() });
+  // The production transport (node:http keep-alive agents), not the global fetch.
+  const httpFetch = createHttpFetch();
   const client = createGitHubClient({
     baseUrl: config.githubApiUrl,
-    credentials: createCredentials(config.githubAuth, config.githubApiUrl),
+    fetch: httpFetch as unknown as typeof fetch,
+    credentials: createCredentials(
+      config.githubAuth,
+      config.githubApiUrl,
+      httpFetch as unknown as typeof fetch,
+    ),
     scope: config.runnerScope,
     observe: observeGitHub(metrics),
   });
@@ -87,6 +95,7 @@ export async function startAppHarness(
     logText: () => text,
     close: async () => {
       kubeApi.close();
+      httpFetch.close();
       await github.close();
       await kubernetes.close();
     },
