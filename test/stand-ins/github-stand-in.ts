@@ -174,6 +174,9 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
   const auth = createStandInAuth(options);
   const jobs = new Map<string, Record<string, unknown>>();
   const runners: RegisteredRunner[] = [];
+  /** `repository\nname` of every runner not deleted: the name check of a JIT request without a scan. */
+  const activeNames = new Set<string>();
+  const nameKey = (runner: { repository: string; name: string }) => `${runner.repository}\n${runner.name}`;
   const calls: RecordedCall[] = [];
   const deliveries: DeliveryAttempt[] = [];
   const violations: string[] = [];
@@ -267,6 +270,7 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
         );
         if (runner === undefined) return error(404, 'Not Found');
         runner.deleted = true;
+        activeNames.delete(nameKey(runner));
         return { status: 204, body: undefined };
       }
       case 'deliveries': {
@@ -310,6 +314,7 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
     const runner = runners.find((r) => r.repository === scope && r.id === id && !r.deleted);
     if (runner === undefined) return error(404, 'Not Found');
     runner.deleted = true;
+    activeNames.delete(nameKey(runner));
     return { status: 204, body: undefined };
   }
 
@@ -389,11 +394,7 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       options.checkContract === false ? [] : operation('post', ROUTES.jit.path).checkRequest(body);
     if (problems.length > 0) return error(422, `Invalid request.\n\n${problems.join('\n')}`);
     const request = body as { name: string; runner_group_id: number; labels: string[] };
-    if (
-      runners.some(
-        (runner) => runner.repository === repository && runner.name === request.name && !runner.deleted,
-      )
-    ) {
+    if (activeNames.has(nameKey({ repository, name: request.name }))) {
       return error(409, `Already exists - A runner with the name ${request.name} already exists.`);
     }
     const encodedJitConfig = Buffer.from(
@@ -412,6 +413,7 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       deleted: false,
     };
     runners.push(runner);
+    activeNames.add(nameKey(runner));
     return { status: 201, body: { runner: runnerBody(runner), encoded_jit_config: encodedJitConfig } };
   }
 

@@ -53,7 +53,8 @@ export async function startJsonServer(
         });
     });
   });
-  server.keepAliveTimeout = 1000;
+  // Node's default. Not lower: its own agent keeps no socket whose server hints `timeout=1` (it takes a second off).
+  server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

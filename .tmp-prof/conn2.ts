@@ -1,0 +1,17 @@
+import { createKubeApi } from '../shared/kubernetes/kube-api.js';
+import { startJsonServer } from '../test/stand-ins/http-server.js';
+import { startKubernetesStandIn } from '../test/stand-ins/kubernetes-stand-in.js';
+import { mkdtempSync } from 'node:fs'; import { tmpdir } from 'node:os'; import { join } from 'node:path';
+import { kubeconfigConnection } from '../shared/kubernetes/kubeconfig-connection.js';
+import net from 'node:net';
+let connects = 0; const orig = net.Socket.prototype.connect; net.Socket.prototype.connect = function (...a: any[]) { connects++; return (orig as any).apply(this, a); };
+const server = await startJsonServer(() => ({ status: 200, body: {} }));
+const api = createKubeApi({ server: new URL(server.url), tls: { rejectUnauthorized: true }, authorization: async () => undefined, source: 't' });
+for (let i = 0; i < 50; i++) await api.request({ method: 'GET', path: '/x', signal: AbortSignal.timeout(4000) });
+console.log('json server, sequential 50: connects', connects);
+const k = await startKubernetesStandIn();
+const api2 = createKubeApi(kubeconfigConnection([k.writeKubeconfig(mkdtempSync(join(tmpdir(), 'c-')))]));
+connects = 0;
+for (let i = 0; i < 50; i++) await api2.request({ method: 'GET', path: '/apis/batch/v1/namespaces/default/jobs', signal: AbortSignal.timeout(4000) });
+console.log('k8s stand-in, sequential 50: connects', connects);
+api.close(); api2.close(); await server.close(); await k.close();
