@@ -1,19 +1,18 @@
 /**
  * `npm run bench`: cold start, warm throughput, burst and memory of the built function, each against a floor
- * measured in the same run on the same machine, with instant loopback stand-ins of GitHub and the Kubernetes API.
+ * measured in the same run on the same machine, with instant loopback stand-ins of GitHub and the Kubernetes API
+ * (in a process of their own, `bench/stand-ins-process.ts`).
  * Prints a table (medians over BENCH_RUNS runs); exits non-zero only if the harness itself fails.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, renameSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { BUNDLE, buildBundle, OUTFILE } from '../scripts/build.js';
 import { warmCodeCache } from '../scripts/warm-code-cache.js';
-import { type GitHubStandIn, startGitHubStandIn } from '../test/stand-ins/github-stand-in.js';
-import { type KubernetesStandIn, startKubernetesStandIn } from '../test/stand-ins/kubernetes-stand-in.js';
 import { queuedPayload, signedDelivery } from '../test/support/payloads.js';
 import { freePort } from '../test/support/server-process.js';
+import type { StandInsCommand, StandInsReady } from './stand-ins-process.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const SECRET = 'bench-webhook-secret';
@@ -21,20 +20,58 @@ const TOKEN = 'github_pat_bench';
 const floorServer = fileURLToPath(new URL('./floor-server.mjs', import.meta.url));
 const floorHandler = fileURLToPath(new URL('./floor-handler.mjs', import.meta.url));
 
-let github: GitHubStandIn;
-let kubernetes: KubernetesStandIn;
-let kubeconfig: string;
+const standInsScript = fileURLToPath(new URL('./stand-ins-process.ts', import.meta.url));
+
+let standIns: ChildProcess;
+let urls: StandInsReady;
 let nextJobId = 1_000_000;
+let nextCommand = 0;
+
+/** Sends a command to the stand-ins' process and resolves with its answer. */
+function ask(
+  command:
+    | { op: 'addJobs'; jobs: { repository: string; job: Record<string, unknown> }[] }
+    | { op: 'jobCount' },
+) {
+  const id = nextCommand++;
+  return new Promise<number>((resolve) => {
+    const onMessage = (message: { id?: number; result?: number }) => {
+      if (message.id !== id) return;
+      standIns.off('message', onMessage);
+      resolve(message.result ?? 0);
+    };
+    standIns.on('message', onMessage);
+    standIns.send({ ...command, id } satisfies StandInsCommand);
+  });
+}
+
+async function startStandIns(): Promise<StandInsReady> {
+  standIns = spawn(process.execPath, ['--import', 'tsx', standInsScript], {
+    env: { ...process.env, BENCH_GITHUB_TOKEN: TOKEN },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    standIns.once('exit', (code) => reject(new Error(`the stand-ins exited (${code})`)));
+    standIns.once('message', (message: { ready: StandInsReady }) => resolve(message.ready));
+  });
+}
 
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? Number.NaN;
 const percentile = (values: number[], p: number) =>
   [...values].sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(values.length * p))] ?? Number.NaN;
 
-async function delivery() {
-  const payload = queuedPayload({ jobId: nextJobId++ });
-  github.addJob(payload.repository.full_name, payload.workflow_job);
-  return signedDelivery(payload, SECRET);
+/** `count` signed queued deliveries of distinct jobs, each known to the GitHub stand-in as queued. */
+async function deliveries(count: number) {
+  const payloads = Array.from({ length: count }, () => queuedPayload({ jobId: nextJobId++ }));
+  await ask({
+    op: 'addJobs',
+    jobs: payloads.map((payload) => ({
+      repository: payload.repository.full_name,
+      job: payload.workflow_job,
+    })),
+  });
+  return Promise.all(payloads.map((payload) => signedDelivery(payload, SECRET)));
 }
 
 function functionEnv(port: number): Record<string, string> {
@@ -45,8 +82,8 @@ function functionEnv(port: number): Record<string, string> {
     HOST: '127.0.0.1',
     WEBHOOK_SECRET: SECRET,
     GITHUB_TOKEN: TOKEN,
-    GITHUB_API_URL: github.url,
-    KUBECONFIG: kubeconfig,
+    GITHUB_API_URL: urls.githubUrl,
+    KUBECONFIG: urls.kubeconfig,
     RUNNER_MODE: 'standard',
     LOG_LEVEL: 'silent',
   };
@@ -90,7 +127,8 @@ async function coldFunction(): Promise<{ health: number; webhook: number }> {
   const url = `http://127.0.0.1:${port}`;
   const started = performance.now();
   const child = start(OUTFILE, functionEnv(port));
-  const first = await delivery();
+  const [first] = await deliveries(1);
+  if (first === undefined) throw new Error('no delivery');
   const webhook = await until(started, async () => {
     const response = await fetch(`${url}/webhook`, {
       method: 'POST',
@@ -109,15 +147,15 @@ async function coldFunction(): Promise<{ health: number; webhook: number }> {
 }
 
 async function load(url: string, count: number, concurrency: number) {
-  const deliveries = await Promise.all(Array.from({ length: count }, delivery));
+  const items = await deliveries(count);
   const latencies: number[] = [];
   let failures = 0;
   let next = 0;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next < deliveries.length) {
-        const item = deliveries[next++];
+      while (next < items.length) {
+        const item = items[next++];
         if (!item) break;
         const t0 = performance.now();
         const response = await fetch(`${url}/webhook`, {
@@ -159,9 +197,7 @@ async function main() {
   await buildBundle();
   await warmCodeCache();
   process.stdout.write(`bundle built and code cache warmed in ${Math.round(performance.now() - built)} ms\n`);
-  github = await startGitHubStandIn({ token: TOKEN, checkContract: false });
-  kubernetes = await startKubernetesStandIn();
-  kubeconfig = kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-bench-')));
+  urls = await startStandIns();
   const rows: [string, string, string, string][] = [];
   const ms = (value: number) => `${value.toFixed(0)} ms`;
 
@@ -202,12 +238,12 @@ async function main() {
   const floorEnv = {
     PATH: process.env.PATH ?? '',
     WEBHOOK_SECRET: SECRET,
-    GITHUB_API_URL: github.url,
+    GITHUB_API_URL: urls.githubUrl,
     GITHUB_TOKEN: TOKEN,
-    K8S_URL: kubernetes.url,
+    K8S_URL: urls.kubernetesUrl,
   };
-  for (const concurrency of [10, 100]) {
-    const count = 2000;
+  for (const concurrency of [1, 10, 100]) {
+    const count = concurrency === 1 ? 500 : 2000;
     const fnRuns = [];
     const floorRuns = [];
     for (let run = 0; run < Math.max(1, Math.floor(RUNS / 2)); run += 1) {
@@ -242,13 +278,13 @@ async function main() {
 
   const burstPort = await freePort();
   await withServer(OUTFILE, functionEnv(burstPort), burstPort, async (url) => {
-    const jobsBefore = kubernetes.jobs.size;
+    const jobsBefore = await ask({ op: 'jobCount' });
     const result = await load(url, 1000, 1000);
     rows.push([
       'burst: 1,000 deliveries at once',
       `${(result.seconds * 1000).toFixed(0)} ms wall`,
       '-',
-      `${1000 - result.failures}/1000 2xx, ${kubernetes.jobs.size - jobsBefore} Jobs`,
+      `${1000 - result.failures}/1000 2xx, ${(await ask({ op: 'jobCount' })) - jobsBefore} Jobs`,
     ]);
   });
 
@@ -270,8 +306,8 @@ async function main() {
     `${(((at10000 - at5000) / at5000) * 100).toFixed(1)}% growth (target <= 10%)`,
   ]);
 
-  await github.close();
-  await kubernetes.close();
+  standIns.removeAllListeners('exit');
+  standIns.disconnect();
   const widths = [0, 1, 2, 3].map((i) =>
     Math.max(...[['measure', 'function', 'floor', 'ratio'], ...rows].map((row) => row[i]?.length ?? 0)),
   );
