@@ -53,7 +53,7 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * Bodies are buffered (answers here are small JSON). Redirects are followed as fetch does (303, and 301/302 after
  * a POST, turn into a GET without body; the `authorization` header is dropped when the origin changes).
  */
-export function createHttpFetch(maxSockets = 64): HttpFetch & { close(): void } {
+export function createHttpFetch(maxSockets = 128): HttpFetch & { close(): void } {
   const agents: KeepAliveAgents = keepAliveAgents(maxSockets);
   const httpFetch = async (input: string | URL, init: HttpFetchInit = {}): Promise<HttpFetchResponse> => {
     let url = new URL(input);

@@ -33,8 +33,12 @@ export class KubeApiError extends Error {
   }
 }
 
-/** Sockets per API server: enough for a burst, few enough not to look like a flood to its max-in-flight limit. */
-const MAX_SOCKETS = 64;
+/**
+ * Sockets per API server. Above the function's containerConcurrency (100), whose deliveries make one call at a
+ * time each, so a call never waits for a socket behind a slow one; far below the API server's default
+ * max-requests-inflight (400).
+ */
+const MAX_SOCKETS = 128;
 
 /**
  * A client of the API server on `node:http(s)` with one keep-alive agent, so calls after the first reuse the
