@@ -5,10 +5,12 @@
  * Prints a table (medians over BENCH_RUNS runs); exits non-zero only if the harness itself fails.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, renameSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdtempSync, readFileSync, renameSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BUNDLE, buildBundle, OUTFILE } from '../scripts/build.js';
+import { build } from 'esbuild';
+import { BUNDLE, buildBundle, FUNCTION_BUNDLE, OUTFILE } from '../scripts/build.js';
 import { warmCodeCache } from '../scripts/warm-code-cache.js';
 import { queuedPayload, signedDelivery } from '../test/support/payloads.js';
 import { freePort } from '../test/support/server-process.js';
@@ -19,6 +21,7 @@ const SECRET = 'bench-webhook-secret';
 const TOKEN = 'github_pat_bench';
 const floorServer = fileURLToPath(new URL('./floor-server.mjs', import.meta.url));
 const floorHandler = fileURLToPath(new URL('./floor-handler.mjs', import.meta.url));
+const floorHonoSource = fileURLToPath(new URL('./floor-hono.ts', import.meta.url));
 
 const standInsScript = fileURLToPath(new URL('./stand-ins-process.ts', import.meta.url));
 
@@ -113,10 +116,11 @@ async function until(started: number, attempt: () => Promise<boolean>): Promise<
   }
 }
 
-async function coldFloor(): Promise<number> {
+/** Process start -> first answer of a server script that answers `GET /`. */
+async function coldFloor(script = floorServer): Promise<number> {
   const port = await freePort();
   const started = performance.now();
-  const child = start(floorServer, { PORT: String(port) });
+  const child = start(script, { PORT: String(port) });
   const ms = await until(started, async () => (await fetch(`http://127.0.0.1:${port}/`)).ok);
   await stop(child);
   return ms;
@@ -197,15 +201,19 @@ async function main() {
   await buildBundle();
   await warmCodeCache();
   process.stdout.write(`bundle built and code cache warmed in ${Math.round(performance.now() - built)} ms\n`);
+  const honoFloor = join(mkdtempSync(join(tmpdir(), 'kar-bench-hono-')), 'floor-hono.cjs');
+  await build({ ...FUNCTION_BUNDLE, entryPoints: [floorHonoSource], outfile: honoFloor, sourcemap: false });
   urls = await startStandIns();
   const rows: [string, string, string, string][] = [];
   const ms = (value: number) => `${value.toFixed(0)} ms`;
 
   const floors: number[] = [];
+  const honoFloors: number[] = [];
   const healths: number[] = [];
   const webhooks: number[] = [];
   for (let run = 0; run < RUNS; run += 1) {
     floors.push(await coldFloor());
+    honoFloors.push(await coldFloor(honoFloor));
     const cold = await coldFunction();
     healths.push(cold.health);
     webhooks.push(cold.webhook);
@@ -233,6 +241,12 @@ async function main() {
     ms(median(healths)),
     ms(floor),
     `${(median(healths) / floor).toFixed(2)}x`,
+  ]);
+  rows.push([
+    '  reference: bare Hono on @hono/node-server, first answer',
+    ms(median(honoFloors)),
+    ms(floor),
+    `${(median(honoFloors) / floor).toFixed(2)}x`,
   ]);
 
   const floorEnv = {
