@@ -17,6 +17,8 @@ import { freePort } from '../test/support/server-process.js';
 import type { StandInsCommand, StandInsReady } from './stand-ins-process.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+/** Which parts to run (`BENCH_SECTIONS=cold,warm,burst,memory`); all by default. */
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'cold,warm,burst,memory').split(','));
 const SECRET = 'bench-webhook-secret';
 const TOKEN = 'github_pat_bench';
 const floorServer = fileURLToPath(new URL('./floor-server.mjs', import.meta.url));
@@ -196,17 +198,12 @@ async function withServer<T>(
 const rssOf = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
 
-async function main() {
-  const built = performance.now();
-  await buildBundle();
-  await warmCodeCache();
-  process.stdout.write(`bundle built and code cache warmed in ${Math.round(performance.now() - built)} ms\n`);
+type Row = [string, string, string, string];
+const ms = (value: number) => `${value.toFixed(0)} ms`;
+
+async function coldSection(rows: Row[]) {
   const honoFloor = join(mkdtempSync(join(tmpdir(), 'kar-bench-hono-')), 'floor-hono.cjs');
   await build({ ...FUNCTION_BUNDLE, entryPoints: [floorHonoSource], outfile: honoFloor, sourcemap: false });
-  urls = await startStandIns();
-  const rows: [string, string, string, string][] = [];
-  const ms = (value: number) => `${value.toFixed(0)} ms`;
-
   const floors: number[] = [];
   const honoFloors: number[] = [];
   const healths: number[] = [];
@@ -248,7 +245,9 @@ async function main() {
     ms(floor),
     `${(median(honoFloors) / floor).toFixed(2)}x`,
   ]);
+}
 
+async function warmSection(rows: Row[]) {
   const floorEnv = {
     PATH: process.env.PATH ?? '',
     WEBHOOK_SECRET: SECRET,
@@ -289,7 +288,9 @@ async function main() {
       `+${added.toFixed(1)} ms (target < 2 ms)`,
     ]);
   }
+}
 
+async function burstSection(rows: Row[]) {
   const burstPort = await freePort();
   await withServer(OUTFILE, functionEnv(burstPort), burstPort, async (url) => {
     const jobsBefore = await ask({ op: 'jobCount' });
@@ -301,7 +302,9 @@ async function main() {
       `${1000 - result.failures}/1000 2xx, ${(await ask({ op: 'jobCount' })) - jobsBefore} Jobs`,
     ]);
   });
+}
 
+async function memorySection(rows: Row[]) {
   const memoryPort = await freePort();
   const child = start(OUTFILE, functionEnv(memoryPort));
   const url = `http://127.0.0.1:${memoryPort}`;
@@ -319,7 +322,20 @@ async function main() {
     '-',
     `${(((at10000 - at5000) / at5000) * 100).toFixed(1)}% growth (target <= 10%)`,
   ]);
+}
 
+async function main() {
+  const built = performance.now();
+  await buildBundle();
+  await warmCodeCache();
+  process.stdout.write(`bundle built and code cache warmed in ${Math.round(performance.now() - built)} ms\n`);
+  urls = await startStandIns();
+  const rows: Row[] = [];
+
+  if (SECTIONS.has('cold')) await coldSection(rows);
+  if (SECTIONS.has('warm')) await warmSection(rows);
+  if (SECTIONS.has('burst')) await burstSection(rows);
+  if (SECTIONS.has('memory')) await memorySection(rows);
   standIns.removeAllListeners('exit');
   standIns.disconnect();
   const widths = [0, 1, 2, 3].map((i) =>

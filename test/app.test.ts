@@ -270,6 +270,38 @@ describe('bad input', () => {
     expect(h.kubernetes.jobs.size).toBe(0);
   });
 
+  it('counts a body without Content-Length (chunked) as it streams, and refuses it over 25 MB', async () => {
+    const chunk = new Uint8Array(1024 * 1024).fill(120);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ < 26) controller.enqueue(chunk);
+        else controller.close();
+      },
+    });
+    const response = await h.app.request('/webhook', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': 'sha256=00' },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    // It stopped reading soon after the limit instead of taking the whole stream.
+    expect(sent).toBeLessThan(30);
+    expect(h.kubernetes.jobs.size).toBe(0);
+  });
+
+  it('answers 400 for a Content-Length that is not a number', async () => {
+    const { headers, body } = await signedDelivery(queued(), WEBHOOK_SECRET);
+    const response = await h.app.request('/webhook', {
+      method: 'POST',
+      headers: { ...headers, 'content-length': '12abc' },
+      body,
+    });
+    expect(response.status).toBe(400);
+    expect(h.kubernetes.jobs.size).toBe(0);
+  });
+
   it('answers 400 for signed malformed JSON', async () => {
     const { sign } = await import('@octokit/webhooks-methods');
     const body = '{"action":"queued",';

@@ -62,13 +62,25 @@ export function createApp(deps: AppDeps): Hono<Env> {
     metrics.webhookRequests.inc({ status: String(c.res.status), owner: c.get('owner'), repo: c.get('repo') });
     deps.afterDelivery?.();
   };
-  const limit = bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: (c) => {
-      c.get('log').warn({ status: 413 }, 'webhook body over 25 MB refused');
-      return c.json({ error: 'payload too large: GitHub never sends webhook bodies over 25 MB' }, 413);
-    },
-  });
+  const tooLarge = (c: Context<Env>) => {
+    c.get('log').warn({ status: 413 }, 'webhook body over 25 MB refused');
+    return c.json({ error: 'payload too large: GitHub never sends webhook bodies over 25 MB' }, 413);
+  };
+  const streamingLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
+  /**
+   * A body with a declared Content-Length (every GitHub delivery) is judged by its header, and Node's parser reads
+   * no more than it declares. Only a body without one (chunked) is counted while it streams, by Hono's
+   * bodyLimit. Not hono's bodyLimit for both: it reads `c.req.raw.body`, which makes @hono/node-server build a
+   * full WHATWG Request with a web stream for every delivery instead of reading the body directly.
+   */
+  const limit = async (c: Context<Env>, next: Next) => {
+    const declared = c.req.header('content-length');
+    if (declared === undefined || c.req.header('transfer-encoding') !== undefined)
+      return streamingLimit(c, next);
+    if (!/^\d+$/.test(declared)) return c.json({ error: 'invalid Content-Length header' }, 400);
+    if (Number(declared) > MAX_BODY_BYTES) return tooLarge(c);
+    await next();
+  };
 
   const webhook = async (c: Context<Env>) => {
     const raw = await c.req.text();
