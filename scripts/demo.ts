@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dumpYaml } from '@kubernetes/client-node';
+import { dump as dumpYaml } from 'js-yaml';
 import { startGitHubStandIn } from '../test/stand-ins/github-stand-in.js';
 import { startKubernetesStandIn } from '../test/stand-ins/kubernetes-stand-in.js';
 import { queuedPayload, signedDelivery } from '../test/support/payloads.js';

@@ -6,7 +6,7 @@
  * (NAMESPACE, RUNNER_IMAGE, LABEL_MATCHERS, ...) are read from the environment as the function reads them.
  */
 import { parseArgs } from 'node:util';
-import { dumpYaml } from '@kubernetes/client-node';
+import { dump as dumpYaml } from 'js-yaml';
 import { buildRecordJob } from '../functions/webhook/finish-runner.js';
 import { ConfigError, loadConfig } from '../shared/config/load-config.js';
 import { readSecretFiles } from '../shared/config/read-secret-files.js';
@@ -21,10 +21,24 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-const { values } = parseArgs({
-  options: { labels: { type: 'string' }, profiles: { type: 'string' }, mode: { type: 'string' } },
-  strict: true,
-});
+let values: { labels?: string; profiles?: string; mode?: string; help?: boolean };
+try {
+  ({ values } = parseArgs({
+    options: {
+      labels: { type: 'string' },
+      profiles: { type: 'string' },
+      mode: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    strict: true,
+  }));
+} catch (error) {
+  fail(`${(error as Error).message}\n${usage}`);
+}
+if (values.help) {
+  process.stdout.write(`${usage}\n`);
+  process.exit(0);
+}
 if (!values.labels) fail(`--labels is required\n${usage}`);
 if (values.mode !== undefined && !(RUNNER_MODES as readonly string[]).includes(values.mode)) {
   fail(`--mode must be one of ${RUNNER_MODES.join(', ')}`);

@@ -45,4 +45,13 @@ describe('npm run render', () => {
     expect(code).toBe(1);
     expect(stderr).toContain('no profile matches [ubuntu-latest]');
   }, 30_000);
+
+  it('refuses an unknown option with the usage, not a stack trace', async () => {
+    const { code, stderr, stdout } = await render(['--lables', 'self-hosted']);
+    expect(code).toBe(2);
+    expect(stderr).toContain("Unknown option '--lables'");
+    expect(stderr).toContain('usage: npm run render');
+    expect(stderr).not.toContain('    at ');
+    expect(stdout).toBe('');
+  }, 30_000);
 });

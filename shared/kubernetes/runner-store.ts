@@ -8,7 +8,7 @@ export type CreateJobResult =
   | { readonly created: false };
 
 /**
- * What the function needs from Kubernetes. The `@kubernetes/client-node` implementation is
+ * What the function needs from Kubernetes. The implementation on the Kubernetes REST API is
  * `createKubernetesRunnerStore`. Calls retry 5xx, 429 and timeouts until their deadline.
  */
 export interface RunnerStore {
