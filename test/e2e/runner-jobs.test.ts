@@ -4,7 +4,7 @@
  * are deleted by the TTL controller with their Secret by the garbage collector, and the function does all of it
  * as the ServiceAccount of knative/rbac.yaml and nothing more.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,6 +122,50 @@ describe.each(RUNNER_MODES)('mode %s on the real API server', (mode) => {
       NAMESPACE,
     ]);
     expect(secret.metadata.ownerReferences[0]?.uid).toBe(job.metadata.uid);
+    await server.stop();
+  });
+});
+
+describe('credentials the way kubectl finds them', () => {
+  it('authenticates through an exec credential plugin, over TLS verified against the cluster CA', async () => {
+    // The plugin hands out the ServiceAccount's token as an ExecCredential, as `aws eks get-token` would.
+    const dir = mkdtempSync(join(tmpdir(), 'kar-e2e-exec-'));
+    const account = JSON.parse(readFileSync(accountKubeconfig, 'utf8')) as {
+      clusters: unknown[];
+      users: { user: { token: string } }[];
+    };
+    const plugin = join(dir, 'token-plugin.sh');
+    writeFileSync(
+      plugin,
+      `#!/bin/sh\nprintf '%s' '${JSON.stringify({
+        apiVersion: 'client.authentication.k8s.io/v1',
+        kind: 'ExecCredential',
+        status: { token: account.users[0]?.user.token },
+      })}'\n`,
+    );
+    chmodSync(plugin, 0o700);
+    const kubeconfig = join(dir, 'exec.kubeconfig');
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: account.clusters,
+        users: [
+          {
+            name: 'exec',
+            user: { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: './token-plugin.sh' } },
+          },
+        ],
+        contexts: [{ name: 'exec', context: { cluster: 'e2e', user: 'exec' } }],
+        'current-context': 'exec',
+      }),
+    );
+    const server = await startFunction({ RUNNER_MODE: 'standard', KUBECONFIG: kubeconfig });
+    const delivery = await queuedDelivery();
+    const response = await deliver(server, delivery);
+    expect(await response.json()).toMatchObject({ outcome: 'created', job: `runner-${delivery.jobId}` });
+    expect(exists('job', `runner-${delivery.jobId}`)).toBe(true);
     await server.stop();
   });
 });
