@@ -85,4 +85,43 @@ describe('createKubeApi', () => {
     ).rejects.toThrow(/abort/i);
     expect(Date.now() - started).toBeLessThan(400);
   });
+
+  it('after a 401, asks for a fresh token and tries once more; the same token is not sent twice', async () => {
+    const seenBefore = server.seen.length;
+    answer = { status: 401, body: '{"kind":"Status","message":"Unauthorized"}' };
+    let current = 'Bearer old';
+    let freshAsks = 0;
+    const rotating = createKubeApi({
+      server: new URL(server.url),
+      tls: { rejectUnauthorized: true },
+      authorization: async (options) => {
+        if (options?.fresh) freshAsks += 1;
+        return current;
+      },
+      source: 'test',
+    });
+    // The credential did not change: one request, one fresh ask, then the 401.
+    await expect(rotating.request({ method: 'GET', path: '/a' })).rejects.toMatchObject({ status: 401 });
+    expect(server.seen.length - seenBefore).toBe(1);
+    expect(freshAsks).toBe(1);
+    // It changed (rotated on disk, or a plugin ran again): the request is retried with the new one.
+    const retried = createKubeApi({
+      server: new URL(server.url),
+      tls: { rejectUnauthorized: true },
+      authorization: async (options) => (options?.fresh ? 'Bearer new' : current),
+      source: 'test',
+    });
+    current = 'Bearer old';
+    const routed = server.seen.length;
+    answer = { status: 401, body: '{}' };
+    const attempt = retried.request({ method: 'GET', path: '/b' });
+    // The stand-in answers 401 to everything here, so the retry fails too, but it was made with the new token.
+    await expect(attempt).rejects.toMatchObject({ status: 401 });
+    expect(server.seen.slice(routed).map((request) => request.headers.authorization)).toEqual([
+      'Bearer old',
+      'Bearer new',
+    ]);
+    rotating.close();
+    retried.close();
+  });
 });

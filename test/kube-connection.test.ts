@@ -148,6 +148,8 @@ describe('tokens that change under us', () => {
     writeFileSync(join(dir, 'token'), 'rotated');
     expect(await cached()).toBe('first');
     expect(await always()).toBe('rotated');
+    // Asked for a fresh one (the API server refused the cached token), it reads the file at once.
+    expect(await cached(true)).toBe('rotated');
   });
 
   it('runs an exec plugin once per token lifetime, sharing one run between concurrent callers', async () => {
@@ -180,6 +182,9 @@ console.log(JSON.stringify({ apiVersion: info.apiVersion, kind: 'ExecCredential'
     expect(tokens).toEqual(['exec-false-arg', 'exec-false-arg', 'exec-false-arg']);
     expect(await longLived()).toBe('exec-false-arg');
     expect(runs()).toBe(1);
+    // A fresh token is fetched whatever the expiry says.
+    await longLived(true);
+    expect(runs()).toBe(2);
     // A token that expires within the safety margin is fetched again on every use.
     const shortLived = execCredentialToken(
       {
@@ -191,7 +196,7 @@ console.log(JSON.stringify({ apiVersion: info.apiVersion, kind: 'ExecCredential'
     );
     await shortLived();
     await shortLived();
-    expect(runs()).toBe(3);
+    expect(runs()).toBe(4);
   });
 
   it('reports a failing plugin by its exit, not by what it printed, and refuses certificate plugins', async () => {

@@ -20,9 +20,13 @@ const EXPIRY_MARGIN_MS = 30_000;
  * Bearer tokens from a credential plugin, run the way kubectl runs it (the `ExecCredential` protocol): the
  * plugin gets `KUBERNETES_EXEC_INFO` and prints an `ExecCredential` whose `status.token` is used until
  * `status.expirationTimestamp`. Concurrent callers share one run. A plugin that answers with a client
- * certificate instead of a token is refused with a clear error.
+ * certificate instead of a token is refused with a clear error. `fresh` runs the plugin again whatever the expiry
+ * (the API server refused the token).
  */
-export function execCredentialToken(plugin: ExecPlugin, kubeconfigDir: string): () => Promise<string> {
+export function execCredentialToken(
+  plugin: ExecPlugin,
+  kubeconfigDir: string,
+): (fresh?: boolean) => Promise<string> {
   // kubectl: a command with a path separator is relative to the kubeconfig's folder; a bare name is on PATH.
   const command =
     plugin.command.includes('/') && !isAbsolute(plugin.command)
@@ -71,8 +75,9 @@ export function execCredentialToken(plugin: ExecPlugin, kubeconfigDir: string): 
     return status.token;
   }
 
-  return () => {
-    if (current !== undefined && Date.now() < current.expiresAt) return Promise.resolve(current.token);
+  return (fresh = false) => {
+    if (!fresh && current !== undefined && Date.now() < current.expiresAt)
+      return Promise.resolve(current.token);
     pending ??= fetchToken().finally(() => {
       pending = undefined;
     });

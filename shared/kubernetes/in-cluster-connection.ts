@@ -30,7 +30,7 @@ export function inClusterConnection(
   return {
     server,
     tls: { rejectUnauthorized: true, ...(existsSync(caPath) ? { ca: readFileSync(caPath) } : {}) },
-    authorization: async () => `Bearer ${await token()}`,
+    authorization: async (options) => `Bearer ${await token(options?.fresh)}`,
     source: 'in-cluster',
   };
 }

@@ -58,20 +58,29 @@ export function createKubeApi(connection: KubeConnection): KubeApi {
         if (value !== undefined) url.searchParams.set(name, String(value));
       }
       const body = call.body === undefined ? undefined : JSON.stringify(call.body);
+      const send = (authorization: string | undefined) => {
+        const headers: Record<string, string> = { accept: 'application/json' };
+        if (authorization !== undefined) headers.authorization = authorization;
+        if (body !== undefined) headers['content-type'] = call.contentType ?? 'application/json';
+        return sendRequest(
+          url,
+          {
+            method: call.method,
+            headers,
+            ...(body === undefined ? {} : { body }),
+            ...(call.signal ? { signal: call.signal } : {}),
+          },
+          agents,
+        );
+      };
       const authorization = await connection.authorization();
-      const headers: Record<string, string> = { accept: 'application/json' };
-      if (authorization !== undefined) headers.authorization = authorization;
-      if (body !== undefined) headers['content-type'] = call.contentType ?? 'application/json';
-      const response = await sendRequest(
-        url,
-        {
-          method: call.method,
-          headers,
-          ...(body === undefined ? {} : { body }),
-          ...(call.signal ? { signal: call.signal } : {}),
-        },
-        agents,
-      );
+      let response = await send(authorization);
+      if (response.status === 401 && authorization !== undefined) {
+        // The token was refused: rotated underneath us or expired early. Read or fetch it anew and try once more,
+        // as client-go does; the same token again would only be refused again.
+        const renewed = await connection.authorization({ fresh: true });
+        if (renewed !== authorization) response = await send(renewed);
+      }
       const text = response.body.toString('utf8');
       if (response.status >= 200 && response.status < 300) {
         return (text === '' ? undefined : JSON.parse(text)) as T;

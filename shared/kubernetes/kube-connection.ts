@@ -6,8 +6,11 @@ export interface KubeConnection {
   /** The API server's base URL, e.g. `https://10.96.0.1:443`. */
   readonly server: URL;
   readonly tls: KubeTls;
-  /** The `Authorization` header for the next request, or `undefined` for none (client certificates). */
-  readonly authorization: () => Promise<string | undefined>;
+  /**
+   * The `Authorization` header for the next request, or `undefined` for none (client certificates). `fresh`
+   * asks for a credential read or fetched again now (after a 401), not the cached one.
+   */
+  readonly authorization: (options?: { readonly fresh?: boolean }) => Promise<string | undefined>;
   /** Where the connection came from, for the start-up log: a kubeconfig path or `in-cluster`. */
   readonly source: string;
 }

@@ -128,17 +128,21 @@ function pem(entry: Entry, field: string, dir: string, where: string): Buffer | 
   }
 }
 
-function bearer(user: Entry, dir: string, where: string): () => Promise<string | undefined> {
+function bearer(
+  user: Entry,
+  dir: string,
+  where: string,
+): (options?: { fresh?: boolean }) => Promise<string | undefined> {
   if (user.exec !== undefined) {
     const exec = asEntry(user.exec, where);
     if (typeof exec.command !== 'string' || typeof exec.apiVersion !== 'string')
       throw new KubeConfigError(`${where}: an exec plugin needs command and apiVersion`);
     const token = execCredentialToken(exec as unknown as ExecPlugin, dir);
-    return async () => `Bearer ${await token()}`;
+    return async (options) => `Bearer ${await token(options?.fresh)}`;
   }
   if (typeof user.tokenFile === 'string' && user.tokenFile) {
     const token = tokenFromFile(resolve(dir, user.tokenFile));
-    return async () => `Bearer ${await token()}`;
+    return async (options) => `Bearer ${await token(options?.fresh)}`;
   }
   if (typeof user.token === 'string' && user.token) {
     const header = `Bearer ${user.token}`;
