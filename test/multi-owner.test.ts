@@ -1,19 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
+import { APP, APP_ENV } from './support/github-app.js';
 import { queuedPayload, signedDelivery } from './support/payloads.js';
-
-const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const APP_KEY = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
-const APP_PUBLIC_KEY = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-const APP = {
-  appId: 4242,
-  publicKey: APP_PUBLIC_KEY,
-  installations: [
-    { id: 11, account: 'octo-org' },
-    { id: 22, account: 'hubot' },
-  ],
-};
 
 let h: AppHarness | undefined;
 afterEach(async () => {
@@ -89,7 +78,7 @@ describe('per-owner fine-grained tokens', () => {
 });
 
 describe('GitHub App mode', () => {
-  const appEnv = { GITHUB_TOKEN: '', GITHUB_APP_ID: '4242', GITHUB_APP_PRIVATE_KEY: APP_KEY };
+  const appEnv = APP_ENV;
 
   it('uses installation tokens of the delivering installation, minted once and cached', async () => {
     h = await startAppHarness(appEnv, { github: { apps: [APP] } });

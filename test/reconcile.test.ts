@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
+import { APP, APP_ENV } from './support/github-app.js';
 import { queuedPayload, signedDelivery } from './support/payloads.js';
 
 const TOKEN = 'reconcile-token-0123';
@@ -9,9 +10,12 @@ let h: AppHarness;
 let clock = Date.now();
 let closeServer: (() => void) | undefined;
 
-async function harness(env: Record<string, string> = {}) {
+async function harness(
+  env: Record<string, string> = {},
+  github: NonNullable<Parameters<typeof startAppHarness>[1]>['github'] = {},
+) {
   clock = Date.now();
-  h = await startAppHarness({ RECONCILE_TOKEN: TOKEN, ...env }, { now: () => clock });
+  h = await startAppHarness({ RECONCILE_TOKEN: TOKEN, ...env }, { now: () => clock, github });
   return h;
 }
 
@@ -135,5 +139,40 @@ describe('failed deliveries', () => {
     ]);
     // Nothing is left to redeliver.
     expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 0 });
+  });
+
+  it("in App mode, redelivers through the App webhook's own deliveries, authenticated as the App", async () => {
+    await harness(APP_ENV, { apps: [APP] });
+    const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });
+    closeServer = () => server.close();
+    await new Promise((resolve) => server.once('listening', resolve));
+    const port = (server.address() as AddressInfo).port;
+    h.github.setHook({
+      url: `http://127.0.0.1:${port}/webhook`,
+      secret: WEBHOOK_SECRET,
+      hookId: 5150,
+      app: true,
+    });
+
+    const appPayload = (jobId: number) => {
+      const payload = queuedPayload({ jobId, owner: 'octo-org', repo: 'r', installationId: 11 });
+      h.github.addJob(payload.repository.full_name, payload.workflow_job);
+      return payload;
+    };
+    h.kubernetes.failNext('POST', 'jobs', 403);
+    expect(await h.github.deliver('workflow_job', appPayload(3001))).toBe(502);
+    expect(await h.github.deliver('workflow_job', appPayload(3002))).toBe(200);
+
+    // No repository hook is consulted for the App's hook id (that would be a 404 on every pass).
+    const report = await (await runReconcile()).json();
+    expect(report).toMatchObject({ redelivered: 1, failures: 0 });
+    await expect.poll(() => h.kubernetes.jobs.get('runner-3001')?.spec?.suspend).toBe(false);
+    expect(h.github.deliveries.map((d) => [d.app, d.redelivery, d.statusCode])).toEqual([
+      [true, false, 502],
+      [true, false, 200],
+      [true, true, 200],
+    ]);
+    expect(h.github.calls.some((call) => call.path.includes('/hooks/5150/'))).toBe(false);
+    expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 0, failures: 0 });
   });
 });

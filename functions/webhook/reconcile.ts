@@ -1,5 +1,5 @@
 import { UpstreamError } from '../../shared/errors/errors.js';
-import type { RepoRef } from '../../shared/github/github-client.js';
+import type { HookDelivery, RepoRef } from '../../shared/github/github-client.js';
 import type { RunnerRecord } from '../../shared/kubernetes/runner-record.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { type Deadline, deadlineIn } from '../../shared/retry/with-retries.js';
@@ -66,11 +66,12 @@ export async function reconcile(
 
   const records = await settleRecords(deps, log, deadline, spend, report);
 
-  // Hooks named in the configuration, and those that delivered the jobs still recorded.
+  // Repository hooks named in the configuration, and those that delivered the jobs still recorded. A record
+  // with an installation came through the GitHub App's own webhook, which is looked at below.
   const hooks = new Map<string, HookRef>();
   for (const hook of options.hooks) hooks.set(`${hook.owner}/${hook.repo}#${hook.hookId}`, hook);
   for (const record of records) {
-    if (record.hookId !== undefined) {
+    if (record.hookId !== undefined && record.installationId === undefined) {
       hooks.set(`${record.owner}/${record.repo}#${record.hookId}`, {
         owner: record.owner,
         repo: record.repo,
@@ -79,16 +80,25 @@ export async function reconcile(
     }
   }
   const since = new Date(now() - deliveryWindowMs).toISOString().replace(/\.\d+Z$/, 'Z');
-  for (const hook of hooks.values()) {
+  const sources: DeliverySource[] = [...hooks.values()].map((hook) => ({
+    where: { hook: hook.hookId, repo: `${hook.owner}/${hook.repo}` },
+    list: () => deps.github.listDeliveries(hook, hook.hookId, since, deadline),
+    redeliver: (id) => deps.github.redeliver(hook, hook.hookId, id, deadline),
+  }));
+  if (deps.github.hasAppHook) {
+    sources.push({
+      where: { hook: 'app' },
+      list: () => deps.github.listAppDeliveries(since, deadline),
+      redeliver: (id) => deps.github.redeliverApp(id, deadline),
+    });
+  }
+  for (const source of sources) {
     if (report.truncated) break;
     try {
-      await redeliverFailed(deps, hook, since, deadline, spend, report, log);
+      await redeliverFailed(source, spend, report, log);
     } catch (error) {
       report.failures += 1;
-      log.warn(
-        { hook: hook.hookId, repo: `${hook.owner}/${hook.repo}`, err: error },
-        'could not check webhook deliveries',
-      );
+      log.warn({ ...source.where, err: error }, 'could not check webhook deliveries');
     }
   }
   return report;
@@ -178,18 +188,23 @@ async function settleRecord(
   }
 }
 
+/** A webhook whose deliveries reconcile looks through: a repository's, or the GitHub App's own. */
+interface DeliverySource {
+  /** For the log. */
+  readonly where: Record<string, unknown>;
+  list(): Promise<HookDelivery[]>;
+  redeliver(deliveryId: number): Promise<void>;
+}
+
 /** Redelivers queued-job deliveries that no attempt answered with a 2xx. */
 async function redeliverFailed(
-  deps: HandlerDeps,
-  hook: HookRef,
-  since: string,
-  deadline: Deadline,
+  source: DeliverySource,
   spend: () => boolean,
   report: ReconcileReport,
   log: Logger,
 ) {
-  const deliveries = await deps.github.listDeliveries(hook, hook.hookId, since, deadline);
-  const byGuid = new Map<string, typeof deliveries>();
+  const deliveries = await source.list();
+  const byGuid = new Map<string, HookDelivery[]>();
   for (const delivery of deliveries) {
     if (delivery.event !== 'workflow_job' || delivery.action !== 'queued') continue;
     byGuid.set(delivery.guid, [...(byGuid.get(delivery.guid) ?? []), delivery]);
@@ -199,8 +214,8 @@ async function redeliverFailed(
     if (attempts.some((attempt) => attempt.statusCode >= 200 && attempt.statusCode < 300)) continue;
     const latest = attempts[0];
     if (latest === undefined || !spend()) return;
-    await deps.github.redeliver(hook, hook.hookId, latest.id, deadline);
+    await source.redeliver(latest.id);
     report.redelivered += 1;
-    log.info({ guid, hook: hook.hookId }, 'asked GitHub to redeliver a failed delivery');
+    log.info({ guid, ...source.where }, 'asked GitHub to redeliver a failed delivery');
   }
 }

@@ -6,8 +6,10 @@ import { githubRequest } from './github-request.js';
 /** A token to call GitHub with, and a name for it that is safe for logs and metric labels. */
 export interface GitHubCredential {
   readonly token: string;
-  /** `pat:<owner>`, `pat:default` or `app-installation:<id>`; never the token. */
+  /** `pat:<owner>`, `pat:default`, `app-installation:<id>` or `app`; never the token. */
   readonly label: string;
+  /** How it is sent: `token <t>` (PATs, installation tokens) or `Bearer <jwt>` (the App itself). */
+  readonly scheme?: 'token' | 'bearer';
 }
 
 /** Whose resources a call touches: the owner, and in App mode the installation (or a repository to find it). */
@@ -20,6 +22,8 @@ export interface CredentialTarget {
 export interface CredentialProvider {
   /** The credential for the target; throws NoCredentialError when this deployment has none. */
   credentialFor(target: CredentialTarget): Promise<GitHubCredential>;
+  /** In App mode, the App's own JWT (for `/app/...` endpoints such as its webhook's deliveries). */
+  appCredential?(): Promise<GitHubCredential>;
 }
 
 /** Fine-grained PATs, one per owner, with an optional fallback for every other owner. */
@@ -77,6 +81,10 @@ export function createAppCredentials(options: {
   }
 
   return {
+    async appCredential() {
+      const { token } = await auth({ type: 'app' });
+      return { token, label: 'app', scheme: 'bearer' };
+    },
     async credentialFor({ owner, repo, installationId }) {
       const id = installationId ?? (await installationOf(owner, repo));
       try {

@@ -1,6 +1,6 @@
-import { UpstreamError } from '../errors/errors.js';
+import { NoCredentialError, UpstreamError } from '../errors/errors.js';
 import { type Deadline, deadlineIn, type RetryAdvice, withRetries } from '../retry/with-retries.js';
-import type { CredentialProvider } from './credentials.js';
+import type { CredentialProvider, GitHubCredential } from './credentials.js';
 import { githubRequest } from './github-request.js';
 
 /** A repository as GitHub's REST paths name it; in App mode, with the installation that delivered it. */
@@ -56,6 +56,12 @@ export interface GitHubClient {
   listDeliveries(repo: RepoRef, hookId: number, since: string, deadline?: Deadline): Promise<HookDelivery[]>;
   /** Asks GitHub to deliver a past delivery again. */
   redeliver(repo: RepoRef, hookId: number, deliveryId: number, deadline?: Deadline): Promise<void>;
+  /** True in App mode: the App's own webhook has deliveries to look through. */
+  readonly hasAppHook: boolean;
+  /** Deliveries of the GitHub App's own webhook, newest first, back to `since` (App mode only). */
+  listAppDeliveries(since: string, deadline?: Deadline): Promise<HookDelivery[]>;
+  /** Asks GitHub to deliver a past delivery of the App's webhook again (App mode only). */
+  redeliverApp(deliveryId: number, deadline?: Deadline): Promise<void>;
 }
 
 /**
@@ -95,6 +101,8 @@ const ROUTES = {
   orgDeleteRunner: 'DELETE /orgs/{org}/actions/runners/{runner_id}',
   deliveries: 'GET /repos/{owner}/{repo}/hooks/{hook_id}/deliveries',
   redeliver: 'POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts',
+  appDeliveries: 'GET /app/hook/deliveries',
+  appRedeliver: 'POST /app/hook/deliveries/{delivery_id}/attempts',
 } as const;
 
 type Answer<T> = { status: number; data: T; headers: Record<string, unknown> };
@@ -104,15 +112,25 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const { defaultBudgetMs = 8000, requestTimeoutMs = 5000, scope = 'repo' } = options;
   const request = githubRequest(options.baseUrl, options.fetch, options.userAgent);
 
+  /** The App's own credential; without one (PAT mode) the App endpoints cannot be called. */
+  const appCredential = async () => {
+    if (options.credentials.appCredential === undefined) {
+      throw new NoCredentialError('the App webhook is only reachable in GitHub App mode');
+    }
+    return options.credentials.appCredential();
+  };
+
   async function call<T>(
     route: string,
     parameters: Record<string, unknown>,
     what: string,
-    target: RepoRef,
+    target: RepoRef | (() => Promise<GitHubCredential>),
     deadline: Deadline = deadlineIn(defaultBudgetMs),
   ): Promise<Answer<T>> {
     // A missing credential is not an upstream failure: NoCredentialError passes through as it is.
-    const credential = await options.credentials.credentialFor(target);
+    const credential =
+      typeof target === 'function' ? await target() : await options.credentials.credentialFor(target);
+    const authorization = `${credential.scheme === 'bearer' ? 'Bearer' : 'token'} ${credential.token}`;
     try {
       return await withRetries(
         async (remainingMs) => {
@@ -120,7 +138,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
             const signal = AbortSignal.timeout(Math.max(1, Math.min(requestTimeoutMs, remainingMs)));
             const response = await request(route, {
               ...parameters,
-              headers: { authorization: `token ${credential.token}` },
+              headers: { authorization },
               request: { signal },
             });
             const headers = response.headers as Record<string, unknown>;
@@ -137,6 +155,42 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       const status = httpStatusOf(error);
       throw new UpstreamError('github', `${what}: ${describe(error, status)}`, status, { cause: error });
     }
+  }
+
+  /** Deliveries of a webhook, newest first; stops at the first page reaching past `since`, or after 10 pages. */
+  async function listDeliveryPages(
+    route: string,
+    parameters: Record<string, unknown>,
+    target: RepoRef | (() => Promise<GitHubCredential>),
+    since: string,
+    deadline: Deadline | undefined,
+  ): Promise<HookDelivery[]> {
+    const deliveries: HookDelivery[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 10; page += 1) {
+      const { data, headers } = await call<Record<string, unknown>[]>(
+        route,
+        { ...parameters, per_page: 100, ...(cursor ? { cursor } : {}) },
+        'failed to list webhook deliveries',
+        target,
+        deadline,
+      );
+      for (const item of data) {
+        deliveries.push({
+          id: Number(item.id),
+          guid: String(item.guid),
+          deliveredAt: String(item.delivered_at),
+          statusCode: Number(item.status_code),
+          event: String(item.event),
+          action: typeof item.action === 'string' ? item.action : null,
+          redelivery: item.redelivery === true,
+        });
+      }
+      const oldest = data.at(-1)?.delivered_at;
+      cursor = nextCursor(headers.link);
+      if (cursor === undefined || data.length === 0 || (typeof oldest === 'string' && oldest < since)) break;
+    }
+    return deliveries.filter((delivery) => delivery.deliveredAt >= since);
   }
 
   /** Path parameters of a runner route: the repository, or in org scope its organisation. */
@@ -208,41 +262,14 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         throw error;
       }
     },
-    async listDeliveries(repo, hookId, since, deadline) {
-      const deliveries: HookDelivery[] = [];
-      let cursor: string | undefined;
-      // Newest first; stop at the first page that reaches past `since`, or after 10 pages (1,000 deliveries).
-      for (let page = 0; page < 10; page += 1) {
-        const { data, headers } = await call<Record<string, unknown>[]>(
-          ROUTES.deliveries,
-          {
-            owner: repo.owner,
-            repo: repo.repo,
-            hook_id: hookId,
-            per_page: 100,
-            ...(cursor ? { cursor } : {}),
-          },
-          'failed to list webhook deliveries',
-          repo,
-          deadline,
-        );
-        for (const item of data) {
-          deliveries.push({
-            id: Number(item.id),
-            guid: String(item.guid),
-            deliveredAt: String(item.delivered_at),
-            statusCode: Number(item.status_code),
-            event: String(item.event),
-            action: typeof item.action === 'string' ? item.action : null,
-            redelivery: item.redelivery === true,
-          });
-        }
-        const oldest = data.at(-1)?.delivered_at;
-        cursor = nextCursor(headers.link);
-        if (cursor === undefined || data.length === 0 || (typeof oldest === 'string' && oldest < since))
-          break;
-      }
-      return deliveries.filter((delivery) => delivery.deliveredAt >= since);
+    listDeliveries(repo, hookId, since, deadline) {
+      return listDeliveryPages(
+        ROUTES.deliveries,
+        { owner: repo.owner, repo: repo.repo, hook_id: hookId },
+        repo,
+        since,
+        deadline,
+      );
     },
     async redeliver(repo, hookId, deliveryId, deadline) {
       await call(
@@ -250,6 +277,19 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         { owner: repo.owner, repo: repo.repo, hook_id: hookId, delivery_id: deliveryId },
         'failed to redeliver',
         repo,
+        deadline,
+      );
+    },
+    hasAppHook: options.credentials.appCredential !== undefined,
+    listAppDeliveries(since, deadline) {
+      return listDeliveryPages(ROUTES.appDeliveries, {}, appCredential, since, deadline);
+    },
+    async redeliverApp(deliveryId, deadline) {
+      await call(
+        ROUTES.appRedeliver,
+        { delivery_id: deliveryId },
+        'failed to redeliver',
+        appCredential,
         deadline,
       );
     },

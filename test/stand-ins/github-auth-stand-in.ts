@@ -72,6 +72,8 @@ export function createStandInAuth(options: StandInAuthOptions) {
   return {
     /** Installation tokens minted so far (their installation ids), to see the cache at work. */
     minted,
+    /** The App whose valid JWT the Authorization header carries, if any. */
+    appOf: verifyJwt,
     /** Whether the Authorization header may act on the owner's resources. */
     authorize(authorization: string | undefined, owner: string): AuthResult {
       const token = /^(?:token|Bearer) (.+)$/i.exec(authorization ?? '')?.[1];

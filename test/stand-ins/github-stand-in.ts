@@ -121,6 +121,8 @@ export interface DeliveryAttempt {
   readonly action: string | null;
   readonly deliveredAt: string;
   readonly redelivery: boolean;
+  /** Sent by a GitHub App's own webhook (listed at `/app/hook/deliveries`), not a repository's. */
+  readonly app: boolean;
   statusCode: number;
   readonly payload: unknown;
 }
@@ -157,8 +159,8 @@ export interface GitHubStandIn {
   inject(route: RouteName, fault: Fault, count?: number): void;
   /** From now on, each call meets one of `faults` with this probability (drawn from `random`); 0 turns it off. */
   chaos(probability: number, faults: readonly Fault[], random: () => number): void;
-  /** Where `deliver()` sends, and the secret it signs with. */
-  setHook(target: { url: string; secret: string; hookId?: number }): void;
+  /** Where `deliver()` sends, and the secret it signs with; `app` makes it a GitHub App's own webhook. */
+  setHook(target: { url: string; secret: string; hookId?: number; app?: boolean }): void;
   /** Sends a payload to the function as GitHub does, and records the attempt; resolves with the status code. */
   deliver(
     event: string,
@@ -182,7 +184,7 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
   const violations: string[] = [];
   const faults = new Map<RouteName, { fault: Fault; count: number }>();
   let chaos: { probability: number; faults: readonly Fault[]; random: () => number } | undefined;
-  let hook: { url: string; secret: string; hookId: number } | undefined;
+  let hook: { url: string; secret: string; hookId: number; app: boolean } | undefined;
   const inFlight = new Set<Promise<number>>();
   let remaining = 5000;
   let nextRunnerId = 1;
@@ -275,25 +277,15 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       }
       case 'deliveries': {
         const items = deliveries
-          .filter((d) => d.repository === repository && d.hookId === Number(match[3]))
+          .filter((d) => !d.app && d.repository === repository && d.hookId === Number(match[3]))
           .toReversed()
-          .map((d) => ({
-            id: d.id,
-            guid: d.guid,
-            delivered_at: d.deliveredAt,
-            redelivery: d.redelivery,
-            duration: 0.01,
-            status: d.statusCode >= 200 && d.statusCode < 300 ? 'OK' : 'Invalid HTTP Response: 502',
-            status_code: d.statusCode,
-            event: d.event,
-            action: d.action,
-            installation_id: null,
-            repository_id: 1,
-          }));
+          .map(deliveryBody);
         return { status: 200, body: items };
       }
       case 'redeliver': {
-        const original = deliveries.find((d) => d.repository === repository && d.id === Number(match[4]));
+        const original = deliveries.find(
+          (d) => !d.app && d.repository === repository && d.id === Number(match[4]),
+        );
         if (original === undefined) return error(404, 'Not Found');
         void track(send(original.event, original.payload as Record<string, unknown>, original.guid, true));
         return { status: 202, body: {} };
@@ -417,7 +409,66 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
     return { status: 201, body: { runner: runnerBody(runner), encoded_jit_config: encodedJitConfig } };
   }
 
+  /** A delivery as the deliveries API lists it. */
+  function deliveryBody(d: DeliveryAttempt) {
+    const installation = (d.payload as { installation?: { id?: unknown } } | undefined)?.installation?.id;
+    return {
+      id: d.id,
+      guid: d.guid,
+      delivered_at: d.deliveredAt,
+      redelivery: d.redelivery,
+      duration: 0.01,
+      status: d.statusCode >= 200 && d.statusCode < 300 ? 'OK' : 'Invalid HTTP Response: 502',
+      status_code: d.statusCode,
+      event: d.event,
+      action: d.action,
+      installation_id: typeof installation === 'number' ? installation : null,
+      repository_id: 1,
+    };
+  }
+
+  /** The deliveries of the App's own webhook: `GET /app/hook/deliveries` and redelivery, for the App's JWT. */
+  function appHookRoute(request: JsonRequest): { route: string; answer: JsonResponse } | undefined {
+    const path = request.url.pathname;
+    const redeliver = /^\/app\/hook\/deliveries\/(\d+)\/attempts$/.exec(path);
+    const list = path === '/app/hook/deliveries';
+    if (!(request.method === 'GET' && list) && !(request.method === 'POST' && redeliver)) return undefined;
+    const route = list ? 'get /app/hook/deliveries' : 'post /app/hook/deliveries/{delivery_id}/attempts';
+    if (auth.appOf(request.headers.authorization) === undefined) {
+      return { route, answer: error(401, 'A JSON web token could not be decoded') };
+    }
+    if (list) {
+      return {
+        route,
+        answer: {
+          status: 200,
+          body: deliveries
+            .filter((d) => d.app)
+            .toReversed()
+            .map(deliveryBody),
+        },
+      };
+    }
+    const original = deliveries.find((d) => d.app && d.id === Number(redeliver?.[1]));
+    if (original === undefined) return { route, answer: error(404, 'Not Found') };
+    void track(send(original.event, original.payload as Record<string, unknown>, original.guid, true));
+    return { route, answer: { status: 202, body: {} } };
+  }
+
   function route(request: JsonRequest): { name: RouteName | 'app' | 'unknown'; answer: JsonResponse } {
+    const appHook = appHookRoute(request);
+    if (appHook !== undefined) {
+      const [method, path] = appHook.route.split(' ') as [string, string];
+      if (options.checkContract !== false) {
+        for (const problem of operation(method, path).checkResponse(
+          appHook.answer.status,
+          appHook.answer.body,
+        )) {
+          violations.push(`${appHook.route} ${appHook.answer.status}: ${problem}`);
+        }
+      }
+      return { name: 'app', answer: appHook.answer };
+    }
     const app = auth.appRoute(request.method, request.url.pathname, request.headers.authorization);
     if (app !== undefined) {
       const [method, path] = app.route.split(' ') as [string, string];
@@ -476,6 +527,7 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       action: typeof payload.action === 'string' ? payload.action : null,
       deliveredAt: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       redelivery,
+      app: hook.app,
       statusCode: 0,
       payload,
     };
@@ -490,6 +542,7 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
           'x-github-event': event,
           'x-github-delivery': guid,
           'x-github-hook-id': String(hook.hookId),
+          'x-github-hook-installation-target-type': hook.app ? 'integration' : 'repository',
           'x-hub-signature-256': await sign(hook.secret, body),
         },
         body,
@@ -555,7 +608,12 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       chaos = probability > 0 ? { probability, faults: chaosFaults, random } : undefined;
     },
     setHook(target) {
-      hook = { url: target.url, secret: target.secret, hookId: target.hookId ?? 292430182 };
+      hook = {
+        url: target.url,
+        secret: target.secret,
+        hookId: target.hookId ?? 292430182,
+        app: target.app === true,
+      };
     },
     deliver(event, payload, deliverOptions = {}) {
       return track(send(event, payload, deliverOptions.guid ?? randomUUID(), false, deliverOptions.signal));
