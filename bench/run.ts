@@ -15,10 +15,11 @@ import { warmCodeCache } from '../scripts/warm-code-cache.js';
 import { queuedPayload, signedDelivery } from '../test/support/payloads.js';
 import { freePort } from '../test/support/server-process.js';
 import type { StandInsCommand, StandInsReady } from './stand-ins-process.js';
+import { measureTlsCalls } from './tls-calls.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-/** Which parts to run (`BENCH_SECTIONS=cold,warm,burst,memory`); all by default. */
-const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'cold,warm,burst,memory').split(','));
+/** Which parts to run (`BENCH_SECTIONS=cold,warm,burst,memory,tls`); all by default. */
+const SECTIONS = new Set((process.env.BENCH_SECTIONS ?? 'cold,warm,burst,memory,tls').split(','));
 const SECRET = 'bench-webhook-secret';
 const TOKEN = 'github_pat_bench';
 const floorServer = fileURLToPath(new URL('./floor-server.mjs', import.meta.url));
@@ -335,6 +336,20 @@ async function memorySection(rows: Row[]) {
   ]);
 }
 
+async function tlsSection(rows: Row[]) {
+  const tls = await measureTlsCalls();
+  if (tls === undefined) {
+    rows.push(['Kubernetes API call over TLS', 'skipped', '-', 'no openssl to make a certificate']);
+    return;
+  }
+  rows.push([
+    'Kubernetes API call over TLS, one at a time (vs client-node)',
+    `${tls.ours.toFixed(2)} ms`,
+    `${tls.clientNode.toFixed(2)} ms`,
+    `${(tls.clientNode / tls.ours).toFixed(1)}x faster (a new TLS handshake per call there)`,
+  ]);
+}
+
 async function main() {
   const built = performance.now();
   await buildBundle();
@@ -347,6 +362,7 @@ async function main() {
   if (SECTIONS.has('warm')) await warmSection(rows);
   if (SECTIONS.has('burst')) await burstSection(rows);
   if (SECTIONS.has('memory')) await memorySection(rows);
+  if (SECTIONS.has('tls')) await tlsSection(rows);
   standIns.removeAllListeners('exit');
   standIns.disconnect();
   const widths = [0, 1, 2, 3].map((i) =>
