@@ -176,3 +176,57 @@ describe('failed deliveries', () => {
     expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 0, failures: 0 });
   });
 });
+
+describe('a reset cut short', () => {
+  const resetMarks = () =>
+    [...h.kubernetes.leases.values()].filter(
+      (lease) => lease.metadata.labels?.['kube-actions-runner.dev/reset'] === 'true',
+    );
+
+  it('leaves its mark when the record cannot be made again, and reconcile makes it from the mark', async () => {
+    await harness();
+    const payload = queued(4001);
+    // A Secret of this name exists (an interrupted attempt's), so the record is reset: deleted and made anew;
+    // and making it anew fails (the first create of the delivery passes, the second is refused).
+    h.kubernetes.failNext('POST', 'secrets', 409);
+    h.kubernetes.failNext('POST', 'jobs', 403, 1, 1);
+    expect((await deliver(payload)).status).toBe(502);
+    expect(h.kubernetes.jobs.has('runner-4001')).toBe(false);
+    expect(resetMarks()).toHaveLength(1);
+
+    // A young mark may belong to a reset still under way: left alone.
+    expect(await (await runReconcile()).json()).toMatchObject({ restored: 0, resetsUnderWay: 1 });
+    expect(h.kubernetes.jobs.has('runner-4001')).toBe(false);
+
+    clock += 20_000;
+    expect(await (await runReconcile()).json()).toMatchObject({
+      restored: 1,
+      resetsUnderWay: 0,
+      failures: 0,
+    });
+    // Made again and, its job still queued, finished in the same pass.
+    expect(h.kubernetes.jobs.get('runner-4001')?.spec?.suspend).toBe(false);
+    expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(1);
+    expect(resetMarks()).toHaveLength(0);
+  });
+
+  it('clears the mark of a reset that completed (the Job exists) without touching the Job', async () => {
+    await harness();
+    await h.runners.markReset({
+      owner: 'lineville',
+      repo: 'elastic-machines-testing',
+      jobId: 4002,
+      runId: 1,
+      runAttempt: 1,
+      deliveryId: 'd',
+      jobLabels: ['self-hosted'],
+    });
+    const payload = queued(4002);
+    expect((await deliver(payload)).status).toBe(200);
+    const uid = h.kubernetes.jobs.get('runner-4002')?.metadata.uid;
+    clock += 20_000;
+    expect(await (await runReconcile()).json()).toMatchObject({ restored: 0, resetsUnderWay: 0 });
+    expect(h.kubernetes.jobs.get('runner-4002')?.metadata.uid).toBe(uid);
+    expect(resetMarks()).toHaveLength(0);
+  });
+});

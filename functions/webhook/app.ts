@@ -13,6 +13,7 @@ import { refusalReason } from '../../shared/policy/repository-policy.js';
 import { deadlineIn } from '../../shared/retry/with-retries.js';
 import { parsePing, parseWorkflowJob } from '../../shared/webhook/parse-workflow-job.js';
 import { verifySignature } from '../../shared/webhook/verify-signature.js';
+import { DELIVERY_BUDGET_MS } from './finish-runner.js';
 import { handleCompletedJob } from './handle-completed-job.js';
 import { type HandlerDeps, handleQueuedJob, type Outcome } from './handle-queued-job.js';
 import { reconcile } from './reconcile.js';
@@ -20,8 +21,6 @@ import { requireBearer } from './require-bearer.js';
 
 /** GitHub caps webhook payloads at 25 MB and does not deliver larger ones. */
 export const MAX_BODY_BYTES = 25 * 1024 * 1024;
-/** Time for handling one delivery: GitHub gives 10 s, and the answer must travel back within them. */
-export const DELIVERY_BUDGET_MS = 8000;
 
 export interface AppDeps extends HandlerDeps {
   readonly log: Logger;

@@ -9,7 +9,7 @@ import type { Logger } from '../../shared/log/create-logger.js';
 import type { Metrics } from '../../shared/metrics/create-metrics.js';
 import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
 import { buildRunnerJob, runnerJobName, runnerLabels } from '../../shared/modes/build-runner-job.js';
-import type { RecordFields } from '../../shared/modes/record-annotations.js';
+import { type RecordFields, recordFieldsOf } from '../../shared/modes/record-annotations.js';
 import { type RunnerProfile, selectProfile } from '../../shared/profiles/runner-profile.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 
@@ -27,6 +27,9 @@ export interface HandlerDeps {
 export function newClaim(deps: HandlerDeps): Claim {
   return { id: randomUUID(), until: (deps.now ?? Date.now)() + deps.config.claimTtlSeconds * 1000 };
 }
+
+/** Time for handling one delivery: GitHub gives 10 s, and the answer must travel back within them. */
+export const DELIVERY_BUDGET_MS = 8000;
 
 /** The runner's working folder, relative to its install directory (GitHub's default). */
 const WORK_FOLDER = '_work';
@@ -66,10 +69,16 @@ export async function finishRunner(
       // started on it could never connect. Reset the record: delete the Job (the garbage collector takes the
       // Secret with it) and the new registration, and record the job anew, suspended and unclaimed, so that a
       // redelivery or reconcile starts over. The record must outlive the reset: another delivery of this job
-      // may already have been answered 202 on the strength of it.
+      // may already have been answered 2xx on the strength of it. So the reset is marked first, apart from the
+      // Job: if it is cut short between the delete and the create (the API server failing, the process killed),
+      // reconcile makes the record again from the mark.
+      await runners.markReset(record, deadline);
       await deps.github.deleteRunner(record, runner.runnerId, deadline);
       await runners.deleteJob(record.name, deadline);
       await runners.createJob(buildRecordJob(config, profileFor(config, record.jobLabels), record), deadline);
+      await runners.clearResetMark(record.jobId, deadline).catch((clearError: unknown) => {
+        log.warn({ job: record.name, err: clearError }, 'could not clear the reset mark; reconcile will');
+      });
       throw new UpstreamError(
         'kubernetes',
         'an interrupted attempt left a JIT Secret; the runner job was reset',
@@ -139,15 +148,7 @@ export function buildRecordJob(
     namespace: config.namespace,
     ttlSecondsAfterFinished: config.jobTtlSeconds,
     secretName: name,
-    owner: fields.owner,
-    repo: fields.repo,
-    jobId: fields.jobId,
-    runId: fields.runId,
-    runAttempt: fields.runAttempt,
-    deliveryId: fields.deliveryId,
-    hookId: fields.hookId,
-    installationId: fields.installationId,
-    jobLabels: fields.jobLabels,
+    ...recordFieldsOf(fields),
     ...(claim === undefined ? {} : { claim }),
     suspend: true,
   });

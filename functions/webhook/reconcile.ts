@@ -2,8 +2,17 @@ import { UpstreamError } from '../../shared/errors/errors.js';
 import type { HookDelivery, RepoRef } from '../../shared/github/github-client.js';
 import type { RunnerRecord } from '../../shared/kubernetes/runner-record.js';
 import type { Logger } from '../../shared/log/create-logger.js';
+import { runnerJobName } from '../../shared/modes/build-runner-job.js';
 import { type Deadline, deadlineIn } from '../../shared/retry/with-retries.js';
-import { finishRunner, type HandlerDeps, newClaim, removeRunner } from './finish-runner.js';
+import {
+  buildRecordJob,
+  DELIVERY_BUDGET_MS,
+  finishRunner,
+  type HandlerDeps,
+  newClaim,
+  profileFor,
+  removeRunner,
+} from './finish-runner.js';
 
 /** A repository webhook whose deliveries reconcile may look through. */
 export interface HookRef extends RepoRef {
@@ -24,6 +33,10 @@ export interface ReconcileReport {
   timedOut: number;
   /** Failed deliveries of queued jobs that GitHub was asked to deliver again. */
   redelivered: number;
+  /** Records made again from the mark of a reset that was cut short (see RunnerStore.markReset). */
+  restored: number;
+  /** Marks of resets that may still be under way, left for a later pass. */
+  resetsUnderWay: number;
   /** Records or hooks that could not be handled this time (left for the next pass). */
   failures: number;
   /** True when the time or call budget ran out before everything was looked at. */
@@ -64,6 +77,8 @@ export async function reconcile(
     return true;
   };
 
+  // Resets cut short first, so that the records they make again are finished in this same pass.
+  await restoreResets(deps, log, deadline, spend, report);
   const records = await settleRecords(deps, log, deadline, spend, report);
 
   // Repository hooks named in the configuration, and those that delivered the jobs still recorded. A record
@@ -112,9 +127,48 @@ export function emptyReport(): ReconcileReport {
     removed: 0,
     timedOut: 0,
     redelivered: 0,
+    restored: 0,
+    resetsUnderWay: 0,
     failures: 0,
     truncated: false,
   };
+}
+
+/** A reset is done by one delivery, within its budget; a mark older than this belongs to one that was cut short. */
+const RESET_GRACE_MS = 2 * DELIVERY_BUDGET_MS;
+
+/** Makes again the records whose reset was cut short, and clears the marks of resets that are done. */
+async function restoreResets(
+  deps: HandlerDeps,
+  log: Logger,
+  deadline: Deadline,
+  spend: () => boolean,
+  report: ReconcileReport,
+) {
+  const now = deps.now ?? Date.now;
+  for (const mark of await deps.runners.listResetMarks(deadline)) {
+    if (now() - mark.markedAt < RESET_GRACE_MS) {
+      report.resetsUnderWay += 1;
+      continue;
+    }
+    if (!spend()) return;
+    const name = runnerJobName(mark.fields.jobId);
+    try {
+      if ((await deps.runners.getRecord(name, deadline)) === undefined) {
+        const { config } = deps;
+        await deps.runners.createJob(
+          buildRecordJob(config, profileFor(config, mark.fields.jobLabels), mark.fields),
+          deadline,
+        );
+        report.restored += 1;
+        log.info({ job: name }, 'made again a runner job whose reset was cut short');
+      }
+      await deps.runners.clearResetMark(mark.fields.jobId, deadline);
+    } catch (error) {
+      report.failures += 1;
+      log.warn({ job: name, err: error }, 'could not restore a reset runner job');
+    }
+  }
 }
 
 /**

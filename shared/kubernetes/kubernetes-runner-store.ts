@@ -1,11 +1,18 @@
 import type { V1Job, V1Lease, V1Secret } from '@kubernetes/client-node';
 import { UpstreamError } from '../errors/errors.js';
 import { RUNNER_APP_LABEL } from '../modes/build-runner-job.js';
-import { type Claim, formatClaim, LABEL_PREFIX, RECORD_ANNOTATIONS } from '../modes/record-annotations.js';
+import {
+  type Claim,
+  formatClaim,
+  LABEL_PREFIX,
+  RECORD_ANNOTATIONS,
+  type RecordFields,
+  recordFieldsOf,
+} from '../modes/record-annotations.js';
 import { type Deadline, deadlineIn, type RetryAdvice, withRetries } from '../retry/with-retries.js';
 import { type KubeApi, KubeApiError, type KubeRequest } from './kube-api.js';
 import { isFinished, toRunnerRecord } from './runner-record.js';
-import type { RunnerStore } from './runner-store.js';
+import type { ResetMark, RunnerStore } from './runner-store.js';
 
 const APP_SELECTOR = Object.entries(RUNNER_APP_LABEL)
   .map(([key, value]) => `${key}=${value}`)
@@ -15,6 +22,10 @@ const APP_SELECTOR = Object.entries(RUNNER_APP_LABEL)
 const SLOT_LABEL = `${LABEL_PREFIX}/slot`;
 const SLOT_SCOPE = `${LABEL_PREFIX}/slot-scope`;
 const SLOT_HOLDER = `${LABEL_PREFIX}/slot-holder`;
+/** Label and annotation of the Leases that mark a record reset in progress (see `markReset`). */
+const RESET_LABEL = `${LABEL_PREFIX}/reset`;
+const RESET_FIELDS = `${LABEL_PREFIX}/record-fields`;
+const resetMarkName = (jobId: number) => `kar-reset-${jobId}`;
 
 /** The field manager named in the API server's managedFields for everything this function writes. */
 const FIELD_MANAGER = 'kube-actions-runner';
@@ -52,7 +63,7 @@ export function createKubernetesRunnerStore(
   const named = (collection: string, name: string) => `${collection}/${encodeURIComponent(name)}`;
   const writeQuery = { fieldManager: FIELD_MANAGER, fieldValidation: 'Strict' };
 
-  async function listSlotLeases(selector: string, deadline?: Deadline): Promise<V1Lease[]> {
+  async function listLeases(selector: string, deadline?: Deadline): Promise<V1Lease[]> {
     const list = await call<ListOf<V1Lease>>(
       'failed to list runner slots',
       { method: 'GET', path: leases, query: { labelSelector: selector } },
@@ -197,7 +208,7 @@ export function createKubernetesRunnerStore(
     },
     async acquireSlot(scope, capacity, holder, deadline) {
       const taken = new Set(
-        (await listSlotLeases(`${SLOT_LABEL}=true,${SLOT_SCOPE}=${scope}`, deadline)).map(
+        (await listLeases(`${SLOT_LABEL}=true,${SLOT_SCOPE}=${scope}`, deadline)).map(
           (lease) => lease.metadata?.name,
         ),
       );
@@ -227,7 +238,7 @@ export function createKubernetesRunnerStore(
       return false;
     },
     async releaseSlots(holder, deadline) {
-      for (const lease of await listSlotLeases(`${SLOT_LABEL}=true,${SLOT_HOLDER}=${holder}`, deadline)) {
+      for (const lease of await listLeases(`${SLOT_LABEL}=true,${SLOT_HOLDER}=${holder}`, deadline)) {
         const name = lease.metadata?.name;
         if (name === undefined) continue;
         await unless(
@@ -237,7 +248,7 @@ export function createKubernetesRunnerStore(
       }
     },
     async listSlots(deadline) {
-      return (await listSlotLeases(`${SLOT_LABEL}=true`, deadline)).map((lease) => ({
+      return (await listLeases(`${SLOT_LABEL}=true`, deadline)).map((lease) => ({
         name: lease.metadata?.name ?? '',
         holder: lease.spec?.holderIdentity ?? '',
       }));
@@ -245,6 +256,51 @@ export function createKubernetesRunnerStore(
     async countActive() {
       // Every unfinished app=github-runner Job counts, including ones this version cannot read as a record.
       return (await listRunnerJobs()).filter((job) => !isFinished(job)).length;
+    },
+    async markReset(fields, deadline) {
+      // A Lease, because the function may already create, list and delete Leases (its slots); no owner, so
+      // that it outlives the Job it stands in for.
+      const mark: V1Lease = {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: {
+          name: resetMarkName(fields.jobId),
+          labels: { [RESET_LABEL]: 'true' },
+          annotations: {
+            [RESET_FIELDS]: JSON.stringify(recordFieldsOf(fields)),
+          },
+        },
+        spec: {},
+      };
+      await unless(
+        [409],
+        call(
+          'failed to mark the reset',
+          { method: 'POST', path: leases, query: writeQuery, body: mark },
+          deadline,
+        ),
+      );
+    },
+    async listResetMarks(deadline) {
+      const marks: ResetMark[] = [];
+      for (const lease of await listLeases(`${RESET_LABEL}=true`, deadline)) {
+        const fields = parseFields(lease.metadata?.annotations?.[RESET_FIELDS]);
+        const created = lease.metadata?.creationTimestamp;
+        if (fields !== undefined) {
+          marks.push({ fields, markedAt: created ? new Date(created).getTime() : 0 });
+        }
+      }
+      return marks;
+    },
+    async clearResetMark(jobId, deadline) {
+      await unless(
+        [404],
+        call(
+          'failed to clear the reset mark',
+          { method: 'DELETE', path: named(leases, resetMarkName(jobId)) },
+          deadline,
+        ),
+      );
     },
   };
   return store;
@@ -272,4 +328,22 @@ function kubernetesError(what: string, error: unknown): UpstreamError {
   const text = String((error as Error).message ?? error);
   const reason = /abort|timeout/i.test(text) ? 'timed out' : text;
   return new UpstreamError('kubernetes', `${what}: ${reason}`, undefined, { cause: error });
+}
+
+/** The record fields a reset mark carries; `undefined` for a mark this version cannot read. */
+function parseFields(text: string | undefined): RecordFields | undefined {
+  try {
+    const fields = JSON.parse(text ?? '') as Partial<RecordFields>;
+    if (
+      typeof fields.owner !== 'string' ||
+      typeof fields.repo !== 'string' ||
+      !Number.isSafeInteger(fields.jobId) ||
+      !Array.isArray(fields.jobLabels)
+    ) {
+      return undefined;
+    }
+    return fields as RecordFields;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,4 +1,5 @@
 import type { V1Job, V1Secret } from '@kubernetes/client-node';
+import type { RecordFields } from '../modes/record-annotations.js';
 import type { Deadline } from '../retry/with-retries.js';
 import type { Claim, RunnerRecord } from './runner-record.js';
 
@@ -47,4 +48,20 @@ export interface RunnerStore {
   listSlots(deadline?: Deadline): Promise<{ name: string; holder: string }[]>;
   /** Counts runner Jobs that have neither completed nor failed. */
   countActive(): Promise<number>;
+  /**
+   * Writes down, durably and apart from the Job, that the record of this job is being reset (deleted and made
+   * anew), so that a reset cut short cannot lose the job: reconcile makes the record again from the mark. An
+   * existing mark is not an error.
+   */
+  markReset(fields: RecordFields, deadline?: Deadline): Promise<void>;
+  /** Every reset mark, with the fields to make the record from and when it was written (ms since epoch). */
+  listResetMarks(deadline?: Deadline): Promise<ResetMark[]>;
+  /** Removes the mark of a job; a missing one is not an error. */
+  clearResetMark(jobId: number, deadline?: Deadline): Promise<void>;
+}
+
+/** A reset of a runner record, begun at `markedAt` and not yet known to be complete. */
+export interface ResetMark {
+  readonly fields: RecordFields;
+  readonly markedAt: number;
 }

@@ -31,6 +31,21 @@ export interface RecordFields {
   readonly installationId?: number | undefined;
 }
 
+/** Exactly the record fields of a value that may carry more (a RunnerRecord has its uid, claim and so on). */
+export function recordFieldsOf(source: RecordFields): RecordFields {
+  return {
+    owner: source.owner,
+    repo: source.repo,
+    jobId: source.jobId,
+    runId: source.runId,
+    runAttempt: source.runAttempt,
+    deliveryId: source.deliveryId,
+    jobLabels: source.jobLabels,
+    hookId: source.hookId,
+    installationId: source.installationId,
+  };
+}
+
 /** Whoever holds a claim may register the runner and resume the Job; others wait until it expires. */
 export interface Claim {
   readonly id: string;

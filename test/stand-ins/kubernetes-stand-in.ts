@@ -34,8 +34,17 @@ export interface KubernetesStandIn {
   readonly leases: Map<string, KubeObject>;
   /** Number of requests per `METHOD resource`, e.g. `POST jobs`. */
   readonly requestCounts: Map<string, number>;
-  /** The next `count` requests of `METHOD resource` answer `status` with a Status body. */
-  failNext(method: string, resource: 'jobs' | 'secrets' | 'leases', status: number, count?: number): void;
+  /**
+   * The next `count` requests of `METHOD resource` answer `status` with a Status body; with `after`, only once
+   * that many more have been served as usual.
+   */
+  failNext(
+    method: string,
+    resource: 'jobs' | 'secrets' | 'leases',
+    status: number,
+    count?: number,
+    after?: number,
+  ): void;
   /**
    * From now on, each request meets a fault with this probability: an error status, or a delay (a slow or
    * hanging API server). A write that meets a delay is still applied, as when only the answer is lost.
@@ -87,7 +96,7 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     leases: new Map(),
   };
   const requestCounts = new Map<string, number>();
-  const failures = new Map<string, { status: number; count: number }>();
+  const failures = new Map<string, { status: number; count: number; after: number }>();
   let resourceVersion = 1000;
   let chaos:
     | { probability: number; faults: readonly { status?: number; delayMs?: number }[]; random: () => number }
@@ -126,7 +135,9 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     const key = `${request.method} ${resource}`;
     requestCounts.set(key, (requestCounts.get(key) ?? 0) + 1);
     const failure = failures.get(key);
-    if (failure && failure.count > 0) {
+    if (failure && failure.after > 0) {
+      failure.after -= 1;
+    } else if (failure && failure.count > 0) {
       failure.count -= 1;
       return status(
         failure.status,
@@ -295,8 +306,8 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     chaos(probability, faults, random) {
       chaos = probability > 0 ? { probability, faults, random } : undefined;
     },
-    failNext(method, resource, code, count = 1) {
-      failures.set(`${method} ${resource}`, { status: code, count });
+    failNext(method, resource, code, count = 1, after = 0) {
+      failures.set(`${method} ${resource}`, { status: code, count, after });
     },
     completeJob(name) {
       const job = stores.jobs.get(name);

@@ -10,6 +10,7 @@ import { createHttpFetch } from '../../shared/http/http-fetch.js';
 import { createKubeApi } from '../../shared/kubernetes/kube-api.js';
 import { kubeconfigConnection } from '../../shared/kubernetes/kubeconfig-connection.js';
 import { createKubernetesRunnerStore } from '../../shared/kubernetes/kubernetes-runner-store.js';
+import type { RunnerStore } from '../../shared/kubernetes/runner-store.js';
 import { createLogger } from '../../shared/log/create-logger.js';
 import { createMetrics, type Metrics, observeGitHub } from '../../shared/metrics/create-metrics.js';
 import type { StandInAuthOptions } from '../stand-ins/github-auth-stand-in.js';
@@ -24,6 +25,8 @@ export interface AppHarness {
   readonly config: Config;
   readonly github: GitHubStandIn;
   readonly kubernetes: KubernetesStandIn;
+  /** The app's own runner store (the real one, on the stand-in), for setting up state as the app would. */
+  readonly runners: RunnerStore;
   readonly metrics: Metrics;
   /** Every log line written so far, parsed. */
   readonly logs: Record<string, unknown>[];
@@ -85,6 +88,7 @@ export async function startAppHarness(
     config,
     github,
     kubernetes,
+    runners,
     metrics,
     get logs() {
       return text
