@@ -183,30 +183,59 @@ describe('a reset cut short', () => {
       (lease) => lease.metadata.labels?.['kube-actions-runner.dev/reset'] === 'true',
     );
 
-  it('leaves its mark when the record cannot be made again, and reconcile makes it from the mark', async () => {
+  it.each([
+    ['refused (403)', 403],
+    ['answered "already exists" although it does not (409)', 409],
+  ])(
+    'leaves its mark when making the record again is %s, and reconcile makes it from the mark',
+    async (_how, status) => {
+      await harness();
+      const payload = queued(4001);
+      // A Secret of this name exists (an interrupted attempt's), so the record is reset: deleted and made anew;
+      // and making it anew fails (the first create of the delivery passes, the second does not).
+      h.kubernetes.failNext('POST', 'secrets', 409);
+      h.kubernetes.failNext('POST', 'jobs', status, 1, 1);
+      expect((await deliver(payload)).status).toBe(502);
+      expect(h.kubernetes.jobs.has('runner-4001')).toBe(false);
+      expect(resetMarks()).toHaveLength(1);
+
+      // A young mark may belong to a reset still under way: left alone.
+      expect(await (await runReconcile()).json()).toMatchObject({ restored: 0, resetsUnderWay: 1 });
+      expect(h.kubernetes.jobs.has('runner-4001')).toBe(false);
+
+      clock += 20_000;
+      expect(await (await runReconcile()).json()).toMatchObject({
+        restored: 1,
+        resetsUnderWay: 0,
+        failures: 0,
+      });
+      // Made again and, its job still queued, finished in the same pass.
+      expect(h.kubernetes.jobs.get('runner-4001')?.spec?.suspend).toBe(false);
+      expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(1);
+      expect(resetMarks()).toHaveLength(0);
+    },
+  );
+
+  it('keeps a mark whose record it could not make yet, and makes it on a later pass', async () => {
     await harness();
-    const payload = queued(4001);
-    // A Secret of this name exists (an interrupted attempt's), so the record is reset: deleted and made anew;
-    // and making it anew fails (the first create of the delivery passes, the second is refused).
-    h.kubernetes.failNext('POST', 'secrets', 409);
-    h.kubernetes.failNext('POST', 'jobs', 403, 1, 1);
-    expect((await deliver(payload)).status).toBe(502);
-    expect(h.kubernetes.jobs.has('runner-4001')).toBe(false);
-    expect(resetMarks()).toHaveLength(1);
-
-    // A young mark may belong to a reset still under way: left alone.
-    expect(await (await runReconcile()).json()).toMatchObject({ restored: 0, resetsUnderWay: 1 });
-    expect(h.kubernetes.jobs.has('runner-4001')).toBe(false);
-
+    const fields = {
+      owner: 'lineville',
+      repo: 'elastic-machines-testing',
+      jobId: 4003,
+      runId: 1,
+      runAttempt: 1,
+      deliveryId: 'd',
+      jobLabels: ['self-hosted'],
+    };
+    queued(4003);
+    await h.runners.markReset(fields);
     clock += 20_000;
-    expect(await (await runReconcile()).json()).toMatchObject({
-      restored: 1,
-      resetsUnderWay: 0,
-      failures: 0,
-    });
-    // Made again and, its job still queued, finished in the same pass.
-    expect(h.kubernetes.jobs.get('runner-4001')?.spec?.suspend).toBe(false);
-    expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(1);
+    // "Already exists", but nothing is there: the mark must not go.
+    h.kubernetes.failNext('POST', 'jobs', 409);
+    expect(await (await runReconcile()).json()).toMatchObject({ restored: 0, resetsUnderWay: 1 });
+    expect(resetMarks()).toHaveLength(1);
+    expect(await (await runReconcile()).json()).toMatchObject({ restored: 1, resetsUnderWay: 0 });
+    expect(h.kubernetes.jobs.get('runner-4003')?.spec?.suspend).toBe(false);
     expect(resetMarks()).toHaveLength(0);
   });
 

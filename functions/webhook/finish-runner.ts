@@ -75,7 +75,18 @@ export async function finishRunner(
       await runners.markReset(record, deadline);
       await deps.github.deleteRunner(record, runner.runnerId, deadline);
       await runners.deleteJob(record.name, deadline);
-      await runners.createJob(buildRecordJob(config, profileFor(config, record.jobLabels), record), deadline);
+      const remade = await runners.createJob(
+        buildRecordJob(config, profileFor(config, record.jobLabels), record),
+        deadline,
+      );
+      if (!remade.created) {
+        // "Already exists" may be the old Job still going away, or a conflict that was not one: only a live
+        // record lets the mark go. Otherwise the mark stays, and reconcile makes the record once it can.
+        const existing = await runners.getRecord(record.name, deadline);
+        if (existing === undefined || existing.deleting) {
+          throw new UpstreamError('kubernetes', 'the reset runner job could not be made again yet', 409);
+        }
+      }
       await runners.clearResetMark(record.jobId, deadline).catch((clearError: unknown) => {
         log.warn({ job: record.name, err: clearError }, 'could not clear the reset mark; reconcile will');
       });

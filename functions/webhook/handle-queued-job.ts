@@ -70,7 +70,8 @@ export async function handleQueuedJob(
   let record = created.created ? created.record : undefined;
   if (record === undefined) {
     const existing = await runners.getRecord(name, deadline);
-    if (existing === undefined) {
+    // A record going away (a reset under way, or a cancellation) is no record: never a 2xx on its strength.
+    if (existing === undefined || existing.deleting) {
       throw new UpstreamError(
         'kubernetes',
         'the runner job was deleted while this delivery was handled',

@@ -154,14 +154,23 @@ async function restoreResets(
     if (!spend()) return;
     const name = runnerJobName(mark.fields.jobId);
     try {
-      if ((await deps.runners.getRecord(name, deadline)) === undefined) {
+      let existing = await deps.runners.getRecord(name, deadline);
+      if (existing === undefined) {
         const { config } = deps;
-        await deps.runners.createJob(
+        const made = await deps.runners.createJob(
           buildRecordJob(config, profileFor(config, mark.fields.jobLabels), mark.fields),
           deadline,
         );
-        report.restored += 1;
-        log.info({ job: name }, 'made again a runner job whose reset was cut short');
+        if (made.created) {
+          report.restored += 1;
+          log.info({ job: name }, 'made again a runner job whose reset was cut short');
+        }
+        existing = made.created ? made.record : await deps.runners.getRecord(name, deadline);
+      }
+      // Only a live record lets the mark go; an old Job still going away keeps it for a later pass.
+      if (existing === undefined || existing.deleting) {
+        report.resetsUnderWay += 1;
+        continue;
       }
       await deps.runners.clearResetMark(mark.fields.jobId, deadline);
     } catch (error) {
@@ -193,7 +202,8 @@ export async function settleRecords(
   }
   const startTimeoutMs = deps.config.runnerStartTimeoutSeconds * 1000;
   for (const record of records) {
-    if (record.finished) continue;
+    // Finished records are done; records going away (a reset or a removal under way) are not to build on.
+    if (record.finished || record.deleting) continue;
     const unclaimed = (record.claim?.until ?? 0) <= now();
     const stuck = !record.suspended && record.ready === 0 && now() - record.createdAt > startTimeoutMs;
     if (!(record.suspended ? unclaimed : stuck)) continue;

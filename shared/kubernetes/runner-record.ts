@@ -22,6 +22,8 @@ export interface RunnerRecord extends RecordFields {
   readonly ready: number;
   readonly createdAt: number;
   readonly claim: Claim | undefined;
+  /** Deleted, and going away (its deletionTimestamp is set): not a record to build on. */
+  readonly deleting: boolean;
 }
 
 /** Reads a runner Job as a record; `undefined` for a Job that lacks what a record needs. */
@@ -62,6 +64,7 @@ export function toRunnerRecord(job: V1Job): RunnerRecord | undefined {
     ready: job.status?.ready ?? 0,
     createdAt: created ? new Date(created).getTime() : 0,
     claim: parseClaim(annotations[RECORD_ANNOTATIONS.claim]),
+    deleting: job.metadata.deletionTimestamp !== undefined && job.metadata.deletionTimestamp !== null,
   };
 }
 
