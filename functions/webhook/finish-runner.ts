@@ -75,17 +75,9 @@ export async function finishRunner(
       await runners.markReset(record, deadline);
       await deps.github.deleteRunner(record, runner.runnerId, deadline);
       await runners.deleteJob(record.name, deadline);
-      const remade = await runners.createJob(
-        buildRecordJob(config, profileFor(config, record.jobLabels), record),
-        deadline,
-      );
-      if (!remade.created) {
-        // "Already exists" may be the old Job still going away, or a conflict that was not one: only a live
-        // record lets the mark go. Otherwise the mark stays, and reconcile makes the record once it can.
-        const existing = await runners.getRecord(record.name, deadline);
-        if (existing === undefined || existing.deleting) {
-          throw new UpstreamError('kubernetes', 'the reset runner job could not be made again yet', 409);
-        }
+      // Only a live record lets the mark go; otherwise it stays, and reconcile makes the record once it can.
+      if ((await remakeRecord(deps, record, deadline)) === undefined) {
+        throw new UpstreamError('kubernetes', 'the reset runner job could not be made again yet', 409);
       }
       await runners.clearResetMark(record.jobId, deadline).catch((clearError: unknown) => {
         log.warn({ job: record.name, err: clearError }, 'could not clear the reset mark; reconcile will');
@@ -110,6 +102,25 @@ export async function finishRunner(
     });
     throw error;
   }
+}
+
+/**
+ * Records a job anew, suspended and unclaimed: the live record, and whether this call made it. `undefined` when
+ * "already exists" has no live record behind it: the old Job still going away, or a conflict that was not one.
+ */
+export async function remakeRecord(
+  deps: HandlerDeps,
+  fields: RecordFields,
+  deadline: Deadline,
+): Promise<{ record: RunnerRecord; made: boolean } | undefined> {
+  const { config, runners } = deps;
+  const result = await runners.createJob(
+    buildRecordJob(config, profileFor(config, fields.jobLabels), fields),
+    deadline,
+  );
+  if (result.created) return { record: result.record, made: true };
+  const existing = await runners.getRecord(runnerJobName(fields.jobId), deadline);
+  return existing === undefined || existing.deleting ? undefined : { record: existing, made: false };
 }
 
 /** Whether the runner was started, or waits for capacity (and why). */

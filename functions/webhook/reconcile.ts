@@ -5,12 +5,11 @@ import type { Logger } from '../../shared/log/create-logger.js';
 import { runnerJobName } from '../../shared/modes/build-runner-job.js';
 import { type Deadline, deadlineIn } from '../../shared/retry/with-retries.js';
 import {
-  buildRecordJob,
   DELIVERY_BUDGET_MS,
   finishRunner,
   type HandlerDeps,
   newClaim,
-  profileFor,
+  remakeRecord,
   removeRunner,
 } from './finish-runner.js';
 
@@ -154,23 +153,15 @@ async function restoreResets(
     if (!spend()) return;
     const name = runnerJobName(mark.fields.jobId);
     try {
-      let existing = await deps.runners.getRecord(name, deadline);
-      if (existing === undefined) {
-        const { config } = deps;
-        const made = await deps.runners.createJob(
-          buildRecordJob(config, profileFor(config, mark.fields.jobLabels), mark.fields),
-          deadline,
-        );
-        if (made.created) {
-          report.restored += 1;
-          log.info({ job: name }, 'made again a runner job whose reset was cut short');
-        }
-        existing = made.created ? made.record : await deps.runners.getRecord(name, deadline);
-      }
       // Only a live record lets the mark go; an old Job still going away keeps it for a later pass.
-      if (existing === undefined || existing.deleting) {
+      const remade = await remakeRecord(deps, mark.fields, deadline);
+      if (remade === undefined) {
         report.resetsUnderWay += 1;
         continue;
+      }
+      if (remade.made) {
+        report.restored += 1;
+        log.info({ job: name }, 'made again a runner job whose reset was cut short');
       }
       await deps.runners.clearResetMark(mark.fields.jobId, deadline);
     } catch (error) {

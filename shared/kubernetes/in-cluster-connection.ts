@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KubeConfigError, type KubeConnection } from './kube-connection.js';
-import { tokenFromFile } from './token-file.js';
+import { asBearer, tokenFromFile } from './token-file.js';
 
 /** Where the kubelet mounts a pod's service-account token and the cluster's CA. */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
@@ -30,7 +30,7 @@ export function inClusterConnection(
   return {
     server,
     tls: { rejectUnauthorized: true, ...(existsSync(caPath) ? { ca: readFileSync(caPath) } : {}) },
-    authorization: async (options) => `Bearer ${await token(options?.fresh)}`,
+    authorization: asBearer(token),
     source: 'in-cluster',
   };
 }

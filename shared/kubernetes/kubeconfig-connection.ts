@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { load } from 'js-yaml';
 import { type ExecPlugin, execCredentialToken } from './exec-credential.js';
 import { KubeConfigError, type KubeConnection } from './kube-connection.js';
-import { tokenFromFile } from './token-file.js';
+import { asBearer, tokenFromFile } from './token-file.js';
 
 type Entry = Record<string, unknown>;
 /** A named kubeconfig entry with the folder of the file it came from (relative paths resolve against it). */
@@ -138,11 +138,11 @@ function bearer(
     if (typeof exec.command !== 'string' || typeof exec.apiVersion !== 'string')
       throw new KubeConfigError(`${where}: an exec plugin needs command and apiVersion`);
     const token = execCredentialToken(exec as unknown as ExecPlugin, dir);
-    return async (options) => `Bearer ${await token(options?.fresh)}`;
+    return asBearer(token);
   }
   if (typeof user.tokenFile === 'string' && user.tokenFile) {
     const token = tokenFromFile(resolve(dir, user.tokenFile));
-    return async (options) => `Bearer ${await token(options?.fresh)}`;
+    return asBearer(token);
   }
   if (typeof user.token === 'string' && user.token) {
     const header = `Bearer ${user.token}`;

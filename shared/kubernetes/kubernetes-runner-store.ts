@@ -118,6 +118,20 @@ export function createKubernetesRunnerStore(
     return found;
   }
 
+  /** Creates an object; `undefined` when one of that name exists already (409). */
+  const createUnlessExists = <T>(what: string, collection: string, body: unknown, deadline?: Deadline) =>
+    unless([409], call<T>(what, { method: 'POST', path: collection, query: writeQuery, body }, deadline));
+
+  /** Deletes an object; one already gone (404) is not an error. */
+  const deleteUnlessMissing = async (
+    what: string,
+    path: string,
+    deadline?: Deadline,
+    query?: KubeRequest['query'],
+  ): Promise<void> => {
+    await unless([404], call(what, { method: 'DELETE', path, ...(query ? { query } : {}) }, deadline));
+  };
+
   /** A JSON Patch of a runner Job. */
   const patchJob = (name: string, body: unknown[]): Omit<KubeRequest, 'signal'> => ({
     method: 'PATCH',
@@ -129,14 +143,7 @@ export function createKubernetesRunnerStore(
 
   const store: RunnerStore = {
     async createJob(job, deadline) {
-      const created = await unless(
-        [409],
-        call<V1Job>(
-          'failed to create the runner Job',
-          { method: 'POST', path: jobs, query: writeQuery, body: job },
-          deadline,
-        ),
-      );
+      const created = await createUnlessExists<V1Job>('failed to create the runner Job', jobs, job, deadline);
       const record = created && toRunnerRecord(created);
       return record ? { created: true, record } : { created: false };
     },
@@ -173,14 +180,7 @@ export function createKubernetesRunnerStore(
       );
     },
     async createSecret(secret: V1Secret, deadline) {
-      const created = await unless(
-        [409],
-        call(
-          'failed to create the JIT Secret',
-          { method: 'POST', path: secrets, query: writeQuery, body: secret },
-          deadline,
-        ),
-      );
+      const created = await createUnlessExists('failed to create the JIT Secret', secrets, secret, deadline);
       return created === undefined ? 'exists' : 'created';
     },
     async resumeJob(name, deadline) {
@@ -194,14 +194,9 @@ export function createKubernetesRunnerStore(
       );
     },
     async deleteJob(name, deadline) {
-      await unless(
-        [404],
-        call(
-          'failed to delete the runner Job',
-          { method: 'DELETE', path: named(jobs, name), query: { propagationPolicy: 'Background' } },
-          deadline,
-        ),
-      );
+      await deleteUnlessMissing('failed to delete the runner Job', named(jobs, name), deadline, {
+        propagationPolicy: 'Background',
+      });
     },
     async listRecords(deadline) {
       return (await listRunnerJobs(deadline)).map(toRunnerRecord).filter((record) => record !== undefined);
@@ -225,14 +220,7 @@ export function createKubernetesRunnerStore(
           },
           spec: { holderIdentity: holder.name },
         };
-        const created = await unless(
-          [409],
-          call(
-            'failed to take a runner slot',
-            { method: 'POST', path: leases, query: writeQuery, body: lease },
-            deadline,
-          ),
-        );
+        const created = await createUnlessExists('failed to take a runner slot', leases, lease, deadline);
         if (created !== undefined) return true;
       }
       return false;
@@ -241,10 +229,7 @@ export function createKubernetesRunnerStore(
       for (const lease of await listLeases(`${SLOT_LABEL}=true,${SLOT_HOLDER}=${holder}`, deadline)) {
         const name = lease.metadata?.name;
         if (name === undefined) continue;
-        await unless(
-          [404],
-          call('failed to free a runner slot', { method: 'DELETE', path: named(leases, name) }, deadline),
-        );
+        await deleteUnlessMissing('failed to free a runner slot', named(leases, name), deadline);
       }
     },
     async listSlots(deadline) {
@@ -272,14 +257,7 @@ export function createKubernetesRunnerStore(
         },
         spec: {},
       };
-      await unless(
-        [409],
-        call(
-          'failed to mark the reset',
-          { method: 'POST', path: leases, query: writeQuery, body: mark },
-          deadline,
-        ),
-      );
+      await createUnlessExists('failed to mark the reset', leases, mark, deadline);
     },
     async listResetMarks(deadline) {
       const marks: ResetMark[] = [];
@@ -293,13 +271,10 @@ export function createKubernetesRunnerStore(
       return marks;
     },
     async clearResetMark(jobId, deadline) {
-      await unless(
-        [404],
-        call(
-          'failed to clear the reset mark',
-          { method: 'DELETE', path: named(leases, resetMarkName(jobId)) },
-          deadline,
-        ),
+      await deleteUnlessMissing(
+        'failed to clear the reset mark',
+        named(leases, resetMarkName(jobId)),
+        deadline,
       );
     },
   };

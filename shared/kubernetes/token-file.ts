@@ -16,3 +16,10 @@ export function tokenFromFile(path: string, refreshMs = 60_000): (fresh?: boolea
     return cached.token;
   };
 }
+
+/** An `Authorization` header source over a token source that can be asked for a fresh token. */
+export function asBearer(
+  token: (fresh?: boolean) => Promise<string>,
+): (options?: { readonly fresh?: boolean }) => Promise<string> {
+  return async (options) => `Bearer ${await token(options?.fresh)}`;
+}
