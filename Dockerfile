@@ -10,9 +10,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY functions ./functions
 COPY shared ./shared
-COPY scripts/build.ts scripts/warm-code-cache.ts ./scripts/
-COPY test/stand-ins ./test/stand-ins
-COPY test/support ./test/support
+COPY scripts/build.ts scripts/dist-paths.ts scripts/warm-code-cache.ts ./scripts/
+COPY stand-ins ./stand-ins
 RUN npx tsx scripts/build.ts
 
 # Runtime: distroless Node.js 20, running as the non-root user "nonroot" (65532).

@@ -6,8 +6,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGitHubStandIn } from '../test/stand-ins/github-stand-in.js';
-import { startKubernetesStandIn } from '../test/stand-ins/kubernetes-stand-in.js';
+import { startGitHubStandIn } from '../stand-ins/github-stand-in.js';
+import { startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
 
 export interface StandInsReady {
   readonly githubUrl: string;

@@ -22,7 +22,7 @@ const common = {
 /** The esbuild options of the function's bundle (also used by the test that keeps it small). */
 export const FUNCTION_BUNDLE: BuildOptions = {
   ...common,
-  entryPoints: [fileURLToPath(new URL('../functions/webhook/index.ts', import.meta.url))],
+  entryPoints: [fileURLToPath(new URL('../functions/webhook/main.ts', import.meta.url))],
   outfile: BUNDLE,
   minify: true,
   sourcemap: true,

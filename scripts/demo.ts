@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump as dumpYaml } from 'js-yaml';
-import { startGitHubStandIn } from '../test/stand-ins/github-stand-in.js';
-import { startKubernetesStandIn } from '../test/stand-ins/kubernetes-stand-in.js';
-import { queuedPayload, signedDelivery } from '../test/support/payloads.js';
-import { startServerProcess } from '../test/support/server-process.js';
+import { startGitHubStandIn } from '../stand-ins/github-stand-in.js';
+import { startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
+import { queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
+import { startServerProcess } from '../stand-ins/server-process.js';
 import { buildBundle } from './build.js';
 
 const WEBHOOK_SECRET = 'demo-webhook-secret';

@@ -7,13 +7,13 @@
  */
 import { parseArgs } from 'node:util';
 import { dump as dumpYaml } from 'js-yaml';
-import { buildRecordJob } from '../functions/webhook/finish-runner.js';
 import { ConfigError, loadConfig } from '../shared/config/load-config.js';
 import { readSecretFiles } from '../shared/config/read-secret-files.js';
 import { RUNNER_MODES, type RunnerMode } from '../shared/config/runner-modes.js';
 import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
-import { runnerJobName, runnerLabels } from '../shared/modes/build-runner-job.js';
 import { selectProfile } from '../shared/profiles/runner-profile.js';
+import { buildRecordJob } from '../shared/records/build-record-job.js';
+import { runnerJobName, runnerLabels } from '../shared/records/record-schema.js';
 
 const usage = 'usage: npm run render -- --labels self-hosted,linux[,...] [--profiles FILE] [--mode MODE]';
 function fail(message: string, code = 2): never {

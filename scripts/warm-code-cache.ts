@@ -6,10 +6,10 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startGitHubStandIn } from '../test/stand-ins/github-stand-in.js';
-import { startKubernetesStandIn } from '../test/stand-ins/kubernetes-stand-in.js';
-import { queuedPayload, signedDelivery } from '../test/support/payloads.js';
-import { startServerProcess } from '../test/support/server-process.js';
+import { startGitHubStandIn } from '../stand-ins/github-stand-in.js';
+import { startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
+import { queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
+import { startServerProcess } from '../stand-ins/server-process.js';
 import { BUNDLE } from './dist-paths.js';
 
 export async function warmCodeCache(): Promise<number> {

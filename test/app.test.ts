@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { completedPayload, examplesOf, queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
 import { type AppHarness, GITHUB_TOKEN, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
-import { completedPayload, examplesOf, queuedPayload, signedDelivery } from './support/payloads.js';
 
 let h: AppHarness;
 

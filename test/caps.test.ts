@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { completedPayload, queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
 import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
-import { completedPayload, queuedPayload, signedDelivery } from './support/payloads.js';
 
 let h: AppHarness;
 afterEach(async () => {
@@ -67,7 +67,7 @@ describe('MAX_RUNNERS', () => {
     const report = await (
       await h.app.request('/reconcile', { method: 'POST', headers: { authorization: 'Bearer t' } })
     ).json();
-    expect(report).toMatchObject({ slotsFreed: 1, finished: 1 });
+    expect(report).toMatchObject({ slotsFreed: 1, started: 1 });
     expect(h.kubernetes.jobs.get('runner-201')?.spec?.suspend).toBe(false);
   });
 });

@@ -3,8 +3,8 @@ import { UpstreamError } from '../shared/errors/errors.js';
 import { createTokenCredentials } from '../shared/github/credentials.js';
 import { createGitHubClient, type GitHubClient } from '../shared/github/github-client.js';
 import { deadlineIn } from '../shared/retry/with-retries.js';
-import { type GitHubStandIn, startGitHubStandIn } from './stand-ins/github-stand-in.js';
-import { queuedPayload } from './support/payloads.js';
+import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
+import { queuedPayload } from '../stand-ins/payloads.js';
 
 const TOKEN = 'github_pat_11AAAAAAA0secret';
 const repo = { owner: 'lineville', repo: 'elastic-machines-testing' };

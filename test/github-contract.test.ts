@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { operation } from './stand-ins/github-contract.js';
-import { queuedPayload } from './support/payloads.js';
+import { operation } from '../stand-ins/github-contract.js';
+import { queuedPayload } from '../stand-ins/payloads.js';
 
 const JIT = operation('post', '/repos/{owner}/{repo}/actions/runners/generate-jitconfig');
 const JOB = operation('get', '/repos/{owner}/{repo}/actions/jobs/{job_id}');

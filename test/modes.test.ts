@@ -2,9 +2,10 @@ import type { V1Container, V1Job } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from '../shared/config/load-config.js';
 import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
-import { buildRunnerJob, runnerJobName } from '../shared/modes/build-runner-job.js';
 import { toLabelValue } from '../shared/modes/label-value.js';
 import type { RunnerProfile } from '../shared/profiles/runner-profile.js';
+import { buildRunnerJob } from '../shared/records/build-runner-job.js';
+import { runnerJobName } from '../shared/records/record-schema.js';
 import { profileOf } from './support/profiles.js';
 
 function jobFor(mode: RunnerMode, extra: Partial<RunnerProfile> = {}): V1Job {

@@ -1,8 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
 import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
 import { APP, APP_ENV } from './support/github-app.js';
-import { queuedPayload, signedDelivery } from './support/payloads.js';
 
 let h: AppHarness | undefined;
 afterEach(async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PayloadError } from '../shared/errors/errors.js';
 import { parsePing, parseWorkflowJob } from '../shared/webhook/parse-workflow-job.js';
-import { examplesOf, queuedPayload } from './support/payloads.js';
+import { examplesOf, queuedPayload } from '../stand-ins/payloads.js';
 
 describe('parseWorkflowJob', () => {
   it('reads the fields we use from a real queued payload', () => {

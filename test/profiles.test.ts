@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../shared/config/load-config.js';
 import { RUNNER_MODES } from '../shared/config/runner-modes.js';
-import { buildRunnerJob } from '../shared/modes/build-runner-job.js';
 import { parseProfiles } from '../shared/profiles/parse-profiles.js';
 import { selectProfile } from '../shared/profiles/runner-profile.js';
+import { buildRunnerJob } from '../shared/records/build-runner-job.js';
 
 const example = readFileSync(new URL('../examples/runner-profiles.yaml', import.meta.url), 'utf8');
 const defaults = { mode: 'dind-rootless' as const, image: undefined, dindImage: 'docker:dind' };

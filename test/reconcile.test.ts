@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
+import { queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
 import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
 import { APP, APP_ENV } from './support/github-app.js';
-import { queuedPayload, signedDelivery } from './support/payloads.js';
 
 const TOKEN = 'reconcile-token-0123';
 let h: AppHarness;
@@ -72,7 +72,7 @@ describe('unfinished records', () => {
     expect((await deliver(queued())).status).toBe(502);
     const response = await runReconcile();
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ finished: 1, removed: 0, failures: 0 });
+    expect(await response.json()).toMatchObject({ started: 1, removed: 0, failures: 0 });
     expect(h.kubernetes.jobs.get('runner-12877621891')?.spec?.suspend).toBe(false);
     expect(h.kubernetes.secrets.has('runner-12877621891')).toBe(true);
   });
@@ -83,7 +83,7 @@ describe('unfinished records', () => {
     const payload = queued();
     expect((await deliver(payload)).status).toBe(502);
     h.github.setJobStatus(payload.workflow_job.id, 'completed');
-    expect(await (await runReconcile()).json()).toMatchObject({ finished: 0, removed: 1 });
+    expect(await (await runReconcile()).json()).toMatchObject({ started: 0, removed: 1 });
     expect(h.kubernetes.jobs.size).toBe(0);
     expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(0);
   });
@@ -97,9 +97,9 @@ describe('unfinished records', () => {
       string
     >;
     annotations['kube-actions-runner.dev/claim'] = `other ${clock + 30_000}`;
-    expect(await (await runReconcile()).json()).toMatchObject({ finished: 0 });
+    expect(await (await runReconcile()).json()).toMatchObject({ started: 0 });
     clock += 31_000;
-    expect(await (await runReconcile()).json()).toMatchObject({ finished: 1 });
+    expect(await (await runReconcile()).json()).toMatchObject({ started: 1 });
   });
 
   it('removes a started runner Job whose pod never became ready within RUNNER_START_TIMEOUT_SECONDS', async () => {
@@ -228,7 +228,7 @@ describe('a reset cut short', () => {
       jobLabels: ['self-hosted'],
     };
     queued(4003);
-    await h.runners.markReset(fields);
+    await h.records.markReset(fields);
     clock += 20_000;
     // "Already exists", but nothing is there: the mark must not go.
     h.kubernetes.failNext('POST', 'jobs', 409);
@@ -241,7 +241,7 @@ describe('a reset cut short', () => {
 
   it('clears the mark of a reset that completed (the Job exists) without touching the Job', async () => {
     await harness();
-    await h.runners.markReset({
+    await h.records.markReset({
       owner: 'lineville',
       repo: 'elastic-machines-testing',
       jobId: 4002,

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GitHubStandIn, startGitHubStandIn } from './stand-ins/github-stand-in.js';
+import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
 
 const run = promisify(execFile);
 const script = fileURLToPath(new URL('../scripts/setup-webhooks.ts', import.meta.url));

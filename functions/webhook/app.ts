@@ -11,11 +11,13 @@ import {
 import type { Logger } from '../../shared/log/create-logger.js';
 import { refusalReason } from '../../shared/policy/repository-policy.js';
 import { deadlineIn } from '../../shared/retry/with-retries.js';
+import { DELIVERY_BUDGET_MS } from '../../shared/webhook/delivery-budget.js';
 import { parsePing, parseWorkflowJob } from '../../shared/webhook/parse-workflow-job.js';
 import { verifySignature } from '../../shared/webhook/verify-signature.js';
-import { DELIVERY_BUDGET_MS } from './finish-runner.js';
+import type { HandlerDeps } from './deps.js';
 import { handleCompletedJob } from './handle-completed-job.js';
-import { type HandlerDeps, handleQueuedJob, type Outcome } from './handle-queued-job.js';
+import { handleQueuedJob } from './handle-queued-job.js';
+import type { Outcome } from './outcome.js';
 import { reconcile } from './reconcile.js';
 import { requireBearer } from './require-bearer.js';
 

@@ -1,21 +1,13 @@
-import { UpstreamError } from '../../shared/errors/errors.js';
+import { RecordConflictError } from '../../shared/errors/errors.js';
 import type { Logger } from '../../shared/log/create-logger.js';
-import { runnerJobName } from '../../shared/modes/build-runner-job.js';
 import { selectProfile } from '../../shared/profiles/runner-profile.js';
+import { buildRecordJob } from '../../shared/records/build-record-job.js';
+import { newClaim, runnerJobName } from '../../shared/records/record-schema.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { WorkflowJobEvent } from '../../shared/webhook/parse-workflow-job.js';
-import { buildRecordJob, finishRunner, type HandlerDeps, newClaim } from './finish-runner.js';
-
-export type { HandlerDeps } from './finish-runner.js';
-
-/** What became of one delivery, answered to GitHub and logged. */
-export type Outcome =
-  | { readonly outcome: 'created'; readonly job: string; readonly runnerId: number }
-  | { readonly outcome: 'exists'; readonly job: string; readonly reason: string }
-  | { readonly outcome: 'pending'; readonly job: string; readonly reason: string }
-  | { readonly outcome: 'waiting'; readonly job: string; readonly reason: string }
-  | { readonly outcome: 'cancelled'; readonly job: string; readonly reason: string }
-  | { readonly outcome: 'ignored'; readonly reason: string };
+import type { HandlerDeps } from './deps.js';
+import type { Outcome } from './outcome.js';
+import { startRunner } from './start-runner.js';
 
 /** The delivery as the handler sees it. */
 export interface Delivery {
@@ -25,10 +17,10 @@ export interface Delivery {
 
 /**
  * Gives a queued workflow job its runner. Durable first: after matching labels and confirming with GitHub that the
- * job still waits, the job is recorded as its Job, created suspended with everything needed to finish it (the
- * name is the job id, so a repeated delivery or a racing replica meets that record instead of making a second).
- * Then the runner is registered, its Secret stored, and the Job resumed. Whatever fails after the record exists
- * leaves it for a redelivery or `POST /reconcile` to finish.
+ * job still waits, the job is recorded (queued: its Job, created suspended, with everything needed to start it;
+ * the name is the job id, so a repeated delivery or a racing replica meets that record instead of making a
+ * second). Then `startRunner` registers the runner, stores its Secret and resumes the Job. Whatever fails after
+ * the record exists leaves it queued for a redelivery or `POST /reconcile` to start.
  */
 export async function handleQueuedJob(
   deps: HandlerDeps,
@@ -37,7 +29,7 @@ export async function handleQueuedJob(
   log: Logger,
   deadline: Deadline,
 ): Promise<Outcome> {
-  const { config, github, runners } = deps;
+  const { config, github, records } = deps;
   const now = deps.now ?? Date.now;
   // The labels choose a profile, and nothing else: no text of theirs reaches the pod spec.
   const profile = selectProfile(config.profiles, event.labels);
@@ -46,8 +38,8 @@ export async function handleQueuedJob(
   if (status !== 'queued') return { outcome: 'ignored', reason: `job is no longer queued (${status})` };
 
   const name = runnerJobName(event.jobId);
-  const claim = newClaim(deps);
-  const created = await runners.createJob(
+  const claim = newClaim(config.claimTtlSeconds, now());
+  const created = await records.createRecord(
     buildRecordJob(
       config,
       profile,
@@ -69,27 +61,27 @@ export async function handleQueuedJob(
 
   let record = created.created ? created.record : undefined;
   if (record === undefined) {
-    const existing = await runners.getRecord(name, deadline);
-    // A record going away (a reset under way, or a cancellation) is no record: never a 2xx on its strength.
-    if (existing === undefined || existing.deleting) {
-      throw new UpstreamError(
-        'kubernetes',
-        'the runner job was deleted while this delivery was handled',
-        409,
-      );
+    const existing = await records.getRecord(name, deadline);
+    // A removed record (a reset under way, or a cancellation) is no record: never a 2xx on its strength.
+    if (existing === undefined || existing.state === 'removed') {
+      throw new RecordConflictError('the runner job was deleted while this delivery was handled');
     }
-    if (!existing.suspended) return { outcome: 'exists', job: name, reason: 'runner job already exists' };
+    if (existing.state !== 'queued')
+      return { outcome: 'exists', job: name, reason: 'runner job already exists' };
     if (existing.claim?.id === claim.id) {
       // Our own create went through although its answer was lost, and a retry met it.
       record = existing;
-    } else if ((existing.claim?.until ?? 0) > now() || !(await runners.claim(existing, claim, deadline))) {
+    } else if (
+      (existing.claim?.until ?? 0) > now() ||
+      !(await records.claimRecord(existing, claim, deadline))
+    ) {
       return { outcome: 'pending', job: name, reason: 'another delivery is starting this runner' };
     } else {
       log.info({ job: name }, 'taking over an unfinished runner job');
       record = existing;
     }
   }
-  const result = await finishRunner(deps, record, log, deadline);
+  const result = await startRunner(deps, record, log, deadline);
   if (!result.started) return { outcome: 'waiting', job: name, reason: result.reason };
   return { outcome: 'created', job: name, runnerId: result.runner.runnerId };
 }

@@ -31,7 +31,7 @@ export type Upstream = 'github' | 'kubernetes';
  * which can be redelivered. `status` is the upstream HTTP status when there was one.
  */
 export class UpstreamError extends Error {
-  override readonly name = 'UpstreamError';
+  override readonly name: string = 'UpstreamError';
   constructor(
     readonly upstream: Upstream,
     message: string,
@@ -39,5 +39,17 @@ export class UpstreamError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
+  }
+}
+
+/**
+ * A record changed under a delivery: it was removed (a cancellation, a reset) or reset while the delivery worked
+ * on it. An UpstreamError (a 409 of the Kubernetes API server in effect), answered 502 so that GitHub shows a
+ * failed delivery and a redelivery or reconcile finishes the job from the record as it now is.
+ */
+export class RecordConflictError extends UpstreamError {
+  override readonly name = 'RecordConflictError';
+  constructor(message: string) {
+    super('kubernetes', message, 409);
   }
 }

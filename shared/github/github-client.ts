@@ -1,3 +1,7 @@
+/**
+ * The GitHub client: every REST call the function makes, with its retries and error mapping. Longer than 250
+ * lines on purpose: one file holds GitHub's whole contract with us, so a reader checks it against the docs in one place.
+ */
 import { NoCredentialError, UpstreamError } from '../errors/errors.js';
 import { type Deadline, deadlineIn, type RetryAdvice, withRetries } from '../retry/with-retries.js';
 import type { CredentialProvider, GitHubCredential } from './credentials.js';

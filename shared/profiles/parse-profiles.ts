@@ -1,3 +1,7 @@
+/**
+ * Parses and validates RUNNER_PROFILES_FILE. Longer than 250 lines on purpose: every field's check sits beside its
+ * message, so that all problems of a file are reported at once.
+ */
 import type { V1Affinity, V1Toleration } from '@kubernetes/client-node';
 import { load as loadYaml } from 'js-yaml';
 import { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from '../config/runner-modes.js';

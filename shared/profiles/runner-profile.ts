@@ -1,5 +1,5 @@
 import type { V1Affinity, V1EnvVar, V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
-import type { RunnerMode } from '../config/load-config.js';
+import type { RunnerMode } from '../config/runner-modes.js';
 import { type LabelMatcher, matchLabels } from '../labels/label-matchers.js';
 
 /** A cache volume mounted into the runner: a PersistentVolumeClaim, or an emptyDir when no claim is named. */
@@ -49,4 +49,15 @@ export function selectProfile(
   labels: readonly string[],
 ): RunnerProfile | undefined {
   return profiles.find((profile) => matchLabels(labels, profile.matchers));
+}
+
+/**
+ * The profile of a job already recorded: the one its labels select now, or the first profile when the profile
+ * that recorded it was removed from the configuration since (the record must still be startable).
+ */
+export function profileForRecord(
+  profiles: readonly RunnerProfile[],
+  labels: readonly string[],
+): RunnerProfile {
+  return selectProfile(profiles, labels) ?? (profiles[0] as RunnerProfile);
 }

@@ -6,9 +6,9 @@
  */
 import type { V1PodSpec } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildRecordJob } from '../../functions/webhook/finish-runner.js';
 import { loadConfig } from '../../shared/config/load-config.js';
 import type { RunnerMode } from '../../shared/config/runner-modes.js';
+import { buildRecordJob } from '../../shared/records/build-record-job.js';
 import { profileOf } from '../support/profiles.js';
 import { kubectl, kubectlStatus } from './support/cluster.js';
 

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { RUNNER_MODES } from '../../shared/config/load-config.js';
-import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
-import { queuedPayload, signedDelivery } from '../support/payloads.js';
-import { type ServerProcess, startServerProcess } from '../support/server-process.js';
+import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
+import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
+import { type ServerProcess, startServerProcess } from '../../stand-ins/server-process.js';
 import {
   ensureNamespace,
   kubectl,

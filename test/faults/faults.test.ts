@@ -15,10 +15,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, inject, it } from 'vitest';
-import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
-import { startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
-import { completedPayload, queuedPayload } from '../support/payloads.js';
-import { type ServerProcess, startServerProcess } from '../support/server-process.js';
+import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
+import { startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
+import { completedPayload, queuedPayload } from '../../stand-ins/payloads.js';
+import { type ServerProcess, startServerProcess } from '../../stand-ins/server-process.js';
 import { startApiProxy } from './api-proxy.js';
 import { seededRandom } from './seeded-random.js';
 

@@ -8,10 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadYaml } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startGitHubStandIn } from '../stand-ins/github-stand-in.js';
-import { startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
-import { queuedPayload, signedDelivery } from '../support/payloads.js';
-import { startServerProcess } from '../support/server-process.js';
+import { startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
+import { startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
+import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
+import { startServerProcess } from '../../stand-ins/server-process.js';
 
 type Stack = {
   provider: { name: string };

@@ -2,10 +2,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
-import { type KubernetesStandIn, startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
-import { queuedPayload, signedDelivery } from '../support/payloads.js';
-import { runToExit, type ServerProcess, startServerProcess } from '../support/server-process.js';
+import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
+import { type KubernetesStandIn, startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
+import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
+import { runToExit, type ServerProcess, startServerProcess } from '../../stand-ins/server-process.js';
 
 const WEBHOOK_SECRET = 'integration-webhook-secret-5e1f';
 const GITHUB_TOKEN = 'github_pat_11INTEGRATION_0123456789abcdef';

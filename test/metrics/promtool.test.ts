@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadYaml } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
 import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from '../support/app-harness.js';
-import { queuedPayload, signedDelivery } from '../support/payloads.js';
 import { missingPrometheusTools, promtool } from './tools.js';
 
 const skip = missingPrometheusTools.length > 0;

@@ -8,10 +8,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
-import { type KubernetesStandIn, startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
-import { queuedPayload, signedDelivery } from '../support/payloads.js';
-import { freePort, startServerProcess } from '../support/server-process.js';
+import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
+import { type KubernetesStandIn, startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
+import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
+import { freePort, startServerProcess } from '../../stand-ins/server-process.js';
 import { missingPrometheusTools } from './tools.js';
 
 const WEBHOOK_SECRET = 'push-test-secret';

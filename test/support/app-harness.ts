@@ -3,19 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createApp } from '../../functions/webhook/app.js';
+import { createDeps } from '../../functions/webhook/create-deps.js';
 import { type Config, loadConfig } from '../../shared/config/load-config.js';
-import { createCredentials } from '../../shared/github/credentials.js';
-import { createGitHubClient } from '../../shared/github/github-client.js';
-import { createHttpFetch } from '../../shared/http/http-fetch.js';
-import { createKubeApi } from '../../shared/kubernetes/kube-api.js';
 import { kubeconfigConnection } from '../../shared/kubernetes/kubeconfig-connection.js';
-import { createKubernetesRunnerStore } from '../../shared/kubernetes/kubernetes-runner-store.js';
-import type { RunnerStore } from '../../shared/kubernetes/runner-store.js';
 import { createLogger } from '../../shared/log/create-logger.js';
-import { createMetrics, type Metrics, observeGitHub } from '../../shared/metrics/create-metrics.js';
-import type { StandInAuthOptions } from '../stand-ins/github-auth-stand-in.js';
-import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
-import { type KubernetesStandIn, startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
+import type { Metrics } from '../../shared/metrics/create-metrics.js';
+import type { RecordStore } from '../../shared/records/record-store.js';
+import type { StandInAuthOptions } from '../../stand-ins/github-auth-stand-in.js';
+import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
+import { type KubernetesStandIn, startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
 
 export const WEBHOOK_SECRET = "It's a Secret to Everybody";
 export const GITHUB_TOKEN = 'github_pat_11ABCDEFG0123456789_secretpart';
@@ -25,8 +21,8 @@ export interface AppHarness {
   readonly config: Config;
   readonly github: GitHubStandIn;
   readonly kubernetes: KubernetesStandIn;
-  /** The app's own runner store (the real one, on the stand-in), for setting up state as the app would. */
-  readonly runners: RunnerStore;
+  /** The app's own record store (the real one, on the stand-in), for setting up state as the app would. */
+  readonly records: RecordStore;
   readonly metrics: Metrics;
   /** Every log line written so far, parsed. */
   readonly logs: Record<string, unknown>[];
@@ -49,24 +45,6 @@ export async function startAppHarness(
     RUNNER_MODE: 'standard',
     ...env,
   });
-  const kubeApi = createKubeApi(
-    kubeconfigConnection([kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-app-')))]),
-  );
-  const runners = createKubernetesRunnerStore(kubeApi, config.namespace);
-  const metrics = createMetrics({ countActiveRunners: () => runners.countActive() });
-  // The production transport (node:http keep-alive agents), not the global fetch.
-  const httpFetch = createHttpFetch();
-  const client = createGitHubClient({
-    baseUrl: config.githubApiUrl,
-    fetch: httpFetch as unknown as typeof fetch,
-    credentials: createCredentials(
-      config.githubAuth,
-      config.githubApiUrl,
-      httpFetch as unknown as typeof fetch,
-    ),
-    scope: config.runnerScope,
-    observe: observeGitHub(metrics),
-  });
   let text = '';
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
@@ -75,21 +53,20 @@ export async function startAppHarness(
     },
   });
   const log = createLogger('debug', sink);
-  const app = createApp({
+  const deps = createDeps({
     config,
-    github: client,
-    runners,
-    metrics,
+    kubernetes: kubeconfigConnection([kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-app-')))]),
     log,
     ...(options.now ? { now: options.now } : {}),
   });
+  const app = createApp(deps);
   return {
     app,
     config,
     github,
     kubernetes,
-    runners,
-    metrics,
+    records: deps.records,
+    metrics: deps.metrics,
     get logs() {
       return text
         .split('\n')
@@ -98,8 +75,7 @@ export async function startAppHarness(
     },
     logText: () => text,
     close: async () => {
-      kubeApi.close();
-      httpFetch.close();
+      deps.close();
       await github.close();
       await kubernetes.close();
     },

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import type { StandInApp } from '../stand-ins/github-auth-stand-in.js';
+import type { StandInApp } from '../../stand-ins/github-auth-stand-in.js';
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 

@@ -5,12 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UpstreamError } from '../shared/errors/errors.js';
 import { createKubeApi, type KubeApi } from '../shared/kubernetes/kube-api.js';
 import { kubeconfigConnection } from '../shared/kubernetes/kubeconfig-connection.js';
-import { createKubernetesRunnerStore } from '../shared/kubernetes/kubernetes-runner-store.js';
-import type { RunnerStore } from '../shared/kubernetes/runner-store.js';
 import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
-import { buildRunnerJob } from '../shared/modes/build-runner-job.js';
+import { buildRunnerJob } from '../shared/records/build-runner-job.js';
+import { createKubernetesRecordStore } from '../shared/records/kubernetes-record-store.js';
+import type { RecordStore } from '../shared/records/record-store.js';
 import { deadlineIn } from '../shared/retry/with-retries.js';
-import { type KubernetesStandIn, startKubernetesStandIn } from './stand-ins/kubernetes-stand-in.js';
+import { type KubernetesStandIn, startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
 import { profileOf } from './support/profiles.js';
 
 const jobFor = (jobId: number) =>
@@ -31,13 +31,13 @@ const jobFor = (jobId: number) =>
 
 describe('the Kubernetes runner store against the API stand-in', () => {
   let api: KubernetesStandIn;
-  let store: RunnerStore;
+  let store: RecordStore;
   let kubeApi: KubeApi;
 
   beforeAll(async () => {
     api = await startKubernetesStandIn();
     kubeApi = createKubeApi(kubeconfigConnection([api.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-')))]));
-    store = createKubernetesRunnerStore(kubeApi, 'default');
+    store = createKubernetesRecordStore(kubeApi, 'default');
   });
   afterAll(async () => {
     kubeApi.close();
@@ -45,10 +45,10 @@ describe('the Kubernetes runner store against the API stand-in', () => {
   });
 
   it('creates a Job once; the second create is reported as existing, not as an error', async () => {
-    const first = await store.createJob(jobFor(1));
+    const first = await store.createRecord(jobFor(1));
     expect(first.created).toBe(true);
     expect(first.created && first.record.uid).toBe(api.jobs.get('runner-1')?.metadata.uid);
-    expect(await store.createJob(jobFor(1))).toEqual({ created: false });
+    expect(await store.createRecord(jobFor(1))).toEqual({ created: false });
     expect(api.jobs.size).toBe(1);
   });
 
@@ -60,36 +60,36 @@ describe('the Kubernetes runner store against the API stand-in', () => {
       labels: {},
       encodedJitConfig: 'abc',
     });
-    await store.createSecret(secret);
-    await store.createSecret(secret);
+    await store.createJitSecret(secret);
+    await store.createJitSecret(secret);
     expect(api.secrets.get('runner-1')?.data).toEqual({ jitconfig: Buffer.from('abc').toString('base64') });
-    await store.resumeJob('runner-1');
+    await store.startRecord('runner-1');
     expect(api.jobs.get('runner-1')?.spec?.suspend).toBe(false);
   });
 
   it('counts only unfinished runner Jobs', async () => {
-    await store.createJob(jobFor(2));
-    await store.createJob(jobFor(3));
+    await store.createRecord(jobFor(2));
+    await store.createRecord(jobFor(3));
     expect(await store.countActive()).toBe(3);
     api.completeJob('runner-2');
     expect(await store.countActive()).toBe(2);
   });
 
   it('deletes a Job with its Secret, and a missing Job is no error', async () => {
-    await store.deleteJob('runner-1');
+    await store.deleteRecord('runner-1');
     expect(api.jobs.has('runner-1')).toBe(false);
     expect(api.secrets.has('runner-1')).toBe(false);
-    await expect(store.deleteJob('runner-1')).resolves.toBeUndefined();
+    await expect(store.deleteRecord('runner-1')).resolves.toBeUndefined();
   });
 
   it('reports API server failures as UpstreamError with the Status message', async () => {
     api.failNext('POST', 'jobs', 500, 1000);
-    const error = await store.createJob(jobFor(9), deadlineIn(500)).catch((e: unknown) => e);
+    const error = await store.createRecord(jobFor(9), deadlineIn(500)).catch((e: unknown) => e);
     api.failNext('POST', 'jobs', 500, 0);
     expect(error).toBeInstanceOf(UpstreamError);
     expect(error).toMatchObject({ upstream: 'kubernetes', status: 500 });
     expect((error as Error).message).toBe('failed to create the runner Job: HTTP 500 injected failure');
     api.failNext('PATCH', 'jobs', 404);
-    await expect(store.resumeJob('runner-3')).rejects.toMatchObject({ status: 404 });
+    await expect(store.startRecord('runner-3')).rejects.toMatchObject({ status: 404 });
   });
 });

@@ -3,6 +3,8 @@
  * answering with the objects and `Status` bodies a real API server sends: 201 with uid and resourceVersion on
  * create, 409 AlreadyExists, 404 NotFound, JSON Patch, label selectors, and owner-based deletion of Secrets.
  * It cannot validate manifests as a real server does; the end-to-end suite on a real control plane does that.
+ *
+ * Longer than 250 lines on purpose: one object store serves every resource, as the API server does.
  */
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';

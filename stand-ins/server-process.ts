@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { OUTFILE } from '../../scripts/dist-paths.js';
+import { OUTFILE } from '../scripts/dist-paths.js';
 
 export interface ServerProcess {
   readonly url: string;

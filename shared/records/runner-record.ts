@@ -5,25 +5,34 @@ import {
   parseClaim,
   RECORD_ANNOTATIONS,
   type RecordFields,
-} from '../modes/record-annotations.js';
+} from './record-schema.js';
 
-export type { Claim } from '../modes/record-annotations.js';
+/**
+ * The states of a record, named once. Every transition is a method of `RecordStore`, documented there.
+ *
+ *   (none) --createRecord--> queued --startRecord--> started --(the runner exits; Kubernetes)--> finished
+ *   queued | started --deleteRecord--> removed        (job no longer waits, cancelled, or never came up)
+ *   queued --reset: markReset, deleteRecord, createRecord--> queued   (an interrupted attempt left a stale Secret)
+ *
+ * - `queued`: the Job is suspended. The job is recorded; its runner is not registered, or not started yet. A claim
+ *   says who is starting it; a queued record nobody holds is started (or removed) by a delivery or by reconcile.
+ * - `started`: the Job was resumed with its JIT Secret: its pod runs the runner.
+ * - `finished`: the Job is Complete or Failed; the TTL controller deletes it later.
+ * - `removed`: the Job is being deleted (deletionTimestamp set): no record to build on, and never a 2xx on its
+ *   strength.
+ */
+export type RecordState = 'queued' | 'started' | 'finished' | 'removed';
 
-/** A runner Job read back from the API server. */
+/** A runner Job read back from the API server: the record of one workflow job. */
 export interface RunnerRecord extends RecordFields {
   readonly name: string;
   readonly uid: string;
   readonly resourceVersion: string;
-  /** Suspended: the runner is not registered or not started yet (an unfinished record). */
-  readonly suspended: boolean;
-  /** Complete or Failed. */
-  readonly finished: boolean;
-  /** Pods of the Job that are ready: a started runner. */
+  readonly state: RecordState;
+  /** Pods of the Job that are ready: a started runner that came up. */
   readonly ready: number;
   readonly createdAt: number;
   readonly claim: Claim | undefined;
-  /** Deleted, and going away (its deletionTimestamp is set): not a record to build on. */
-  readonly deleting: boolean;
 }
 
 /** Reads a runner Job as a record; `undefined` for a Job that lacks what a record needs. */
@@ -56,16 +65,19 @@ export function toRunnerRecord(job: V1Job): RunnerRecord | undefined {
     jobLabels,
     hookId: Number.isSafeInteger(hookId) && hookId > 0 ? hookId : undefined,
     installationId: Number.isSafeInteger(installationId) && installationId > 0 ? installationId : undefined,
-    suspended: job.spec?.suspend === true,
-    finished: (job.status?.conditions ?? []).some(
-      (condition) =>
-        (condition.type === 'Complete' || condition.type === 'Failed') && condition.status === 'True',
-    ),
+    state: stateOf(job),
     ready: job.status?.ready ?? 0,
     createdAt: created ? new Date(created).getTime() : 0,
     claim: parseClaim(annotations[RECORD_ANNOTATIONS.claim]),
-    deleting: job.metadata.deletionTimestamp !== undefined && job.metadata.deletionTimestamp !== null,
   };
+}
+
+/** The state of a runner Job as a record; a Job going away is removed whatever else it says. */
+function stateOf(job: V1Job): RecordState {
+  if (job.metadata?.deletionTimestamp !== undefined && job.metadata.deletionTimestamp !== null)
+    return 'removed';
+  if (isFinished(job)) return 'finished';
+  return job.spec?.suspend === true ? 'queued' : 'started';
 }
 
 /** True when a Job has a Complete or Failed condition set to True. */

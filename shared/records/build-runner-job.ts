@@ -1,33 +1,15 @@
-import type { V1Job, V1PodSpec } from '@kubernetes/client-node';
-import type { RunnerMode } from '../config/runner-modes.js';
+import type { V1Job } from '@kubernetes/client-node';
+import { buildRunnerPodSpec } from '../modes/build-runner-pod.js';
 import type { RunnerProfile } from '../profiles/runner-profile.js';
-import { applyProfile } from './apply-profile.js';
-import { dindPodSpec } from './dind.js';
-import { dindRootlessPodSpec } from './dind-rootless.js';
-import { toLabelValue } from './label-value.js';
 import {
   type Claim,
   formatClaim,
   LABEL_PREFIX,
   RECORD_ANNOTATIONS,
   type RecordFields,
-} from './record-annotations.js';
-import type { RunnerPodInput } from './runner-pod.js';
-
-export { LABEL_PREFIX } from './record-annotations.js';
-
-import { standardPodSpec } from './standard.js';
-import { usernsPodSpec } from './userns.js';
-
-/** Every runner Job carries this label; `kubectl get jobs -l app=github-runner` lists them. */
-export const RUNNER_APP_LABEL = { app: 'github-runner' } as const;
-
-const podSpecBuilders: Readonly<Record<RunnerMode, (input: RunnerPodInput) => V1PodSpec>> = {
-  standard: standardPodSpec,
-  userns: usernsPodSpec,
-  dind: dindPodSpec,
-  'dind-rootless': dindRootlessPodSpec,
-};
+  runnerJobName,
+  runnerLabels,
+} from './record-schema.js';
 
 /** The workflow job a runner Job is for, and how to build it. */
 export interface RunnerJobInput extends RecordFields {
@@ -43,23 +25,6 @@ export interface RunnerJobInput extends RecordFields {
   readonly suspend: boolean;
 }
 
-/** The Job (and runner) name for a GitHub job id: one job, one name, so a second create is a 409. */
-export function runnerJobName(jobId: number): string {
-  return `runner-${jobId}`;
-}
-
-/** The labels that identify a runner Job and its pod. */
-export function runnerLabels(
-  input: Pick<RunnerJobInput, 'owner' | 'repo' | 'jobId'>,
-): Record<string, string> {
-  return {
-    ...RUNNER_APP_LABEL,
-    [`${LABEL_PREFIX}/owner`]: toLabelValue(input.owner),
-    [`${LABEL_PREFIX}/repo`]: toLabelValue(input.repo),
-    [`${LABEL_PREFIX}/job-id`]: String(input.jobId),
-  };
-}
-
 /**
  * Builds the runner Job for one workflow job: `backoffLimit: 0` (a runner is registered for one job; a retry
  * could not use the spent JIT config), `restartPolicy: Never`, deleted by the TTL controller after it finishes.
@@ -67,11 +32,6 @@ export function runnerLabels(
 export function buildRunnerJob(input: RunnerJobInput): V1Job {
   const { profile } = input;
   const labels = { ...runnerLabels(input), [`${LABEL_PREFIX}/profile`]: profile.name };
-  const pod: RunnerPodInput = {
-    runnerImage: profile.image,
-    dindImage: profile.dindImage,
-    secretName: input.secretName,
-  };
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -101,7 +61,7 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
       ttlSecondsAfterFinished: input.ttlSecondsAfterFinished,
       template: {
         metadata: { labels },
-        spec: applyProfile(podSpecBuilders[profile.mode](pod), profile),
+        spec: buildRunnerPodSpec(profile, input.secretName),
       },
     },
   };

@@ -7,6 +7,9 @@
  * It also plays GitHub's webhook side: `deliver()` signs and sends a payload to the function the way GitHub does,
  * records each attempt with its status code, and serves them through the deliveries API, where a redelivery
  * request sends the same GUID again.
+ *
+ * Longer than 250 lines on purpose: one stand-in for one upstream, so its state (jobs, runners, hooks, deliveries)
+ * stays consistent across the endpoints that share it.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';

@@ -1,3 +1,10 @@
+/**
+ * The schema of a record: the runner Job that stands for one queued workflow job, durably, in the cluster. Its
+ * name, labels and annotations are written here and read back by `toRunnerRecord`; nothing else names them.
+ */
+import { randomUUID } from 'node:crypto';
+import { toLabelValue } from '../modes/label-value.js';
+
 /** The prefix of every label and annotation this project writes. */
 export const LABEL_PREFIX = 'kube-actions-runner.dev';
 
@@ -52,6 +59,11 @@ export interface Claim {
   readonly until: number;
 }
 
+/** A new claim for this process, valid for `ttlSeconds` from `now`. */
+export function newClaim(ttlSeconds: number, now: number): Claim {
+  return { id: randomUUID(), until: now + ttlSeconds * 1000 };
+}
+
 export function formatClaim(claim: Claim): string {
   return `${claim.id} ${claim.until}`;
 }
@@ -59,4 +71,25 @@ export function formatClaim(claim: Claim): string {
 export function parseClaim(text: string | undefined): Claim | undefined {
   const [id, until] = (text ?? '').split(' ');
   return id && until && Number.isFinite(Number(until)) ? { id, until: Number(until) } : undefined;
+}
+
+/** Every runner Job carries this label; `kubectl get jobs -l app=github-runner` lists them. */
+export const RUNNER_APP_LABEL = { app: 'github-runner' } as const;
+
+/**
+ * The record's name for a GitHub job id, also the name of its Job, its JIT Secret and its runner registration:
+ * one job, one name, so a second create is a 409.
+ */
+export function runnerJobName(jobId: number): string {
+  return `runner-${jobId}`;
+}
+
+/** The labels that identify a record's Job, its pod and its Secret. */
+export function runnerLabels(input: Pick<RecordFields, 'owner' | 'repo' | 'jobId'>): Record<string, string> {
+  return {
+    ...RUNNER_APP_LABEL,
+    [`${LABEL_PREFIX}/owner`]: toLabelValue(input.owner),
+    [`${LABEL_PREFIX}/repo`]: toLabelValue(input.repo),
+    [`${LABEL_PREFIX}/job-id`]: String(input.jobId),
+  };
 }

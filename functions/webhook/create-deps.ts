@@ -1,0 +1,70 @@
+import type { Config } from '../../shared/config/load-config.js';
+import { createCredentials } from '../../shared/github/credentials.js';
+import { createGitHubClient } from '../../shared/github/github-client.js';
+import { createHttpFetch } from '../../shared/http/http-fetch.js';
+import { createKubeApi } from '../../shared/kubernetes/kube-api.js';
+import type { KubeConnection } from '../../shared/kubernetes/kube-connection.js';
+import type { Logger } from '../../shared/log/create-logger.js';
+import { createMetrics, observeGitHub } from '../../shared/metrics/create-metrics.js';
+import { createPushGateway, type PushGateway } from '../../shared/metrics/push-gateway.js';
+import { createKubernetesRecordStore } from '../../shared/records/kubernetes-record-store.js';
+import type { AppDeps } from './app.js';
+
+export interface DepsInput {
+  readonly config: Config;
+  /** Where the API server is and how to authenticate to it (`loadKubeConnection`, or a test's kubeconfig). */
+  readonly kubernetes: KubeConnection;
+  readonly log: Logger;
+  /** The clock, injectable for tests. */
+  readonly now?: () => number;
+}
+
+/** The app's dependencies, and what the process must stop with them. */
+export interface Deps extends AppDeps {
+  readonly pushGateway: PushGateway | undefined;
+  /** Closes the keep-alive agents (tests; a process simply exits). */
+  close(): void;
+}
+
+/**
+ * The composition root: builds the real clients from the configuration. The entry (`main.ts`) and the tests
+ * (`test/support/app-harness.ts`) both build the app's dependencies here, so there is one wiring.
+ */
+export function createDeps({ config, kubernetes, log, now }: DepsInput): Deps {
+  const kubeApi = createKubeApi(kubernetes);
+  const records = createKubernetesRecordStore(kubeApi, config.namespace);
+  const metrics = createMetrics({
+    countActiveRunners: () => records.countActive(),
+    onCollectError: (error) => log.warn({ err: error }, 'could not count active runner jobs'),
+  });
+  // GitHub and the Pushgateway are called through node:http(s) keep-alive agents, not the global (undici) fetch,
+  // whose first use would cost every cold start ~40 ms. It implements what @octokit/request reads of a Response,
+  // which is all these callers read: the one place it stands in for the global fetch's type.
+  const httpFetch = createHttpFetch();
+  const fetch = httpFetch as unknown as typeof globalThis.fetch;
+  const github = createGitHubClient({
+    baseUrl: config.githubApiUrl,
+    fetch,
+    credentials: createCredentials(config.githubAuth, config.githubApiUrl, fetch),
+    scope: config.runnerScope,
+    observe: observeGitHub(metrics),
+  });
+  const pushGateway =
+    config.metricsPushgatewayUrl === undefined
+      ? undefined
+      : createPushGateway({ url: config.metricsPushgatewayUrl, job: config.metricsJob, metrics, log, fetch });
+  return {
+    config,
+    github,
+    records,
+    metrics,
+    log,
+    pushGateway,
+    ...(pushGateway ? { afterDelivery: () => pushGateway.schedule() } : {}),
+    ...(now ? { now } : {}),
+    close() {
+      kubeApi.close();
+      httpFetch.close();
+    },
+  };
+}

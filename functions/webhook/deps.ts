@@ -1,0 +1,14 @@
+import type { Config } from '../../shared/config/load-config.js';
+import type { GitHubClient } from '../../shared/github/github-client.js';
+import type { Metrics } from '../../shared/metrics/create-metrics.js';
+import type { RecordStore } from '../../shared/records/record-store.js';
+
+/** What the use cases are built from, by `createDeps` in production and by the tests with stand-ins. */
+export interface HandlerDeps {
+  readonly config: Config;
+  readonly github: GitHubClient;
+  readonly records: RecordStore;
+  readonly metrics: Metrics;
+  /** The clock, injectable for tests. */
+  readonly now?: () => number;
+}

@@ -1,0 +1,34 @@
+import type { HookDelivery } from '../../shared/github/github-client.js';
+import type { Logger } from '../../shared/log/create-logger.js';
+
+/** A webhook whose deliveries reconcile looks through: a repository's, or the GitHub App's own. */
+export interface DeliverySource {
+  /** For the log. */
+  readonly where: Record<string, unknown>;
+  list(): Promise<HookDelivery[]>;
+  redeliver(deliveryId: number): Promise<void>;
+}
+
+/** Asks GitHub to deliver again the queued-job deliveries of a source that no attempt answered with a 2xx. */
+export async function redeliverFailed(
+  source: DeliverySource,
+  spend: () => boolean,
+  report: { redelivered: number },
+  log: Logger,
+): Promise<void> {
+  const deliveries = await source.list();
+  const byGuid = new Map<string, HookDelivery[]>();
+  for (const delivery of deliveries) {
+    if (delivery.event !== 'workflow_job' || delivery.action !== 'queued') continue;
+    byGuid.set(delivery.guid, [...(byGuid.get(delivery.guid) ?? []), delivery]);
+  }
+  for (const [guid, attempts] of byGuid) {
+    // Status 0 or none: still in flight or never answered; a 2xx: handled. Only GUIDs with no 2xx at all.
+    if (attempts.some((attempt) => attempt.statusCode >= 200 && attempt.statusCode < 300)) continue;
+    const latest = attempts[0];
+    if (latest === undefined || !spend()) return;
+    await source.redeliver(latest.id);
+    report.redelivered += 1;
+    log.info({ guid, ...source.where }, 'asked GitHub to redeliver a failed delivery');
+  }
+}

@@ -1,0 +1,107 @@
+import { UpstreamError } from '../../shared/errors/errors.js';
+import type { Logger } from '../../shared/log/create-logger.js';
+import { newClaim } from '../../shared/records/record-schema.js';
+import type { RunnerRecord } from '../../shared/records/runner-record.js';
+import type { Deadline } from '../../shared/retry/with-retries.js';
+import type { HandlerDeps } from './deps.js';
+import { removeRunner } from './remove-runner.js';
+import { startRunner } from './start-runner.js';
+
+/** What one settling of the records did. */
+export interface SettleReport {
+  /** Queued records left waiting because a concurrency cap is full. */
+  waiting: number;
+  /** Runner slots freed because the record holding them had finished or was gone. */
+  slotsFreed: number;
+  /** Queued records given their runner (queued -> started). */
+  started: number;
+  /** Queued records whose job no longer waits, removed. */
+  removed: number;
+  /** Started records whose runner never came up within RUNNER_START_TIMEOUT_SECONDS, removed. */
+  timedOut: number;
+  /** Records that could not be handled this time (left for the next pass). */
+  failures: number;
+}
+
+export function emptySettleReport(): SettleReport {
+  return { waiting: 0, slotsFreed: 0, started: 0, removed: 0, timedOut: 0, failures: 0 };
+}
+
+/**
+ * Starts waiting records, and tidies the rest: frees slots whose holder is no longer queued or started, then,
+ * oldest first, starts or removes queued records nobody holds, and removes started records whose runner never
+ * came up. Run by reconcile, and when a runner finishes (a slot may have opened). `spend` is asked before each
+ * record acted on; it says no when the caller's budget is spent. Returns every record it read.
+ */
+export async function settleRecords(
+  deps: HandlerDeps,
+  log: Logger,
+  deadline: Deadline,
+  spend: () => boolean,
+  report: SettleReport,
+): Promise<RunnerRecord[]> {
+  const now = deps.now ?? Date.now;
+  const records = (await deps.records.listRecords(deadline)).sort((a, b) => a.createdAt - b.createdAt);
+  const holding = new Set(
+    records
+      .filter((record) => record.state === 'queued' || record.state === 'started')
+      .map((record) => record.name),
+  );
+  for (const slot of await deps.records.listSlots(deadline)) {
+    if (holding.has(slot.holder)) continue;
+    await deps.records.releaseSlots(slot.holder, deadline);
+    report.slotsFreed += 1;
+  }
+  const startTimeoutMs = deps.config.runnerStartTimeoutSeconds * 1000;
+  for (const record of records) {
+    const unclaimed = (record.claim?.until ?? 0) <= now();
+    const neverCameUp =
+      record.state === 'started' && record.ready === 0 && now() - record.createdAt > startTimeoutMs;
+    // Finished records are done; removed ones are going away, not to build on.
+    if (!((record.state === 'queued' && unclaimed) || neverCameUp)) continue;
+    if (!spend()) break;
+    try {
+      if (record.state === 'queued') await settleQueued(deps, record, log, deadline, report);
+      else if (await removeRunner(deps, record, deadline)) {
+        report.timedOut += 1;
+        log.warn({ job: record.name }, 'removed a runner job that never started');
+      }
+    } catch (error) {
+      report.failures += 1;
+      log.warn({ job: record.name, err: error }, 'could not reconcile a runner job');
+    }
+  }
+  return records;
+}
+
+/** A queued record nobody holds: start its runner if its job still waits, else remove it. */
+async function settleQueued(
+  deps: HandlerDeps,
+  record: RunnerRecord,
+  log: Logger,
+  deadline: Deadline,
+  report: SettleReport,
+) {
+  const now = deps.now ?? Date.now;
+  if (!(await deps.records.claimRecord(record, newClaim(deps.config.claimTtlSeconds, now()), deadline)))
+    return;
+  let status: string;
+  try {
+    status = await deps.github.getJobStatus(record, record.jobId, deadline);
+  } catch (error) {
+    if (!(error instanceof UpstreamError && error.status === 404)) throw error;
+    status = 'missing';
+  }
+  if (status === 'queued') {
+    const result = await startRunner(deps, record, log, deadline);
+    if (result.started) {
+      report.started += 1;
+      log.info({ job: record.name }, 'started a waiting or interrupted runner job');
+    } else {
+      report.waiting += 1;
+    }
+  } else if (await removeRunner(deps, record, deadline)) {
+    report.removed += 1;
+    log.info({ job: record.name, status }, 'removed a runner job whose job no longer waits');
+  }
+}

@@ -1,0 +1,121 @@
+import { UpstreamError } from '../../shared/errors/errors.js';
+import type { JitRunner } from '../../shared/github/github-client.js';
+import type { Logger } from '../../shared/log/create-logger.js';
+import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
+import { profileForRecord } from '../../shared/profiles/runner-profile.js';
+import { runnerLabels } from '../../shared/records/record-schema.js';
+import type { RunnerRecord } from '../../shared/records/runner-record.js';
+import type { Deadline } from '../../shared/retry/with-retries.js';
+import type { HandlerDeps } from './deps.js';
+import { resetRecord } from './reset-record.js';
+
+/** The runner's working folder, relative to its install directory (GitHub's default). */
+const WORK_FOLDER = '_work';
+
+/** Whether the runner was started, or waits for capacity (and why). */
+export type StartResult =
+  | { readonly started: true; readonly runner: JitRunner }
+  | { readonly started: false; readonly reason: string };
+
+/**
+ * Starts the runner of a queued record this process has claimed (queued -> started): takes its slots, registers
+ * the JIT runner, stores its config in a Secret owned by the Job, and resumes the Job. Over a cap the record stays
+ * queued, unclaimed. On failure the claim is released and the record stays queued, for a redelivery or reconcile.
+ */
+export async function startRunner(
+  deps: HandlerDeps,
+  record: RunnerRecord,
+  log: Logger,
+  deadline: Deadline,
+): Promise<StartResult> {
+  const { config, records, metrics } = deps;
+  let slotsTaken = false;
+  try {
+    const full = await takeSlots(deps, record, deadline);
+    if (full !== undefined) {
+      // Over a cap the record waits, unclaimed, and starts when a runner finishes (completed event or reconcile).
+      await records.releaseClaim(record.name, deadline);
+      return { started: false, reason: full };
+    }
+    slotsTaken = true;
+    const runner = await registerRunner(deps, record, log, deadline);
+    const secret = await records.createJitSecret(
+      buildJitSecret({
+        namespace: config.namespace,
+        job: { name: record.name, uid: record.uid },
+        labels: runnerLabels(record),
+        encodedJitConfig: runner.encodedJitConfig,
+      }),
+      deadline,
+    );
+    if (secret === 'exists') await resetRecord(deps, record, runner, log, deadline);
+    await records.startRecord(record.name, deadline);
+    metrics.runnerJobsCreated.inc({ owner: record.owner, repo: record.repo });
+    return { started: true, runner };
+  } catch (error) {
+    if (slotsTaken) {
+      await records.releaseSlots(record.name, deadline).catch((releaseError: unknown) => {
+        log.warn({ job: record.name, err: releaseError }, 'could not free the runner slots');
+      });
+    }
+    await records.releaseClaim(record.name, deadline).catch((releaseError: unknown) => {
+      log.warn({ job: record.name, err: releaseError }, 'could not release the claim on the runner job');
+    });
+    throw error;
+  }
+}
+
+/**
+ * Takes the runner's slots under MAX_RUNNERS and its profile's maxRunners. Returns why not when a cap is full
+ * (having taken nothing), or undefined with every slot held.
+ */
+async function takeSlots(
+  deps: HandlerDeps,
+  record: RunnerRecord,
+  deadline: Deadline,
+): Promise<string | undefined> {
+  const profile = profileForRecord(deps.config.profiles, record.jobLabels);
+  const caps: [scope: string, capacity: number, reason: string][] = [];
+  if (deps.config.maxRunners !== undefined)
+    caps.push(['all', deps.config.maxRunners, `MAX_RUNNERS=${deps.config.maxRunners} runners are running`]);
+  if (profile.maxRunners !== undefined) {
+    caps.push([
+      `profile-${profile.name}`,
+      profile.maxRunners,
+      `profile ${profile.name} has its ${profile.maxRunners} runners running`,
+    ]);
+  }
+  for (const [scope, capacity, reason] of caps) {
+    if (!(await deps.records.acquireSlot(scope, capacity, record, deadline))) {
+      await deps.records.releaseSlots(record.name, deadline);
+      return `waiting for capacity: ${reason}`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Registers the JIT runner. A 409 means a registration of this name survives from an interrupted attempt (the Job
+ * is still suspended, so no pod ever used it): delete that stale, idle registration and try once more.
+ */
+async function registerRunner(deps: HandlerDeps, record: RunnerRecord, log: Logger, deadline: Deadline) {
+  const request = {
+    name: record.name,
+    runnerGroupId: deps.config.runnerGroupId,
+    labels: record.jobLabels,
+    workFolder: WORK_FOLDER,
+  };
+  try {
+    return await deps.github.generateJitConfig(record, request, deadline);
+  } catch (error) {
+    if (!(error instanceof UpstreamError && error.status === 409)) throw error;
+    const stale = await deps.github.findRunner(record, record.name, deadline);
+    if (stale === undefined || stale.busy) throw error;
+    log.info(
+      { job: record.name, runnerId: stale.id },
+      'deleting a stale runner registration of an interrupted attempt',
+    );
+    await deps.github.deleteRunner(record, stale.id, deadline);
+    return deps.github.generateJitConfig(record, request, deadline);
+  }
+}

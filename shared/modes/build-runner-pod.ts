@@ -1,0 +1,22 @@
+import type { V1PodSpec } from '@kubernetes/client-node';
+import type { RunnerMode } from '../config/runner-modes.js';
+import type { RunnerProfile } from '../profiles/runner-profile.js';
+import { applyProfile } from './apply-profile.js';
+import { dindPodSpec } from './dind.js';
+import { dindRootlessPodSpec } from './dind-rootless.js';
+import type { RunnerPodInput } from './runner-pod.js';
+import { standardPodSpec } from './standard.js';
+import { usernsPodSpec } from './userns.js';
+
+const podSpecBuilders: Readonly<Record<RunnerMode, (input: RunnerPodInput) => V1PodSpec>> = {
+  standard: standardPodSpec,
+  userns: usernsPodSpec,
+  dind: dindPodSpec,
+  'dind-rootless': dindRootlessPodSpec,
+};
+
+/** The runner pod of a profile: its mode's pod, shaped by the profile (images, resources, placement, caches). */
+export function buildRunnerPodSpec(profile: RunnerProfile, secretName: string): V1PodSpec {
+  const pod: RunnerPodInput = { runnerImage: profile.image, dindImage: profile.dindImage, secretName };
+  return applyProfile(podSpecBuilders[profile.mode](pod), profile);
+}

@@ -1,0 +1,26 @@
+import type { V1Job } from '@kubernetes/client-node';
+import type { Config } from '../config/load-config.js';
+import type { RunnerProfile } from '../profiles/runner-profile.js';
+import { buildRunnerJob } from './build-runner-job.js';
+import { type Claim, type RecordFields, recordFieldsOf, runnerJobName } from './record-schema.js';
+
+/**
+ * The record of a queued job as the configuration makes it: its runner Job, suspended, with the profile chosen for
+ * it, optionally claimed. What the handler creates, `render` prints and the Pod Security test submits.
+ */
+export function buildRecordJob(
+  config: Config,
+  profile: RunnerProfile,
+  fields: RecordFields,
+  claim?: Claim,
+): V1Job {
+  return buildRunnerJob({
+    profile,
+    namespace: config.namespace,
+    ttlSecondsAfterFinished: config.jobTtlSeconds,
+    secretName: runnerJobName(fields.jobId),
+    ...recordFieldsOf(fields),
+    ...(claim === undefined ? {} : { claim }),
+    suspend: true,
+  });
+}
