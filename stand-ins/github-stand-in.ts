@@ -104,6 +104,8 @@ export interface RegisteredRunner {
   readonly runnerGroupId: number;
   readonly encodedJitConfig: string;
   deleted: boolean;
+  /** Running a job (set by a test: the stand-in runs no runners). */
+  busy: boolean;
 }
 
 export interface RecordedCall {
@@ -157,6 +159,13 @@ export interface GitHubStandIn {
    */
   addJob(fullName: string, workflowJob: Record<string, unknown>, status?: string): void;
   setJobStatus(jobId: number, status: string): void;
+  /** Sets what GitHub answers about the job besides its status (`runner_name`, `labels`, ...). */
+  setJobFields(jobId: number, fields: Record<string, unknown>): void;
+  /**
+   * The next call to the route has its answer made, then waits for `hook` before the answer is sent: for putting
+   * another delivery exactly between two steps of the function.
+   */
+  holdAnswer(route: RouteName, hook: () => Promise<void>): void;
   /** The next `count` calls to the route meet the fault. */
   failNext(route: RouteName, status: number, count?: number): void;
   inject(route: RouteName, fault: Fault, count?: number): void;
@@ -244,7 +253,7 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       case 'orgJit':
         return jitAnswer(`org:${match[1]}`, request.body);
       case 'orgRunners':
-        return runnersAnswer(`org:${match[1]}`, request.url.searchParams.get('name'));
+        return runnersAnswer(`org:${match[1]}`, request.url.searchParams);
       case 'orgDeleteRunner':
         return deleteRunnerAnswer(`org:${match[1]}`, Number(match[2]));
       case 'listHooks':
@@ -259,16 +268,8 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       }
       case 'jit':
         return jitAnswer(repository, request.body);
-      case 'runners': {
-        const name = request.url.searchParams.get('name');
-        const found = runners
-          .filter(
-            (runner) =>
-              runner.repository === repository && !runner.deleted && (name === null || runner.name === name),
-          )
-          .map(runnerBody);
-        return { status: 200, body: { total_count: found.length, runners: found } };
-      }
+      case 'runners':
+        return runnersAnswer(repository, request.url.searchParams);
       case 'deleteRunner': {
         const runner = runners.find(
           (r) => r.repository === repository && r.id === Number(match[3]) && !r.deleted,
@@ -296,13 +297,16 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
     }
   }
 
-  function runnersAnswer(scope: string, name: string | null): JsonResponse {
-    const found = runners
-      .filter(
-        (runner) => runner.repository === scope && !runner.deleted && (name === null || runner.name === name),
-      )
-      .map(runnerBody);
-    return { status: 200, body: { total_count: found.length, runners: found } };
+  /** A page of runners, as GitHub pages them (`per_page` up to 100, default 30; `page` from 1). */
+  function runnersAnswer(scope: string, query: URLSearchParams): JsonResponse {
+    const name = query.get('name');
+    const perPage = Math.min(100, Number(query.get('per_page') ?? 30) || 30);
+    const page = Math.max(1, Number(query.get('page') ?? 1) || 1);
+    const found = runners.filter(
+      (runner) => runner.repository === scope && !runner.deleted && (name === null || runner.name === name),
+    );
+    const slice = found.slice((page - 1) * perPage, page * perPage).map(runnerBody);
+    return { status: 200, body: { total_count: found.length, runners: slice } };
   }
 
   function deleteRunnerAnswer(scope: string, id: number): JsonResponse {
@@ -376,8 +380,8 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       id: runner.id,
       name: runner.name,
       os: 'unknown',
-      status: 'offline',
-      busy: false,
+      status: runner.busy ? 'online' : 'offline',
+      busy: runner.busy,
       runner_group_id: runner.runnerGroupId,
       ephemeral: true,
       labels: runner.labels.map((name, index) => ({ id: index + 1, name, type: 'custom' })),
@@ -406,6 +410,7 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       runnerGroupId: request.runner_group_id,
       encodedJitConfig,
       deleted: false,
+      busy: false,
     };
     runners.push(runner);
     activeNames.add(nameKey(runner));
@@ -553,14 +558,22 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
   }
 
   const prefix = options.pathPrefix ?? '';
-  const server = await startJsonServer((incoming) => {
+  const heldAnswers = new Map<RouteName, () => Promise<void>>();
+  const server = await startJsonServer(async (incoming) => {
     if (!incoming.url.pathname.startsWith(`${prefix}/`)) {
       return { status: 404, body: { message: 'Not Found', documentation_url: DOCS } };
     }
     const url = new URL(incoming.url);
     url.pathname = incoming.url.pathname.slice(prefix.length);
     const request = { ...incoming, url };
-    const { name, answer: result } = route(request);
+    const { name, answer } = route(request);
+    const held = name === 'app' || name === 'unknown' ? undefined : heldAnswers.get(name);
+    // A held answer is sent as it was made, whatever the hook changes meanwhile (its body may be live state).
+    const result = held === undefined ? answer : structuredClone(answer);
+    if (held !== undefined) {
+      heldAnswers.delete(name as RouteName);
+      await held();
+    }
     calls.push({
       route: name,
       method: request.method,
@@ -592,6 +605,12 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
     },
     setJobStatus(jobId, status) {
       for (const [key, job] of jobs) if (key.endsWith(`#${jobId}`)) job.status = status;
+    },
+    setJobFields(jobId, fields) {
+      for (const [key, job] of jobs) if (key.endsWith(`#${jobId}`)) Object.assign(job, fields);
+    },
+    holdAnswer(routeName, hook) {
+      heldAnswers.set(routeName, hook);
     },
     failNext(routeName, status, count = 1) {
       faults.set(routeName, { fault: { status }, count });

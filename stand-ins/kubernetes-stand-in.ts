@@ -58,6 +58,8 @@ export interface KubernetesStandIn {
   ): void;
   /** Marks a Job as the Job controller does when its pod succeeded. */
   completeJob(name: string): void;
+  /** Sets how many pods of a Job are ready, as the Job controller would once its runner pod came up. */
+  setReady(name: string, ready: number): void;
   /** Writes a kubeconfig for this server into `dir` and returns its path. */
   writeKubeconfig(dir: string): string;
   close(): Promise<void>;
@@ -261,9 +263,17 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
         (at, key) => (at === undefined ? undefined : (at[key] as Record<string, unknown> | undefined)),
         updated,
       );
-      if (op.op !== 'replace' && op.op !== 'add') return status(422, 'Invalid', `unsupported op ${op.op}`);
+      if (op.op !== 'replace' && op.op !== 'add' && op.op !== 'test')
+        return status(422, 'Invalid', `unsupported op ${op.op}`);
       if (parent === undefined || last === undefined)
         return status(422, 'Invalid', `no such path ${op.path}`);
+      if (op.op === 'test') {
+        // RFC 6902: the value at the path must equal the given one, else the whole patch fails (422, as the
+        // API server answers a failed test).
+        if (!(last in parent) || JSON.stringify(parent[last]) !== JSON.stringify(op.value))
+          return status(422, 'Invalid', `the server rejected our request: testing value ${op.path} failed`);
+        continue;
+      }
       if (op.op === 'replace' && !(last in parent))
         return status(422, 'Invalid', `no value at ${op.path} to replace`);
       parent[last] = op.value;
@@ -310,6 +320,11 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     },
     failNext(method, resource, code, count = 1, after = 0) {
       failures.set(`${method} ${resource}`, { status: code, count, after });
+    },
+    setReady(name, ready) {
+      const job = stores.jobs.get(name);
+      if (job === undefined) throw new Error(`no job ${name}`);
+      job.status = { ...job.status, ready };
     },
     completeJob(name) {
       const job = stores.jobs.get(name);

@@ -433,6 +433,7 @@ describe('a completed job', () => {
     await deliver(payload);
     // The runner was registered but the Job never started; then the job was cancelled.
     expect(h.kubernetes.jobs.size).toBe(1);
+    h.github.setJobStatus(payload.workflow_job.id, 'completed');
     const response = await deliver(completedPayload(payload));
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({

@@ -40,7 +40,7 @@ describe('the GitHub client against the stand-in', () => {
   });
 
   it('reads a job status and reports the route template and rate limit', async () => {
-    expect(await client.getJobStatus(repo, 12877621891)).toBe('queued');
+    expect((await client.getJob(repo, 12877621891)).status).toBe('queued');
     expect(observed).toHaveLength(1);
     expect(observed[0]?.endpoint).toBe('GET /repos/{owner}/{repo}/actions/jobs/{job_id}');
     expect(observed[0]?.status).toBe(200);
@@ -76,7 +76,7 @@ describe('the GitHub client against the stand-in', () => {
   });
 
   it('reports a missing job as a 404', async () => {
-    const error = await client.getJobStatus(repo, 1).catch((e: unknown) => e);
+    const error = await client.getJob(repo, 1).catch((e: unknown) => e);
     expect(error).toMatchObject({
       upstream: 'github',
       status: 404,
@@ -89,7 +89,7 @@ describe('the GitHub client against the stand-in', () => {
       baseUrl: gh.url,
       credentials: createTokenCredentials(new Map(), 'nope'),
     });
-    const error = await wrong.getJobStatus(repo, 12877621891).catch((e: unknown) => e);
+    const error = await wrong.getJob(repo, 12877621891).catch((e: unknown) => e);
     expect(error).toMatchObject({
       status: 401,
       message: 'failed to read the job from GitHub: HTTP 401 Bad credentials',
@@ -106,7 +106,7 @@ describe('the GitHub client against the stand-in', () => {
   it('gives up on a lasting server error at its deadline with the last status', async () => {
     gh.failNext('job', 502, 1000);
     const started = Date.now();
-    const error = await client.getJobStatus(repo, 12877621891, deadlineIn(600)).catch((e: unknown) => e);
+    const error = await client.getJob(repo, 12877621891, deadlineIn(600)).catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(1500);
     expect(error).toMatchObject({ upstream: 'github', status: 502 });
     gh.failNext('job', 502, 0);
@@ -115,7 +115,7 @@ describe('the GitHub client against the stand-in', () => {
   it('waits as long as Retry-After asks on a 429, then succeeds', async () => {
     gh.inject('job', { status: 429, retryAfterSeconds: 1 });
     const started = Date.now();
-    expect(await client.getJobStatus(repo, 12877621891)).toBe('queued');
+    expect((await client.getJob(repo, 12877621891)).status).toBe('queued');
     expect(Date.now() - started).toBeGreaterThanOrEqual(950);
     expect(observed.map((o) => o.status)).toEqual([429, 200]);
   });
@@ -123,14 +123,14 @@ describe('the GitHub client against the stand-in', () => {
   it('does not wait past its deadline for a Retry-After', async () => {
     gh.inject('job', { status: 429, retryAfterSeconds: 30 });
     const started = Date.now();
-    const error = await client.getJobStatus(repo, 12877621891, deadlineIn(2000)).catch((e: unknown) => e);
+    const error = await client.getJob(repo, 12877621891, deadlineIn(2000)).catch((e: unknown) => e);
     expect(Date.now() - started).toBeLessThan(500);
     expect(error).toMatchObject({ status: 429 });
   });
 
   it('retries a dropped connection', async () => {
     gh.inject('job', { reset: true });
-    expect(await client.getJobStatus(repo, 12877621891)).toBe('queued');
+    expect((await client.getJob(repo, 12877621891)).status).toBe('queued');
   });
 
   it('finds a runner by name and deletes it; a second delete is no error', async () => {
@@ -147,7 +147,7 @@ describe('the GitHub client against the stand-in', () => {
       baseUrl: 'http://127.0.0.1:9',
       credentials: createTokenCredentials(new Map(), TOKEN),
     });
-    const error = await down.getJobStatus(repo, 1, deadlineIn(300)).catch((e: unknown) => e);
+    const error = await down.getJob(repo, 1, deadlineIn(300)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UpstreamError);
     expect((error as UpstreamError).message).toMatch(/^failed to read the job from GitHub: /);
   });

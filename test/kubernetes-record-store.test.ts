@@ -2,16 +2,19 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UpstreamError } from '../shared/errors/errors.js';
+import { RecordConflictError, UpstreamError } from '../shared/errors/errors.js';
 import { createKubeApi, type KubeApi } from '../shared/kubernetes/kube-api.js';
 import { kubeconfigConnection } from '../shared/kubernetes/kubeconfig-connection.js';
 import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
 import { buildRunnerJob } from '../shared/records/build-runner-job.js';
 import { createKubernetesRecordStore } from '../shared/records/kubernetes-record-store.js';
+import { CANCELLED_CLAIM } from '../shared/records/record-schema.js';
 import type { RecordStore } from '../shared/records/record-store.js';
 import { deadlineIn } from '../shared/retry/with-retries.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
 import { profileOf } from './support/profiles.js';
+
+const CLAIM = { id: 'ours', until: 4_000_000_000_000 };
 
 const jobFor = (jobId: number) =>
   buildRunnerJob({
@@ -26,6 +29,7 @@ const jobFor = (jobId: number) =>
     runAttempt: 1,
     deliveryId: 'd',
     jobLabels: ['self-hosted'],
+    claim: CLAIM,
     suspend: true,
   });
 
@@ -63,8 +67,20 @@ describe('the Kubernetes runner store against the API stand-in', () => {
     await store.createJitSecret(secret);
     await store.createJitSecret(secret);
     expect(api.secrets.get('runner-1')?.data).toEqual({ jitconfig: Buffer.from('abc').toString('base64') });
-    await store.startRecord('runner-1');
+    await store.startRecord('runner-1', CLAIM, 1_700_000_000_000);
     expect(api.jobs.get('runner-1')?.spec?.suspend).toBe(false);
+    expect((await store.getRecord('runner-1'))?.startedAt).toBe(1_700_000_000_000);
+  });
+
+  it('starts a record only while the claim is still the one given: a cancellation or takeover wins', async () => {
+    const created = await store.createRecord(jobFor(5));
+    expect(created.created).toBe(true);
+    const record = await store.getRecord('runner-5');
+    expect(await store.claimRecord(record as NonNullable<typeof record>, CANCELLED_CLAIM)).toBe(true);
+    const error = await store.startRecord('runner-5', CLAIM, Date.now()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RecordConflictError);
+    expect(api.jobs.get('runner-5')?.spec?.suspend).toBe(true);
+    await store.deleteRecord('runner-5');
   });
 
   it('counts only unfinished runner Jobs', async () => {
@@ -90,6 +106,8 @@ describe('the Kubernetes runner store against the API stand-in', () => {
     expect(error).toMatchObject({ upstream: 'kubernetes', status: 500 });
     expect((error as Error).message).toBe('failed to create the runner Job: HTTP 500 injected failure');
     api.failNext('PATCH', 'jobs', 404);
-    await expect(store.startRecord('runner-3')).rejects.toMatchObject({ status: 404 });
+    await expect(store.startRecord('runner-3', CLAIM, Date.now())).rejects.toBeInstanceOf(
+      RecordConflictError,
+    );
   });
 });

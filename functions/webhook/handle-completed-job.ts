@@ -1,5 +1,7 @@
+import { UpstreamError } from '../../shared/errors/errors.js';
 import type { Logger } from '../../shared/log/create-logger.js';
-import { runnerJobName } from '../../shared/records/record-schema.js';
+import { CANCELLED_CLAIM, runnerJobName } from '../../shared/records/record-schema.js';
+import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { WorkflowJobEvent } from '../../shared/webhook/parse-workflow-job.js';
 import type { HandlerDeps } from './deps.js';
@@ -10,10 +12,16 @@ import { emptySettleReport, settleRecords } from './settle-records.js';
 /** Most waiting records a `completed` delivery starts; the rest wait for the next runner to finish, or reconcile. */
 const STARTS_PER_COMPLETION = 10;
 
+/** GitHub compares owner and repository names case-insensitively. */
+const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
 /**
- * A job that completed without ever getting a runner (`runner_id` null: cancelled, or its run failed first) leaves
- * our runner waiting for a job that will not come. Remove its Job, Secret and registration. A JIT runner may take
- * any queued job with its labels, so a registration that is busy right now is running another job: leave it.
+ * A `completed` delivery. With a runner: one of ours may have finished, so slots are free and waiting records may
+ * start. Without one (`runner_id` null: cancelled, or its run failed first): the job's runner will never get its
+ * job, so remove it (Job, Secret, registration), but only the record of this repository's job, only once GitHub
+ * itself says the job is completed, and never a runner busy with another job (a JIT runner may take any queued job
+ * with its labels). A record another delivery is starting right now is marked cancelled instead: that delivery's
+ * conditional start fails, and it removes what it made.
  */
 export async function handleCompletedJob(
   deps: HandlerDeps,
@@ -21,15 +29,64 @@ export async function handleCompletedJob(
   log: Logger,
   deadline: Deadline,
 ): Promise<Outcome> {
-  if (event.runnerId !== null) {
-    // One of our runners finished (a JIT runner may have taken another job than its own): its slots are free,
-    // so records waiting for capacity can start now rather than at the next reconcile.
-    if (event.runnerName?.startsWith('runner-')) {
-      await deps.records.releaseSlots(event.runnerName, deadline);
-      if (
-        deps.config.maxRunners !== undefined ||
-        deps.config.profiles.some((p) => p.maxRunners !== undefined)
-      ) {
+  if (event.runnerId !== null) return runnerFinished(deps, event, log, deadline);
+  const name = runnerJobName(event.jobId);
+  const record = await deps.records.getRecord(name, deadline);
+  // The record must be this repository's: a delivery of one tenant never acts on another's job.
+  if (record === undefined || !same(record.owner, event.owner) || !same(record.repo, event.repo)) {
+    return { outcome: 'ignored', reason: 'no runner job for this job' };
+  }
+  const status = await statusAtGitHub(deps, record, deadline);
+  if (status !== 'completed' && status !== 'missing') {
+    log.warn({ job: name, status }, 'completed delivery for a job GitHub says is not completed; runner kept');
+    return { outcome: 'ignored', reason: `GitHub says the job is ${status}` };
+  }
+  const now = (deps.now ?? Date.now)();
+  const claimed = record.state === 'queued' && record.claim !== undefined && record.claim.until > now;
+  if (claimed && (await deps.records.claimRecord(record, CANCELLED_CLAIM, deadline))) {
+    log.info({ job: name }, 'cancelled a runner job another delivery is starting; it removes what it made');
+    return { outcome: 'cancelled', job: name, reason: 'job completed while its runner was being started' };
+  }
+  // Unclaimed, or changed since it was read (started, or its claimant let go): remove what is there now.
+  const current = claimed ? await deps.records.getRecord(name, deadline) : record;
+  if (current === undefined) return { outcome: 'ignored', reason: 'no runner job for this job' };
+  if (!(await removeRunner(deps, current, deadline))) {
+    log.info({ job: name }, 'runner is busy with another job; left to finish');
+    return { outcome: 'ignored', reason: 'runner is busy with another job' };
+  }
+  return { outcome: 'cancelled', job: name, reason: 'job completed before its runner started' };
+}
+
+/** GitHub's status of a recorded job, read through the record's own repository; `missing` when GitHub has none. */
+async function statusAtGitHub(deps: HandlerDeps, record: RunnerRecord, deadline: Deadline): Promise<string> {
+  try {
+    return (await deps.github.getJob(record, record.jobId, deadline)).status;
+  } catch (error) {
+    if (error instanceof UpstreamError && error.upstream === 'github' && error.status === 404)
+      return 'missing';
+    throw error;
+  }
+}
+
+/**
+ * One of our runners finished (a JIT runner may have taken another job than its own): its slots are free, so
+ * records waiting for capacity can start now rather than at the next reconcile. Only for a runner of the
+ * delivery's own owner: another tenant's delivery cannot free our slots.
+ */
+async function runnerFinished(
+  deps: HandlerDeps,
+  event: WorkflowJobEvent,
+  log: Logger,
+  deadline: Deadline,
+): Promise<Outcome> {
+  const runnerName = event.runnerName;
+  if (runnerName?.startsWith('runner-')) {
+    const record = await deps.records.getRecord(runnerName, deadline);
+    if (record !== undefined && same(record.owner, event.owner)) {
+      await deps.records.releaseSlots(runnerName, deadline);
+      const capped =
+        deps.config.maxRunners !== undefined || deps.config.profiles.some((p) => p.maxRunners !== undefined);
+      if (capped) {
         const report = emptySettleReport();
         let budget = STARTS_PER_COMPLETION;
         await settleRecords(deps, log, deadline, () => budget-- > 0, report);
@@ -37,14 +94,6 @@ export async function handleCompletedJob(
           log.info({ started: report.started }, 'started runner jobs that waited for capacity');
       }
     }
-    return { outcome: 'ignored', reason: 'job completed on a runner' };
   }
-  const name = runnerJobName(event.jobId);
-  const record = await deps.records.getRecord(name, deadline);
-  if (record === undefined) return { outcome: 'ignored', reason: 'no runner job for this job' };
-  if (!(await removeRunner(deps, record, deadline))) {
-    log.info({ job: name }, 'runner is busy with another job; left to finish');
-    return { outcome: 'ignored', reason: 'runner is busy with another job' };
-  }
-  return { outcome: 'cancelled', job: name, reason: 'job completed before its runner started' };
+  return { outcome: 'ignored', reason: 'job completed on a runner' };
 }

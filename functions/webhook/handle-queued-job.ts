@@ -31,11 +31,17 @@ export async function handleQueuedJob(
 ): Promise<Outcome> {
   const { config, github, records } = deps;
   const now = deps.now ?? Date.now;
-  // The labels choose a profile, and nothing else: no text of theirs reaches the pod spec.
-  const profile = selectProfile(config.profiles, event.labels);
+  // The payload's labels only spare GitHub a call for a job no profile could serve; the profile (so the pod) is
+  // chosen from GitHub's own answer, which a forged or altered payload cannot change. No text of a label reaches
+  // the pod spec.
+  if (selectProfile(config.profiles, event.labels) === undefined) {
+    return { outcome: 'ignored', reason: 'job labels do not match' };
+  }
+  const job = await github.getJob(event, event.jobId, deadline);
+  if (job.status !== 'queued')
+    return { outcome: 'ignored', reason: `job is no longer queued (${job.status})` };
+  const profile = selectProfile(config.profiles, job.labels);
   if (profile === undefined) return { outcome: 'ignored', reason: 'job labels do not match' };
-  const status = await github.getJobStatus(event, event.jobId, deadline);
-  if (status !== 'queued') return { outcome: 'ignored', reason: `job is no longer queued (${status})` };
 
   const name = runnerJobName(event.jobId);
   const claim = newClaim(config.claimTtlSeconds, now());
@@ -52,12 +58,22 @@ export async function handleQueuedJob(
         deliveryId: delivery.id,
         hookId: delivery.hookId,
         installationId: event.installationId,
-        jobLabels: event.labels,
+        jobLabels: job.labels,
       },
       claim,
     ),
     deadline,
   );
+  if (created.created) {
+    // A cancellation that arrived between GitHub's answer above and the record's creation found no record and was
+    // answered `ignored`: nothing else would remove this one. Now that the record exists, any later cancellation
+    // finds it; ask once more for one that came before.
+    const again = await github.getJob(event, event.jobId, deadline);
+    if (again.status !== 'queued') {
+      await records.deleteRecord(name, deadline);
+      return { outcome: 'ignored', reason: `job is no longer queued (${again.status})` };
+    }
+  }
 
   let record = created.created ? created.record : undefined;
   if (record === undefined) {
@@ -81,7 +97,9 @@ export async function handleQueuedJob(
       record = existing;
     }
   }
-  const result = await startRunner(deps, record, log, deadline);
-  if (!result.started) return { outcome: 'waiting', job: name, reason: result.reason };
+  const result = await startRunner(deps, record, claim, log, deadline);
+  if (!result.started) {
+    return { outcome: result.cancelled ? 'cancelled' : 'waiting', job: name, reason: result.reason };
+  }
   return { outcome: 'created', job: name, runnerId: result.runner.runnerId };
 }

@@ -55,8 +55,11 @@ export async function settleRecords(
   const startTimeoutMs = deps.config.runnerStartTimeoutSeconds * 1000;
   for (const record of records) {
     const unclaimed = (record.claim?.until ?? 0) <= now();
+    // From when it was started, not created: a record may wait long for a slot before it starts.
     const neverCameUp =
-      record.state === 'started' && record.ready === 0 && now() - record.createdAt > startTimeoutMs;
+      record.state === 'started' &&
+      record.ready === 0 &&
+      now() - (record.startedAt ?? record.createdAt) > startTimeoutMs;
     // Finished records are done; removed ones are going away, not to build on.
     if (!((record.state === 'queued' && unclaimed) || neverCameUp)) continue;
     if (!spend()) break;
@@ -83,20 +86,22 @@ async function settleQueued(
   report: SettleReport,
 ) {
   const now = deps.now ?? Date.now;
-  if (!(await deps.records.claimRecord(record, newClaim(deps.config.claimTtlSeconds, now()), deadline)))
-    return;
+  const claim = newClaim(deps.config.claimTtlSeconds, now());
+  if (!(await deps.records.claimRecord(record, claim, deadline))) return;
   let status: string;
   try {
-    status = await deps.github.getJobStatus(record, record.jobId, deadline);
+    status = (await deps.github.getJob(record, record.jobId, deadline)).status;
   } catch (error) {
     if (!(error instanceof UpstreamError && error.status === 404)) throw error;
     status = 'missing';
   }
   if (status === 'queued') {
-    const result = await startRunner(deps, record, log, deadline);
+    const result = await startRunner(deps, record, claim, log, deadline);
     if (result.started) {
       report.started += 1;
       log.info({ job: record.name }, 'started a waiting or interrupted runner job');
+    } else if (result.cancelled) {
+      report.removed += 1;
     } else {
       report.waiting += 1;
     }

@@ -1,9 +1,9 @@
-import { UpstreamError } from '../../shared/errors/errors.js';
+import { RecordConflictError, UpstreamError } from '../../shared/errors/errors.js';
 import type { JitRunner } from '../../shared/github/github-client.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
 import { profileForRecord } from '../../shared/profiles/runner-profile.js';
-import { runnerLabels } from '../../shared/records/record-schema.js';
+import { CANCELLED_CLAIM, type Claim, runnerLabels } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
@@ -12,30 +12,34 @@ import { resetRecord } from './reset-record.js';
 /** The runner's working folder, relative to its install directory (GitHub's default). */
 const WORK_FOLDER = '_work';
 
-/** Whether the runner was started, or waits for capacity (and why). */
+/** Whether the runner was started, waits for capacity, or was cancelled while starting (and why). */
 export type StartResult =
   | { readonly started: true; readonly runner: JitRunner }
-  | { readonly started: false; readonly reason: string };
+  | { readonly started: false; readonly cancelled: boolean; readonly reason: string };
 
 /**
- * Starts the runner of a queued record this process has claimed (queued -> started): takes its slots, registers
- * the JIT runner, stores its config in a Secret owned by the Job, and resumes the Job. Over a cap the record stays
- * queued, unclaimed. On failure the claim is released and the record stays queued, for a redelivery or reconcile.
+ * Starts the runner of a queued record this process has claimed with `claim` (queued -> started): takes its slots,
+ * registers the JIT runner, stores its config in a Secret owned by the Job, and resumes the Job, only if the claim
+ * is still ours. Over a cap the record stays queued, unclaimed. Cancelled meanwhile (the completed handler replaced
+ * the claim), it removes the registration and the record. On any other failure the claim is released and the
+ * record stays queued, for a redelivery or reconcile.
  */
 export async function startRunner(
   deps: HandlerDeps,
   record: RunnerRecord,
+  claim: Claim,
   log: Logger,
   deadline: Deadline,
 ): Promise<StartResult> {
   const { config, records, metrics } = deps;
+  const now = deps.now ?? Date.now;
   let slotsTaken = false;
   try {
     const full = await takeSlots(deps, record, deadline);
     if (full !== undefined) {
       // Over a cap the record waits, unclaimed, and starts when a runner finishes (completed event or reconcile).
       await records.releaseClaim(record.name, deadline);
-      return { started: false, reason: full };
+      return { started: false, cancelled: false, reason: full };
     }
     slotsTaken = true;
     const runner = await registerRunner(deps, record, log, deadline);
@@ -49,7 +53,30 @@ export async function startRunner(
       deadline,
     );
     if (secret === 'exists') await resetRecord(deps, record, runner, log, deadline);
-    await records.startRecord(record.name, deadline);
+    try {
+      await records.startRecord(record.name, claim, now(), deadline);
+    } catch (error) {
+      if (!(error instanceof RecordConflictError)) throw error;
+      // The record changed under us: a cancellation replaced our claim, or the record is gone. Nothing was started,
+      // so the registration just made would wait for ever with no pod: delete it before anything else.
+      await deps.github.deleteRunner(record, runner.runnerId, deadline);
+      const current = await records.getRecord(record.name, deadline);
+      if (current === undefined || current.state === 'removed' || current.claim?.id === CANCELLED_CLAIM.id) {
+        await records.deleteRecord(record.name, deadline);
+        await records.releaseSlots(record.name, deadline);
+        slotsTaken = false;
+        log.info(
+          { job: record.name },
+          'the job was cancelled while its runner was being started; removed it',
+        );
+        return {
+          started: false,
+          cancelled: true,
+          reason: 'job was cancelled while its runner was being started',
+        };
+      }
+      throw error;
+    }
     metrics.runnerJobsCreated.inc({ owner: record.owner, repo: record.repo });
     return { started: true, runner };
   } catch (error) {

@@ -47,10 +47,25 @@ export interface HookDelivery {
   readonly redelivery: boolean;
 }
 
+/** A workflow job as GitHub itself answers it: what decisions are made on, whatever a payload said. */
+export interface WorkflowJob {
+  /** `queued`, `in_progress`, `completed`, `waiting`, ... */
+  readonly status: string;
+  /** The job's `runs-on` labels. */
+  readonly labels: readonly string[];
+  /** The runner that took the job, if any (`runner-<job id>` for ours). */
+  readonly runnerName: string | null;
+}
+
 /** The GitHub calls the function makes. Each is retried on 5xx, 429 and rate limits until its deadline. */
 export interface GitHubClient {
-  /** The job's current `status` (`queued`, `in_progress`, `completed`, ...). A missing job is a 404 UpstreamError. */
-  getJobStatus(repo: RepoRef, jobId: number, deadline?: Deadline): Promise<string>;
+  /**
+   * The job as GitHub has it, read through the repository's own path: a job id of another repository is a 404
+   * UpstreamError, so a delivery naming one repository cannot act on another's job.
+   */
+  getJob(repo: RepoRef, jobId: number, deadline?: Deadline): Promise<WorkflowJob>;
+  /** Every self-hosted runner registered where this function registers them (the repository, or its org). */
+  listRunners(repo: RepoRef, deadline?: Deadline): Promise<RegisteredRunner[]>;
   generateJitConfig(repo: RepoRef, runner: JitRunnerRequest, deadline?: Deadline): Promise<JitRunner>;
   /** The repository's self-hosted runner of that name, if any. */
   findRunner(repo: RepoRef, name: string, deadline?: Deadline): Promise<RegisteredRunner | undefined>;
@@ -202,8 +217,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     scope === 'org' ? { org: repo.owner } : { owner: repo.owner, repo: repo.repo };
 
   return {
-    async getJobStatus(repo, jobId, deadline) {
-      const { data } = await call<{ status?: unknown }>(
+    async getJob(repo, jobId, deadline) {
+      const { data } = await call<{ status?: unknown; labels?: unknown; runner_name?: unknown }>(
         ROUTES.job,
         { owner: repo.owner, repo: repo.repo, job_id: jobId },
         'failed to read the job from GitHub',
@@ -213,7 +228,35 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       if (typeof data.status !== 'string') {
         throw new UpstreamError('github', 'GitHub answered a job without a status', undefined);
       }
-      return data.status;
+      const labels = Array.isArray(data.labels)
+        ? data.labels.filter((label): label is string => typeof label === 'string')
+        : [];
+      return {
+        status: data.status,
+        labels,
+        runnerName: typeof data.runner_name === 'string' ? data.runner_name : null,
+      };
+    },
+    async listRunners(repo, deadline) {
+      const found: RegisteredRunner[] = [];
+      // Pages of 100, at most 10: a sweep, not an inventory; what it misses the next pass sees.
+      for (let page = 1; page <= 10; page += 1) {
+        const { data } = await call<{
+          total_count?: number;
+          runners?: { id: number; name: string; status: string; busy: boolean }[];
+        }>(
+          scope === 'org' ? ROUTES.orgRunners : ROUTES.runners,
+          { ...where(repo), per_page: 100, page },
+          'failed to list runners',
+          repo,
+          deadline,
+        );
+        const runners = data.runners ?? [];
+        for (const runner of runners)
+          found.push({ id: runner.id, name: runner.name, status: runner.status, busy: runner.busy });
+        if (runners.length < 100) break;
+      }
+      return found;
     },
     async generateJitConfig(repo, runner, deadline) {
       const { data } = await call<{ runner?: { id?: unknown }; encoded_jit_config?: unknown }>(

@@ -1,4 +1,5 @@
 import type { V1Job } from '@kubernetes/client-node';
+import { RecordConflictError, UpstreamError } from '../errors/errors.js';
 import type { KubeApi } from '../kubernetes/kube-api.js';
 import type { Deadline } from '../retry/with-retries.js';
 import { createNamespacedCalls, type ListOf, type NamespacedCallsOptions } from './namespaced-calls.js';
@@ -14,6 +15,7 @@ const APP_SELECTOR = Object.entries(RUNNER_APP_LABEL)
 
 /** A JSON Patch path segment escapes `/` as `~1`. */
 const CLAIM_PATH = `/metadata/annotations/${RECORD_ANNOTATIONS.claim.replace('/', '~1')}`;
+const STARTED_AT_PATH = `/metadata/annotations/${RECORD_ANNOTATIONS.startedAt.replace('/', '~1')}`;
 
 export type KubernetesRecordStoreOptions = NamespacedCallsOptions;
 
@@ -98,15 +100,29 @@ export function createKubernetesRecordStore(
       );
       return created === undefined ? 'exists' : 'created';
     },
-    async startRecord(name, deadline) {
-      await calls.call(
-        'failed to resume the runner Job',
-        patchJob(name, [
-          { op: 'replace', path: '/spec/suspend', value: false },
-          { op: 'add', path: CLAIM_PATH, value: '' },
-        ]),
-        deadline,
-      );
+    async startRecord(name, claim, startedAt, deadline) {
+      try {
+        await calls.call(
+          'failed to resume the runner Job',
+          patchJob(name, [
+            // The API server answers a failed test with 422: the claim is no longer ours.
+            { op: 'test', path: CLAIM_PATH, value: formatClaim(claim) },
+            { op: 'replace', path: '/spec/suspend', value: false },
+            { op: 'add', path: CLAIM_PATH, value: '' },
+            { op: 'add', path: STARTED_AT_PATH, value: String(startedAt) },
+          ]),
+          deadline,
+        );
+      } catch (error) {
+        if (error instanceof UpstreamError && (error.status === 422 || error.status === 404)) {
+          throw new RecordConflictError(
+            error.status === 404
+              ? 'the runner job was deleted while it was being started'
+              : 'the runner job was cancelled or taken over while it was being started',
+          );
+        }
+        throw error;
+      }
     },
     async deleteRecord(name, deadline) {
       await calls.deleteUnlessMissing('failed to delete the runner Job', calls.named(jobs, name), deadline, {

@@ -18,8 +18,10 @@ export const RECORD_ANNOTATIONS = {
   runAttempt: `${LABEL_PREFIX}/run-attempt`,
   runId: `${LABEL_PREFIX}/run-id`,
   mode: `${LABEL_PREFIX}/mode`,
-  /** `<claim id> <until, ms since epoch>`: who is finishing the record, and until when. */
+  /** `<claim id> <until, ms since epoch>`: who is starting the record, and until when. */
   claim: `${LABEL_PREFIX}/claim`,
+  /** When the record was started (ms since epoch): a runner's start timeout counts from here, not from creation. */
+  startedAt: `${LABEL_PREFIX}/started-at`,
 } as const;
 
 /** What a runner record holds about its workflow job: written on the Job, read back from it. */
@@ -63,6 +65,13 @@ export interface Claim {
 export function newClaim(ttlSeconds: number, now: number): Claim {
   return { id: randomUUID(), until: now + ttlSeconds * 1000 };
 }
+
+/**
+ * The claim a cancellation leaves on a queued record that another delivery is starting: it replaces that
+ * delivery's claim, so its conditional start fails and it removes what it made; already expired, so that reconcile
+ * may take the record over (and remove it) if that delivery died.
+ */
+export const CANCELLED_CLAIM: Claim = { id: 'cancelled', until: 0 };
 
 export function formatClaim(claim: Claim): string {
   return `${claim.id} ${claim.until}`;

@@ -29,8 +29,12 @@ export interface RecordStore {
   releaseClaim(name: string, deadline?: Deadline): Promise<void>;
   /** Stores a registration's JIT config in the record's Secret; `exists` when a Secret of that name is already there. */
   createJitSecret(secret: V1Secret, deadline?: Deadline): Promise<'created' | 'exists'>;
-  /** queued -> started: resumes the Job so its pod starts, and lets the claim go. */
-  startRecord(name: string, deadline?: Deadline): Promise<void>;
+  /**
+   * queued -> started: resumes the Job so its pod starts, writes when (`startedAt`, ms since epoch), and lets the
+   * claim go; only while `claim` is still the record's claim (a JSON Patch `test`). A RecordConflictError when it
+   * is not (a cancellation replaced it, or the record was taken over) or the record is gone: nothing was started.
+   */
+  startRecord(name: string, claim: Claim, startedAt: number, deadline?: Deadline): Promise<void>;
   /**
    * -> removed: deletes the Job and, through the garbage collector, its pods and Secret. A missing record is not an
    * error.

@@ -32,6 +32,8 @@ export interface RunnerRecord extends RecordFields {
   /** Pods of the Job that are ready: a started runner that came up. */
   readonly ready: number;
   readonly createdAt: number;
+  /** When it was started (ms since epoch); undefined while queued, and for records of older versions. */
+  readonly startedAt: number | undefined;
   readonly claim: Claim | undefined;
 }
 
@@ -68,8 +70,13 @@ export function toRunnerRecord(job: V1Job): RunnerRecord | undefined {
     state: stateOf(job),
     ready: job.status?.ready ?? 0,
     createdAt: created ? new Date(created).getTime() : 0,
+    startedAt: positive(Number(annotations[RECORD_ANNOTATIONS.startedAt])),
     claim: parseClaim(annotations[RECORD_ANNOTATIONS.claim]),
   };
+}
+
+function positive(value: number): number | undefined {
+  return Number.isSafeInteger(value) && value > 0 ? value : undefined;
 }
 
 /** The state of a runner Job as a record; a Job going away is removed whatever else it says. */

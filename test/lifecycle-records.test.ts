@@ -1,0 +1,138 @@
+/**
+ * The record lifecycle where it met a cancellation, a capacity wait, or another tenant (issues "No job left
+ * behind" and "Hostile traffic and hostile tenants"). Each test failed before the fix it names.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { completedPayload, queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
+import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
+
+const TOKEN = 'reconcile-token-0123';
+let h: AppHarness;
+let clock = Date.now();
+
+async function harness(env: Record<string, string> = {}) {
+  clock = Date.now();
+  h = await startAppHarness({ RECONCILE_TOKEN: TOKEN, ...env }, { now: () => clock });
+  return h;
+}
+
+afterEach(async () => {
+  expect(h.github.violations).toEqual([]);
+  await h.close();
+});
+
+function queued(overrides: Parameters<typeof queuedPayload>[0] = {}) {
+  const payload = queuedPayload(overrides);
+  h.github.addJob(payload.repository.full_name, payload.workflow_job);
+  return payload;
+}
+
+async function deliver(payload: unknown) {
+  const { headers, body } = await signedDelivery(payload, WEBHOOK_SECRET);
+  const response = await h.app.request('/webhook', { method: 'POST', headers, body });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function reconcile() {
+  const response = await h.app.request('/reconcile', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  return (await response.json()) as Record<string, unknown>;
+}
+
+const liveRegistrations = () => h.github.runners.filter((runner) => !runner.deleted);
+
+describe('a runner that waited for capacity', () => {
+  it('is timed out from when it started, not from when it was recorded', async () => {
+    await harness({ MAX_RUNNERS: '1', RUNNER_START_TIMEOUT_SECONDS: '60' });
+    const first = queued({ jobId: 1 });
+    const second = queued({ jobId: 2 });
+    expect((await deliver(first)).body).toMatchObject({ outcome: 'created' });
+    expect((await deliver(second)).body).toMatchObject({ outcome: 'waiting' });
+    h.kubernetes.setReady('runner-1', 1);
+    // The second job waits well past the start timeout for the only slot.
+    clock += 10 * 60_000;
+    h.kubernetes.completeJob('runner-1');
+    expect(await reconcile()).toMatchObject({ started: 1, timedOut: 0 });
+    // Its pod has had no time to come up: the next pass must leave it.
+    expect(await reconcile()).toMatchObject({ timedOut: 0 });
+    expect(h.kubernetes.jobs.get('runner-2')?.spec?.suspend).toBe(false);
+    expect(liveRegistrations().map((runner) => runner.name)).toContain('runner-2');
+    // Past the timeout counted from its start, it is removed.
+    clock += 61_000;
+    expect(await reconcile()).toMatchObject({ timedOut: 1 });
+  });
+});
+
+describe('a cancellation', () => {
+  it('from another repository never removes this repository’s runner', async () => {
+    await harness();
+    const victim = queued({ jobId: 77, owner: 'octo-org', repo: 'app' });
+    expect((await deliver(victim)).body).toMatchObject({ outcome: 'created' });
+    // Another tenant forges a cancellation naming the victim's job id from its own repository.
+    const forged = queuedPayload({ jobId: 77, owner: 'mallory', repo: 'evil' });
+    h.github.addJob(forged.repository.full_name, forged.workflow_job, 'completed');
+    expect((await deliver(completedPayload(forged))).body).toMatchObject({ outcome: 'ignored' });
+    expect(h.kubernetes.jobs.has('runner-77')).toBe(true);
+    expect(liveRegistrations()).toHaveLength(1);
+  });
+
+  it('is confirmed with GitHub: a completed delivery for a job GitHub says is queued removes nothing', async () => {
+    await harness();
+    const payload = queued({ jobId: 78 });
+    expect((await deliver(payload)).body).toMatchObject({ outcome: 'created' });
+    expect((await deliver(completedPayload(payload))).body).toEqual({
+      outcome: 'ignored',
+      reason: 'GitHub says the job is queued',
+    });
+    expect(h.kubernetes.jobs.has('runner-78')).toBe(true);
+    expect(liveRegistrations()).toHaveLength(1);
+  });
+
+  it('between GitHub’s answer and the record’s creation leaves no runner', async () => {
+    await harness();
+    const payload = queued({ jobId: 79 });
+    // GitHub answers `queued`; the job is cancelled right after, and that cancellation finds no record yet.
+    let cancellation: { body: Record<string, unknown> } | undefined;
+    h.github.holdAnswer('job', async () => {
+      h.github.setJobStatus(79, 'completed');
+      cancellation = await deliver(completedPayload(payload));
+    });
+    const answer = await deliver(payload);
+    expect(cancellation?.body).toMatchObject({ outcome: 'ignored' });
+    expect(answer.body).toMatchObject({ outcome: 'ignored', reason: 'job is no longer queued (completed)' });
+    expect(h.kubernetes.jobs.size).toBe(0);
+    expect(liveRegistrations()).toHaveLength(0);
+  });
+
+  it('while the runner is being started leaves neither a Job nor a registration', async () => {
+    await harness();
+    const payload = queued({ jobId: 80 });
+    let cancellation: { status: number; body: Record<string, unknown> } | undefined;
+    // The cancellation arrives after the record exists and is claimed, while the runner is being registered.
+    h.github.holdAnswer('jit', async () => {
+      h.github.setJobStatus(80, 'completed');
+      cancellation = await deliver(completedPayload(payload));
+    });
+    const answer = await deliver(payload);
+    expect(cancellation).toMatchObject({ status: 200, body: { outcome: 'cancelled' } });
+    expect(answer).toMatchObject({ status: 200, body: { outcome: 'cancelled' } });
+    expect(h.kubernetes.jobs.size).toBe(0);
+    expect(liveRegistrations()).toHaveLength(0);
+  });
+});
+
+describe('GitHub’s answer outranks the payload', () => {
+  it('chooses the profile from the labels GitHub has for the job, not the payload’s', async () => {
+    await harness({ LABEL_MATCHERS: 'linux' });
+    const payload = queuedPayload({ jobId: 81, labels: ['self-hosted', 'linux', 'gpu'] });
+    // GitHub's own copy of the job asks for less than the delivery claims.
+    h.github.addJob(payload.repository.full_name, {
+      ...payload.workflow_job,
+      labels: ['self-hosted', 'linux'],
+    });
+    expect((await deliver(payload)).body).toMatchObject({ outcome: 'created' });
+    expect(liveRegistrations()[0]?.labels).toEqual(['self-hosted', 'linux']);
+  });
+});
