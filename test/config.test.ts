@@ -55,6 +55,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       reconcileToken: undefined,
       runnerStartTimeoutSeconds: 900,
+      reconcileBudgetSeconds: 7,
       claimTtlSeconds: 30,
       metricsPushgatewayUrl: undefined,
       metricsJob: 'kube-actions-runner',

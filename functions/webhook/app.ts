@@ -149,7 +149,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
       c.req.header('authorization') ?? (pingToken ? `Bearer ${pingToken}` : undefined),
     );
     const reconcileLog = log.child({ task: 'reconcile' });
-    const report = await reconcile(deps, reconcileLog, { hooks: config.reconcileHooks });
+    const report = await reconcile(deps, reconcileLog, {
+      hooks: config.reconcileHooks,
+      budgetMs: config.reconcileBudgetSeconds * 1000,
+    });
     reconcileLog.info(report, 'reconcile done');
     return c.json(report, 200);
   });

@@ -3,6 +3,7 @@ import type { Logger } from '../../shared/log/create-logger.js';
 import { deadlineIn } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 import { type DeliverySource, redeliverFailed } from './redeliver-failed.js';
+import { type IdleReport, removeIdleRunners } from './remove-idle-runners.js';
 import { type RestoreReport, restoreResets } from './restore-resets.js';
 import { emptySettleReport, type SettleReport, settleRecords } from './settle-records.js';
 
@@ -12,7 +13,7 @@ export interface HookRef extends RepoRef {
 }
 
 /** What one reconcile pass did, answered to the caller and logged. */
-export interface ReconcileReport extends SettleReport, RestoreReport {
+export interface ReconcileReport extends SettleReport, RestoreReport, IdleReport {
   /** Failed deliveries of queued jobs that GitHub was asked to deliver again. */
   redelivered: number;
   /** True when the time or call budget ran out before everything was looked at. */
@@ -31,7 +32,8 @@ export interface ReconcileOptions {
 
 /**
  * One recovery pass, bounded in time and calls: make again records whose reset was cut short, start or remove
- * queued records nobody holds, remove runners that never came up, and ask GitHub to redeliver queued-job deliveries that never got a 2xx. Safe to run concurrently with
+ * queued records nobody holds, remove runners that never came up, remove idle runners whose job went elsewhere
+ * and registrations left without a record, and ask GitHub to redeliver queued-job deliveries that never got a 2xx. Safe to run concurrently with
  * deliveries and with itself: every record is claimed before it is touched.
  */
 export async function reconcile(
@@ -40,12 +42,14 @@ export async function reconcile(
   options: ReconcileOptions,
 ): Promise<ReconcileReport> {
   const now = deps.now ?? Date.now;
-  const { budgetMs = 50_000, maxActions = 50, deliveryWindowMs = 3 * 24 * 3600 * 1000 } = options;
+  const { budgetMs = 7000, maxActions = 50, deliveryWindowMs = 3 * 24 * 3600 * 1000 } = options;
   const deadline = deadlineIn(budgetMs);
   const report: ReconcileReport = {
     ...emptySettleReport(),
     restored: 0,
     resetsUnderWay: 0,
+    surplus: 0,
+    orphans: 0,
     redelivered: 0,
     truncated: false,
   };
@@ -97,6 +101,12 @@ export async function reconcile(
       report.failures += 1;
       log.warn({ ...source.where, err: error }, 'could not check webhook deliveries');
     }
+  }
+  // Last, with what is left of the budget: a sweep, never the reason to call again (it does not set truncated).
+  if (!report.truncated) {
+    let idleActions = maxActions - actions;
+    const spendIdle = () => idleActions-- > 0 && Date.now() < deadline.at - 1000;
+    await removeIdleRunners(deps, records, options.hooks, log, deadline, spendIdle, report);
   }
   return report;
 }

@@ -9,7 +9,11 @@ export interface DeliverySource {
   redeliver(deliveryId: number): Promise<void>;
 }
 
-/** Asks GitHub to deliver again the queued-job deliveries of a source that no attempt answered with a 2xx. */
+/**
+ * Asks GitHub to deliver again the `queued` and `completed` deliveries of a source that no attempt answered with a
+ * 2xx: a lost `queued` one leaves a job without a runner, a lost `completed` one (a cancellation) a runner without
+ * a job.
+ */
 export async function redeliverFailed(
   source: DeliverySource,
   spend: () => boolean,
@@ -19,7 +23,11 @@ export async function redeliverFailed(
   const deliveries = await source.list();
   const byGuid = new Map<string, HookDelivery[]>();
   for (const delivery of deliveries) {
-    if (delivery.event !== 'workflow_job' || delivery.action !== 'queued') continue;
+    if (
+      delivery.event !== 'workflow_job' ||
+      (delivery.action !== 'queued' && delivery.action !== 'completed')
+    )
+      continue;
     byGuid.set(delivery.guid, [...(byGuid.get(delivery.guid) ?? []), delivery]);
   }
   for (const [guid, attempts] of byGuid) {

@@ -56,6 +56,11 @@ export interface Config {
   readonly metricsPushgatewayUrl: string | undefined;
   /** The `job` label (grouping key) of pushed metrics. */
   readonly metricsJob: string;
+  /**
+   * Time for one reconcile pass. It must fit the request timeout it is served under (Knative's `timeoutSeconds`,
+   * 9 s in knative/service.yaml): a pass stops in time, says `truncated`, and the caller calls again.
+   */
+  readonly reconcileBudgetSeconds: number;
   /** Repository webhooks whose failed deliveries reconcile redelivers (`owner/repo:hookId`). */
   readonly reconcileHooks: readonly { owner: string; repo: string; hookId: number }[];
 }
@@ -189,6 +194,7 @@ export function loadConfig(env: Env): Config {
     claimTtlSeconds: integer('CLAIM_TTL_SECONDS', 30, 1, 3600),
     metricsPushgatewayUrl: optionalUrl('METRICS_PUSHGATEWAY_URL'),
     metricsJob: text('METRICS_JOB') ?? 'kube-actions-runner',
+    reconcileBudgetSeconds: integer('RECONCILE_BUDGET_SECONDS', 7, 2, 3600),
     reconcileHooks: parseHooks(text('RECONCILE_HOOKS'), problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);

@@ -1,0 +1,97 @@
+import { UpstreamError } from '../../shared/errors/errors.js';
+import type { RepoRef } from '../../shared/github/github-client.js';
+import type { Logger } from '../../shared/log/create-logger.js';
+import type { RunnerRecord } from '../../shared/records/runner-record.js';
+import type { Deadline } from '../../shared/retry/with-retries.js';
+import type { HandlerDeps } from './deps.js';
+import { removeRunner } from './remove-runner.js';
+
+/** What removing idle runners did. */
+export interface IdleReport {
+  /** Started runners whose job was cancelled or taken by another runner, idle, removed. */
+  surplus: number;
+  /** `runner-*` registrations with no record (an interrupted start), idle, removed. */
+  orphans: number;
+  failures: number;
+}
+
+/** Our registrations are named like their record: `runner-<job id>`. */
+const OURS = /^runner-\d+$/;
+
+/**
+ * Removes runners that would otherwise wait for a job that will never come, until a cancelled pod's
+ * `activeDeadlineSeconds` (hours) or for ever:
+ * - a started record whose job GitHub no longer has queued, and which is not running it: cancelled (its
+ *   `completed` delivery lost) or taken by another runner. Its runner is removed unless it is busy (then it runs
+ *   another job it was able to take, and finishes with it).
+ * - a `runner-*` registration that has no record: a start cut short after registering. Removed when idle.
+ * Started records are looked at in a random order, so that a pass that runs out of budget does not always look
+ * at the same ones.
+ */
+export async function removeIdleRunners(
+  deps: HandlerDeps,
+  records: readonly RunnerRecord[],
+  hooks: readonly RepoRef[],
+  log: Logger,
+  deadline: Deadline,
+  spend: () => boolean,
+  report: IdleReport,
+): Promise<void> {
+  const started = records.filter((record) => record.state === 'started');
+  for (const record of shuffled(started)) {
+    if (!spend()) return;
+    try {
+      let job: { status: string; runnerName: string | null } | undefined;
+      try {
+        job = await deps.github.getJob(record, record.jobId, deadline);
+      } catch (error) {
+        if (!(error instanceof UpstreamError && error.upstream === 'github' && error.status === 404))
+          throw error;
+      }
+      if (job?.status === 'queued' || job?.runnerName === record.name) continue;
+      if (await removeRunner(deps, record, deadline)) {
+        report.surplus += 1;
+        log.info(
+          { job: record.name, status: job?.status ?? 'missing' },
+          'removed an idle runner whose job went elsewhere',
+        );
+      }
+    } catch (error) {
+      report.failures += 1;
+      log.warn({ job: record.name, err: error }, 'could not check a started runner');
+    }
+  }
+
+  // Where registrations are made: each repository of a record or a configured hook (its organisation, in org scope).
+  const places = new Map<string, RepoRef>();
+  for (const record of [...records, ...hooks]) {
+    const key = deps.config.runnerScope === 'org' ? record.owner : `${record.owner}/${record.repo}`;
+    places.set(key.toLowerCase(), record);
+  }
+  for (const place of places.values()) {
+    if (!spend()) return;
+    try {
+      for (const registration of await deps.github.listRunners(place, deadline)) {
+        if (!OURS.test(registration.name) || registration.busy) continue;
+        // A record is made before its registration, so one that exists now may have a start under way: only a
+        // registration whose record is gone (read now, not from the pass's list) is an orphan.
+        if ((await deps.records.getRecord(registration.name, deadline)) !== undefined) continue;
+        await deps.github.deleteRunner(place, registration.id, deadline);
+        report.orphans += 1;
+        log.info({ runner: registration.name }, 'removed a runner registration that has no runner job');
+      }
+    } catch (error) {
+      report.failures += 1;
+      log.warn({ err: error }, 'could not look for runner registrations without a job');
+    }
+  }
+}
+
+function shuffled<T>(items: readonly T[]): T[] {
+  const copy = [...items];
+  for (let index = copy.length - 1; index > 0; index -= 1) {
+    const other = Math.floor(Math.random() * (index + 1));
+    [copy[index], copy[other]] = [copy[other] as T, copy[index] as T];
+  }
+  return copy;
+}

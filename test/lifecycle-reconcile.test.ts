@@ -1,0 +1,178 @@
+/**
+ * Reconcile as the platform serves it (one request, within Knative's timeout) and as the recovery of what
+ * deliveries left behind: lost cancellations, runners whose job went elsewhere, registrations without a record.
+ * Each test failed before the fix it names.
+ */
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
+import { afterEach, describe, expect, it } from 'vitest';
+import { profileForRecord } from '../shared/profiles/runner-profile.js';
+import { buildRecordJob } from '../shared/records/build-record-job.js';
+import { completedPayload, queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
+import { type AppHarness, GITHUB_TOKEN, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
+
+const TOKEN = 'reconcile-token-0123';
+let h: AppHarness;
+let closeServer: (() => void) | undefined;
+
+afterEach(async () => {
+  closeServer?.();
+  closeServer = undefined;
+  expect(h.github.violations).toEqual([]);
+  await h.close();
+});
+
+function queued(jobId: number) {
+  const payload = queuedPayload({ jobId });
+  h.github.addJob(payload.repository.full_name, payload.workflow_job);
+  return payload;
+}
+
+async function deliver(payload: unknown) {
+  const { headers, body } = await signedDelivery(payload, WEBHOOK_SECRET);
+  const response = await h.app.request('/webhook', { method: 'POST', headers, body });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function reconcile() {
+  const started = performance.now();
+  const response = await h.app.request('/reconcile', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  const report = (await response.json()) as Record<string, number | boolean>;
+  return { report, ms: performance.now() - started };
+}
+
+/** Records `count` queued jobs the way a delivery cut short after its create leaves them: queued, unclaimed. */
+async function backlog(count: number) {
+  for (let jobId = 1; jobId <= count; jobId += 1) {
+    const payload = queued(jobId);
+    const fields = {
+      owner: payload.repository.owner.login,
+      repo: payload.repository.name,
+      jobId,
+      runId: Number(payload.workflow_job.run_id),
+      runAttempt: 1,
+      deliveryId: `d-${jobId}`,
+      jobLabels: payload.workflow_job.labels,
+    };
+    await h.records.createRecord(
+      buildRecordJob(h.config, profileForRecord(h.config.profiles, fields.jobLabels), fields),
+    );
+  }
+}
+
+const started = () => [...h.kubernetes.jobs.values()].filter((job) => job.spec?.suspend === false).length;
+
+describe('a reconcile pass', () => {
+  it('fits its budget however slow GitHub is, says truncated, and the next passes finish the work', async () => {
+    h = await startAppHarness({ RECONCILE_TOKEN: TOKEN, RECONCILE_BUDGET_SECONDS: '2' });
+    await backlog(20);
+    // Every GitHub answer takes 100 ms: 20 records need several seconds, more than one pass may take.
+    h.github.chaos(1, [{ delayMs: 100 }], () => 0);
+    const passes: { report: Record<string, number | boolean>; ms: number }[] = [];
+    do passes.push(await reconcile());
+    while (passes.at(-1)?.report.truncated === true && passes.length < 20);
+    h.github.chaos(0, [], () => 0);
+    expect(passes.length).toBeGreaterThan(1);
+    // One action may be under way when the budget's last second begins; none starts after it.
+    for (const pass of passes) expect(pass.ms).toBeLessThan(2000 + 500);
+    expect(passes.at(-1)?.report.truncated).toBe(false);
+    expect(started()).toBe(20);
+  });
+
+  it('clears a backlog of 300 records in successive passes, each under the budget', async () => {
+    h = await startAppHarness({ RECONCILE_TOKEN: TOKEN, RECONCILE_BUDGET_SECONDS: '7' });
+    await backlog(300);
+    const passes: { report: Record<string, number | boolean>; ms: number }[] = [];
+    do passes.push(await reconcile());
+    while (passes.at(-1)?.report.truncated === true && passes.length < 50);
+    const total = passes.reduce((sum, pass) => sum + Number(pass.report.started), 0);
+    expect(total).toBe(300);
+    expect(started()).toBe(300);
+    for (const pass of passes) expect(pass.ms).toBeLessThan(7000);
+    expect(passes.length).toBeGreaterThanOrEqual(6);
+  });
+});
+
+describe('reconcile removes what deliveries left behind', () => {
+  it('redelivers a failed cancellation, which then removes the runner', async () => {
+    h = await startAppHarness({
+      RECONCILE_TOKEN: TOKEN,
+      RECONCILE_HOOKS: 'lineville/elastic-machines-testing:7',
+    });
+    const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });
+    closeServer = () => server.close();
+    await new Promise((resolve) => server.once('listening', resolve));
+    const port = (server.address() as AddressInfo).port;
+    h.github.setHook({ url: `http://127.0.0.1:${port}/webhook`, secret: WEBHOOK_SECRET, hookId: 7 });
+    const payload = queued(501);
+    expect(await h.github.deliver('workflow_job', payload)).toBe(200);
+    h.github.setJobStatus(501, 'completed');
+    // The cancellation meets a failing API server (as when the process is killed): GitHub records a failure.
+    h.kubernetes.failNext('GET', 'jobs', 403);
+    expect(await h.github.deliver('workflow_job', completedPayload(payload))).toBe(502);
+    expect(h.kubernetes.jobs.has('runner-501')).toBe(true);
+    const { report } = await reconcile();
+    expect(report.redelivered).toBeGreaterThanOrEqual(1);
+    await h.github.settled();
+    expect(h.kubernetes.jobs.has('runner-501')).toBe(false);
+    expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(0);
+  });
+
+  it('removes an idle runner whose job was taken by another runner, and leaves a busy one', async () => {
+    h = await startAppHarness({ RECONCILE_TOKEN: TOKEN });
+    for (const jobId of [601, 602])
+      expect((await deliver(queued(jobId))).body).toMatchObject({ outcome: 'created' });
+    // Both jobs ran elsewhere; runner-602 then took another job of its labels and is busy with it.
+    h.github.setJobStatus(601, 'in_progress');
+    h.github.setJobFields(601, { runner_name: 'some-other-runner' });
+    h.github.setJobStatus(602, 'completed');
+    const busy = h.github.runners.find((runner) => runner.name === 'runner-602');
+    if (busy) busy.busy = true;
+    const { report } = await reconcile();
+    expect(report).toMatchObject({ surplus: 1 });
+    expect(h.kubernetes.jobs.has('runner-601')).toBe(false);
+    expect(h.kubernetes.jobs.has('runner-602')).toBe(true);
+    expect(h.github.runners.filter((runner) => !runner.deleted).map((runner) => runner.name)).toEqual([
+      'runner-602',
+    ]);
+  });
+
+  it('keeps a runner that runs its own job, or whose job still waits', async () => {
+    h = await startAppHarness({ RECONCILE_TOKEN: TOKEN });
+    for (const jobId of [701, 702])
+      expect((await deliver(queued(jobId))).body).toMatchObject({ outcome: 'created' });
+    h.github.setJobStatus(701, 'in_progress');
+    h.github.setJobFields(701, { runner_name: 'runner-701' });
+    expect((await reconcile()).report).toMatchObject({ surplus: 0, orphans: 0 });
+    expect(h.kubernetes.jobs.size).toBe(2);
+  });
+
+  it('removes an idle runner-* registration that has no record', async () => {
+    h = await startAppHarness({ RECONCILE_TOKEN: TOKEN });
+    const payload = queued(801);
+    expect((await deliver(payload)).body).toMatchObject({ outcome: 'created' });
+    // A start cut short after registering: the registration lives on, its record is gone.
+    const response = await fetch(
+      `${h.github.url}/repos/${payload.repository.full_name}/actions/runners/generate-jitconfig`,
+      {
+        method: 'POST',
+        headers: { authorization: `token ${GITHUB_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'runner-802',
+          runner_group_id: 1,
+          labels: ['self-hosted'],
+          work_folder: '_work',
+        }),
+      },
+    );
+    expect(response.status).toBe(201);
+    const { report } = await reconcile();
+    expect(report).toMatchObject({ orphans: 1 });
+    expect(h.github.runners.filter((runner) => !runner.deleted).map((runner) => runner.name)).toEqual([
+      'runner-801',
+    ]);
+  });
+});
