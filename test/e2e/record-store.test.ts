@@ -1,0 +1,76 @@
+/**
+ * The record store's transitions as the real API server judges them, with the function's own ServiceAccount:
+ * a start is conditional on the starter's claim (a JSON Patch `test` op, which the API server answers with 422
+ * when it fails), so a cancellation that replaced the claim wins.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../shared/config/load-config.js';
+import { RecordConflictError } from '../../shared/errors/errors.js';
+import { createKubeApi } from '../../shared/kubernetes/kube-api.js';
+import { kubeconfigConnection } from '../../shared/kubernetes/kubeconfig-connection.js';
+import { profileForRecord } from '../../shared/profiles/runner-profile.js';
+import { buildRecordJob } from '../../shared/records/build-record-job.js';
+import { createKubernetesRecordStore } from '../../shared/records/kubernetes-record-store.js';
+import { CANCELLED_CLAIM, newClaim } from '../../shared/records/record-schema.js';
+import type { RecordStore } from '../../shared/records/record-store.js';
+import { ensureNamespace, kubectl, serviceAccountKubeconfig } from './support/cluster.js';
+
+const NAMESPACE = 'github-runners';
+const rbacManifest = readFileSync(fileURLToPath(new URL('../../knative/rbac.yaml', import.meta.url)), 'utf8');
+const config = loadConfig({ WEBHOOK_SECRET: 's', GITHUB_TOKEN: 't', RUNNER_MODE: 'standard', NAMESPACE });
+let store: RecordStore;
+
+const fieldsOf = (jobId: number) => ({
+  owner: 'octo-org',
+  repo: 'app',
+  jobId,
+  runId: 1,
+  runAttempt: 1,
+  deliveryId: `d-${jobId}`,
+  jobLabels: ['self-hosted'],
+});
+
+beforeAll(() => {
+  ensureNamespace(NAMESPACE);
+  kubectl(['apply', '-f', '-'], rbacManifest);
+  const kubeconfig = serviceAccountKubeconfig(
+    mkdtempSync(join(tmpdir(), 'kar-e2e-')),
+    NAMESPACE,
+    'kube-actions-runner',
+  );
+  store = createKubernetesRecordStore(createKubeApi(kubeconfigConnection([kubeconfig])), NAMESPACE);
+});
+
+describe('startRecord on the real API server', () => {
+  it('starts a record while the claim is the starter’s, and writes when', async () => {
+    const claim = newClaim(30, Date.now());
+    const fields = fieldsOf(9_100_000_001);
+    const profile = profileForRecord(config.profiles, fields.jobLabels);
+    const created = await store.createRecord(buildRecordJob(config, profile, fields, claim));
+    expect(created.created).toBe(true);
+    const startedAt = Date.now();
+    await store.startRecord('runner-9100000001', claim, startedAt);
+    const record = await store.getRecord('runner-9100000001');
+    expect(record).toMatchObject({ state: 'started', startedAt, claim: undefined });
+    await store.deleteRecord('runner-9100000001');
+  });
+
+  it('refuses the start once a cancellation replaced the claim: the API server answers the failed test', async () => {
+    const claim = newClaim(30, Date.now());
+    const fields = fieldsOf(9_100_000_002);
+    const profile = profileForRecord(config.profiles, fields.jobLabels);
+    await store.createRecord(buildRecordJob(config, profile, fields, claim));
+    const record = await store.getRecord('runner-9100000002');
+    expect(await store.claimRecord(record as NonNullable<typeof record>, CANCELLED_CLAIM)).toBe(true);
+    const error = await store.startRecord('runner-9100000002', claim, Date.now()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(RecordConflictError);
+    expect((await store.getRecord('runner-9100000002'))?.state).toBe('queued');
+    await store.deleteRecord('runner-9100000002');
+    const gone = await store.startRecord('runner-9100000002', claim, Date.now()).catch((e: unknown) => e);
+    expect(gone).toBeInstanceOf(RecordConflictError);
+  });
+});
