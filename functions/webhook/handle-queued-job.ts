@@ -68,10 +68,17 @@ export async function handleQueuedJob(
     // A cancellation that arrived between GitHub's answer above and the record's creation found no record and was
     // answered `ignored`: nothing else would remove this one. Now that the record exists, any later cancellation
     // finds it; ask once more for one that came before.
-    const again = await github.getJob(event, event.jobId, deadline);
-    if (again.status !== 'queued') {
+    let again: string;
+    try {
+      again = (await github.getJob(event, event.jobId, deadline)).status;
+    } catch (error) {
+      // The record stays, queued, for a redelivery or reconcile: let it go now rather than when the claim expires.
+      await records.releaseClaim(name, deadline).catch(() => undefined);
+      throw error;
+    }
+    if (again !== 'queued') {
       await records.deleteRecord(name, deadline);
-      return { outcome: 'ignored', reason: `job is no longer queued (${again.status})` };
+      return { outcome: 'ignored', reason: `job is no longer queued (${again})` };
     }
   }
 

@@ -215,8 +215,10 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
     await github.settled();
     passes.push(report);
     const work = [
-      'finished',
+      'started',
       'removed',
+      'surplus',
+      'orphans',
       'timedOut',
       'redelivered',
       'restored',
