@@ -73,7 +73,9 @@ export async function handleQueuedJob(
       again = (await github.getJob(event, event.jobId, deadline)).status;
     } catch (error) {
       // The record stays, queued, for a redelivery or reconcile: let it go now rather than when the claim expires.
-      await records.releaseClaim(name, deadline).catch(() => undefined);
+      await records.releaseClaim(name, deadline).catch((releaseError: unknown) => {
+        log.warn({ job: name, err: releaseError }, 'could not release the claim on the runner job');
+      });
       throw error;
     }
     if (again !== 'queued') {
