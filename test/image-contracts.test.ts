@@ -123,7 +123,8 @@ describe.each(cases)('the %s pod of the %s profile', (mode, _name, profile) => {
     return;
   }
 
-  const daemon = named(pod.initContainers, 'dind');
+  // Looked up without throwing, so that a pod without a daemon fails each contract below on its own.
+  const daemon = pod.initContainers?.find((container) => container.name === 'dind') ?? { name: 'missing' };
   const initContainers = pod.initContainers ?? [];
   const volume = (name: string) => pod.volumes?.find((candidate) => candidate.name === name);
 
@@ -229,19 +230,19 @@ describe.each(cases)('the %s pod of the %s profile', (mode, _name, profile) => {
 });
 
 describe('the subordinate IDs of the rootless daemon', () => {
-  const script = (() => {
+  function script(): string {
     const writer = podFor(profileOf('dind-rootless')).initContainers?.find((c) => c.name === 'subids');
     const command = writer?.command ?? [];
     expect(command.slice(0, 2)).toEqual(['sh', '-c']);
     return command[2] ?? '';
-  })();
+  }
 
   /** Runs the init container's script with /bin/sh against a given ID map, as its image's shell would. */
   function run(idMap: string): { status: number; subuid?: string; subgid?: string } {
     const dir = mkdtempSync(join(tmpdir(), 'subids-'));
     writeFileSync(join(dir, 'uid_map'), idMap);
     writeFileSync(join(dir, 'gid_map'), idMap);
-    const local = script
+    const local = script()
       .replaceAll('/proc/self/uid_map', join(dir, 'uid_map'))
       .replaceAll('/proc/self/gid_map', join(dir, 'gid_map'))
       .replaceAll('/subids/', `${dir}/`);
