@@ -63,7 +63,7 @@ export function externalsCopy(runnerImage: string): V1Container {
   return {
     name: 'externals',
     image: runnerImage,
-    command: ['cp', '-a', `${RUNNER_EXTERNALS}/.`, '/externals/'],
+    command: ['cp', '-r', `${RUNNER_EXTERNALS}/.`, '/externals/'],
     securityContext: RESTRICTED_CONTAINER,
     resources: HELPER_RESOURCES,
     volumeMounts: [{ name: 'externals', mountPath: '/externals' }],

@@ -2,7 +2,7 @@ import type { V1Container, V1EnvVar, V1PodSpec, V1SecurityContext } from '@kuber
 
 /*
  * The contract of GitHub's official runner image, `ghcr.io/actions/actions-runner` (built from actions/runner
- * `images/Dockerfile`; every mode runs it):
+ * `images/Dockerfile`, Ubuntu 24.04 based; every mode runs it):
  * - No ENTRYPOINT and no CMD of its own (its base's default is a shell that exits at once): the pod must run
  *   `/home/runner/run.sh`, the runner's start script. With a JIT config it runs one job and exits.
  * - `USER runner`: uid 1001, member of `docker` (gid 123) and `sudo` (passwordless). WORKDIR `/home/runner`,
