@@ -97,7 +97,7 @@ it('refuses dind-rootless at baseline only for its daemon: seccomp and AppArmor,
   expect(answer.output).toMatch(
     /container "dind" must not set securityContext\.seccompProfile\.type to "Unconfined"/,
   );
-  expect(answer.output).toContain('AppArmor');
+  expect(answer.output).toContain('container "dind" must not set AppArmor profile type to "Unconfined"');
   expect(answer.output).not.toMatch(/privileged|capabilities|host namespaces|hostPath/);
 });
 
