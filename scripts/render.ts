@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { dump as dumpYaml } from 'js-yaml';
 import { ConfigError, loadConfig } from '../shared/config/load-config.js';
 import { readSecretFiles } from '../shared/config/read-secret-files.js';
-import { RUNNER_MODES, type RunnerMode } from '../shared/config/runner-modes.js';
+import { DEFAULT_DIND_IMAGES, RUNNER_MODES, type RunnerMode } from '../shared/config/runner-modes.js';
 import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
 import { selectProfile } from '../shared/profiles/runner-profile.js';
 import { buildRecordJob } from '../shared/records/build-record-job.js';
@@ -70,7 +70,14 @@ if (chosen === undefined)
     `no profile matches [${labels.join(', ')}]: the job would get no runner ("job labels do not match")`,
     1,
   );
-const profile = values.mode ? { ...chosen, mode: values.mode as RunnerMode } : chosen;
+// A profile's default daemon image is its mode's: another mode brings its own default with it.
+const overridden = (mode: RunnerMode) => ({
+  ...chosen,
+  mode,
+  dindImage:
+    chosen.dindImage === DEFAULT_DIND_IMAGES[chosen.mode] ? DEFAULT_DIND_IMAGES[mode] : chosen.dindImage,
+});
+const profile = values.mode ? overridden(values.mode as RunnerMode) : chosen;
 
 const fields = {
   owner: 'OWNER',

@@ -29,8 +29,8 @@ describe('loadConfig', () => {
       githubApiUrl: 'https://api.github.com',
       runnerGroupId: 1,
       runnerMode: 'dind-rootless',
-      runnerImage: 'ghcr.io/actions/actions-runner-dind-rootless:latest',
-      dindImage: 'docker:dind',
+      runnerImage: 'ghcr.io/actions/actions-runner:2.338.0',
+      dindImage: 'docker:29.9.0-dind-rootless',
       namespace: 'default',
       labelMatchers: [],
       profiles: [
@@ -38,8 +38,8 @@ describe('loadConfig', () => {
           name: 'default',
           matchers: [],
           mode: 'dind-rootless',
-          image: 'ghcr.io/actions/actions-runner-dind-rootless:latest',
-          dindImage: 'docker:dind',
+          image: 'ghcr.io/actions/actions-runner:2.338.0',
+          dindImage: 'docker:29.9.0-dind-rootless',
           resources: {
             requests: { cpu: '500m', memory: '1Gi', 'ephemeral-storage': '1Gi' },
             limits: { cpu: '4', memory: '8Gi', 'ephemeral-storage': '20Gi' },

@@ -105,7 +105,7 @@ describe('mode differences', () => {
 
   it('dind: a privileged docker:dind native sidecar sharing the socket through a volume', () => {
     const pod = podOf(jobFor('dind', { dindImage: 'docker:27-dind' }));
-    const sidecar = pod?.initContainers?.[0];
+    const sidecar = pod?.initContainers?.find((container) => container.name === 'dind');
     expect(sidecar).toMatchObject({ name: 'dind', image: 'docker:27-dind', restartPolicy: 'Always' });
     expect(sidecar?.securityContext?.privileged).toBe(true);
     const runner = pod?.containers[0];
@@ -117,13 +117,17 @@ describe('mode differences', () => {
     expect(pod?.volumes).toContainEqual({ name: 'dind-sock', emptyDir: {} });
   });
 
-  it('dind-rootless: one unprivileged container in a user namespace', () => {
+  it('dind-rootless: the restricted runner beside an unprivileged rootless daemon, in a user namespace', () => {
     const pod = podOf(jobFor('dind-rootless'));
     expect(pod?.hostUsers).toBe(false);
-    expect(pod?.initContainers).toBeUndefined();
+    const runner = pod?.containers.find((container) => container.name === 'runner');
     expect(pod?.containers).toHaveLength(1);
-    expect(pod?.containers[0]?.securityContext?.privileged).toBeUndefined();
-    expect(pod?.containers[0]?.securityContext?.runAsNonRoot).toBe(true);
+    expect(runner?.securityContext).toEqual(podOf(jobFor('standard'))?.containers[0]?.securityContext);
+    const daemon = pod?.initContainers?.find((container) => container.name === 'dind');
+    expect(daemon).toMatchObject({ image: 'docker:29.9.0-dind-rootless', restartPolicy: 'Always' });
+    expect(daemon?.securityContext?.privileged).toBeUndefined();
+    expect(daemon?.securityContext?.capabilities).toBeUndefined();
+    expect(daemon?.securityContext?.runAsNonRoot).toBe(true);
   });
 
   it('only dind runs anything privileged', () => {

@@ -1,13 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../shared/config/load-config.js';
-import { RUNNER_MODES } from '../shared/config/runner-modes.js';
+import {
+  DEFAULT_DIND_ROOTLESS_IMAGE,
+  DEFAULT_RUNNER_IMAGE,
+  RUNNER_MODES,
+} from '../shared/config/runner-modes.js';
 import { parseProfiles } from '../shared/profiles/parse-profiles.js';
-import { selectProfile } from '../shared/profiles/runner-profile.js';
+import { DEFAULT_RESOURCES, selectProfile } from '../shared/profiles/runner-profile.js';
 import { buildRunnerJob } from '../shared/records/build-runner-job.js';
 
 const example = readFileSync(new URL('../examples/runner-profiles.yaml', import.meta.url), 'utf8');
-const defaults = { mode: 'dind-rootless' as const, image: undefined, dindImage: 'docker:dind' };
+const defaults = { mode: 'dind-rootless' as const, image: undefined, dindImage: undefined };
 
 function problemsOf(text: string): string {
   try {
@@ -24,7 +28,8 @@ describe('the profiles file', () => {
   it('reads every field of the example', () => {
     expect(profiles.map((profile) => [profile.name, profile.mode])).toEqual([
       ['gpu', 'userns'],
-      ['big', 'dind-rootless'],
+      ['docker', 'dind-rootless'],
+      ['big', 'standard'],
       ['default', 'standard'],
     ]);
     expect(profiles[0]).toMatchObject({
@@ -40,17 +45,26 @@ describe('the profiles file', () => {
       maxRunners: 2,
     });
     expect(profiles[1]).toMatchObject({
-      image: 'ghcr.io/actions/actions-runner-dind-rootless:latest',
+      image: DEFAULT_RUNNER_IMAGE,
+      dindImage: DEFAULT_DIND_ROOTLESS_IMAGE,
+      resources: {
+        requests: { cpu: '1', memory: '2Gi', 'ephemeral-storage': '5Gi' },
+        limits: { cpu: '4', memory: '8Gi', 'ephemeral-storage': '40Gi' },
+      },
+    });
+    expect(profiles[2]).toMatchObject({
+      image: DEFAULT_RUNNER_IMAGE,
       env: [{ name: 'GRADLE_OPTS', value: '-Xmx8g' }],
       volumes: [{ name: 'gradle', mountPath: '/home/runner/.gradle', claimName: 'gradle-cache' }],
     });
     // A profile that names no resources gets limits all the same.
-    expect(profiles[2]?.resources.limits).toEqual({ cpu: '4', memory: '8Gi', 'ephemeral-storage': '20Gi' });
-    expect(profiles[2]?.activeDeadlineSeconds).toBe(21600);
+    expect(profiles[3]?.resources.limits).toEqual({ cpu: '4', memory: '8Gi', 'ephemeral-storage': '20Gi' });
+    expect(profiles[3]?.activeDeadlineSeconds).toBe(21600);
   });
 
   it.each([
     [['self-hosted', 'gpu', 'large', 'linux'], 'gpu'],
+    [['self-hosted', 'docker', 'linux'], 'docker'],
     [['self-hosted', 'Large', 'Linux'], 'big'],
     [['self-hosted', 'large'], 'default'],
     [['self-hosted'], 'default'],
@@ -108,6 +122,29 @@ describe('the profiles file', () => {
     expect(problemsOf(text)).toContain(message);
   });
 
+  // Issue #18 item 8: a profile that set `resources` lost the default ephemeral-storage request and limit.
+  it('keeps the ephemeral-storage defaults when a profile sizes only CPU and memory', () => {
+    const [profile] = parseProfiles(
+      'profiles:\n  - name: a\n    resources:\n      requests: { cpu: "1", memory: 2Gi }\n      limits: { cpu: "2", memory: 4Gi }\n',
+      defaults,
+    );
+    expect(profile?.resources).toEqual({
+      requests: { cpu: '1', memory: '2Gi', 'ephemeral-storage': '1Gi' },
+      limits: { cpu: '2', memory: '4Gi', 'ephemeral-storage': '20Gi' },
+    });
+  });
+
+  it('takes the ephemeral storage a profile names as it is', () => {
+    const [profile] = parseProfiles(
+      'profiles:\n  - name: a\n    resources:\n      limits: { memory: 4Gi, ephemeral-storage: 500Mi }\n',
+      defaults,
+    );
+    expect(profile?.resources).toEqual({
+      requests: { cpu: '500m', memory: '1Gi' },
+      limits: { memory: '4Gi', 'ephemeral-storage': '500Mi' },
+    });
+  });
+
   it('reports every problem at once', () => {
     const message = problemsOf('profiles:\n  - name: a\n    mode: x\n    colour: red\n');
     expect(message).toContain('profile "a": colour is not a known field');
@@ -116,7 +153,12 @@ describe('the profiles file', () => {
 
   it('is read through the configuration, and not together with LABEL_MATCHERS', () => {
     const env = { WEBHOOK_SECRET: 's', GITHUB_TOKEN: 't', RUNNER_PROFILES: example };
-    expect(loadConfig(env).profiles.map((profile) => profile.name)).toEqual(['gpu', 'big', 'default']);
+    expect(loadConfig(env).profiles.map((profile) => profile.name)).toEqual([
+      'gpu',
+      'docker',
+      'big',
+      'default',
+    ]);
     expect(() => loadConfig({ ...env, LABEL_MATCHERS: 'gpu' })).toThrow(
       /set LABEL_MATCHERS or a profiles file/,
     );
@@ -124,7 +166,7 @@ describe('the profiles file', () => {
 });
 
 describe('a profile on the pod', () => {
-  const [gpu, big] = parseProfiles(example, defaults);
+  const [gpu, , big] = parseProfiles(example, defaults);
   const jobWith = (profile: NonNullable<typeof gpu>, jobLabels: string[] = ['self-hosted', 'gpu']) =>
     buildRunnerJob({
       profile,
@@ -148,10 +190,36 @@ describe('a profile on the pod', () => {
     expect(pod?.nodeSelector).toEqual({ accelerator: 'nvidia' });
     expect(pod?.runtimeClassName).toBe('nvidia');
     expect(job.spec?.activeDeadlineSeconds).toBe(14400);
-    for (const container of [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])]) {
-      expect(container.resources?.limits?.['nvidia.com/gpu']).toBe('1');
-    }
+    const runner = pod?.containers.find((container) => container.name === 'runner');
+    expect(runner?.resources?.limits?.['nvidia.com/gpu']).toBe('1');
   });
+
+  // Issue #18 item 8: the daemon sidecar copied the runner's resources, so a pod asking for 1 GPU asked for 2.
+  it.each(['dind', 'dind-rootless'] as const)('asks for the GPU once in %s mode, on the runner', (mode) => {
+    const pod = jobWith({ ...(gpu as NonNullable<typeof gpu>), mode }).spec?.template.spec;
+    const all = [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])];
+    const total = (kind: 'requests' | 'limits') =>
+      all.reduce((sum, container) => sum + Number(container.resources?.[kind]?.['nvidia.com/gpu'] ?? 0), 0);
+    expect(total('requests')).toBe(1);
+    expect(total('limits')).toBe(1);
+    const daemon = pod?.initContainers?.find((container) => container.name === 'dind');
+    expect(daemon?.resources?.requests?.cpu).not.toBe('2');
+  });
+
+  it.each(['dind', 'dind-rootless'] as const)(
+    'bounds the Docker data volume of %s by the profile',
+    (mode) => {
+      const sized = (resources: NonNullable<typeof gpu>['resources']) =>
+        jobWith({ ...(big as NonNullable<typeof big>), mode, resources }).spec?.template.spec?.volumes?.find(
+          (volume) => volume.name === 'docker-data',
+        );
+      expect(sized(DEFAULT_RESOURCES)?.emptyDir?.sizeLimit).toBe('20Gi');
+      expect(
+        sized({ requests: { 'ephemeral-storage': '5Gi' }, limits: { 'ephemeral-storage': '50Gi' } })?.emptyDir
+          ?.sizeLimit,
+      ).toBe('50Gi');
+    },
+  );
 
   it('mounts cache volumes and adds env to the runner only', () => {
     const pod = jobWith(big as NonNullable<typeof big>).spec?.template.spec;

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadAllYaml, type V1Job, type V1Secret } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_DIND_ROOTLESS_IMAGE } from '../shared/config/runner-modes.js';
 
 const run = promisify(execFile);
 const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
@@ -35,9 +36,18 @@ describe('npm run render', () => {
   }, 30_000);
 
   it('applies --mode to the chosen profile', async () => {
-    const { stdout } = await render(['--labels', 'self-hosted', '--mode', 'dind']);
+    // The example's `default` profile is a standard one: the other mode brings its own default daemon image.
+    const { stdout } = await render([
+      '--labels',
+      'self-hosted',
+      '--profiles',
+      profiles,
+      '--mode',
+      'dind-rootless',
+    ]);
     const [job] = loadAllYaml(stdout) as [V1Job];
-    expect(job.spec?.template.spec?.initContainers?.[0]?.name).toBe('dind');
+    const daemon = job.spec?.template.spec?.initContainers?.find((container) => container.name === 'dind');
+    expect(daemon?.image).toBe(DEFAULT_DIND_ROOTLESS_IMAGE);
   }, 30_000);
 
   it('says so and exits 1 when no profile matches', async () => {

@@ -7,7 +7,7 @@ import {
   type RunnerProfile,
 } from '../profiles/runner-profile.js';
 import { type GitHubAuth, parseGitHubAuth } from './github-auth.js';
-import { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
+import { DEFAULT_DIND_IMAGES, DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
 
 export { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
 
@@ -27,7 +27,7 @@ export interface Config {
   readonly runnerGroupId: number;
   readonly runnerMode: RunnerMode;
   readonly runnerImage: string;
-  /** The Docker daemon sidecar image of the `dind` mode. */
+  /** The Docker daemon sidecar image of the Docker modes (DIND_IMAGE, or the mode's default). */
   readonly dindImage: string;
   /** Namespace of the runner Jobs and their Secrets. */
   readonly namespace: string;
@@ -140,7 +140,7 @@ export function loadConfig(env: Env): Config {
   }
 
   const runnerImage = text('RUNNER_IMAGE') ?? DEFAULT_RUNNER_IMAGES[runnerMode];
-  const dindImage = text('DIND_IMAGE') ?? 'docker:dind';
+  const dindImage = text('DIND_IMAGE') ?? DEFAULT_DIND_IMAGES[runnerMode];
   let profiles: RunnerProfile[] = [
     {
       name: 'default',
@@ -162,7 +162,11 @@ export function loadConfig(env: Env): Config {
       );
     }
     try {
-      profiles = parseProfiles(profilesText, { mode: runnerMode, image: text('RUNNER_IMAGE'), dindImage });
+      profiles = parseProfiles(profilesText, {
+        mode: runnerMode,
+        image: text('RUNNER_IMAGE'),
+        dindImage: text('DIND_IMAGE'),
+      });
     } catch (error) {
       problems.push((error as Error).message);
     }

@@ -1,11 +1,36 @@
 import type { V1Container, V1EnvVar, V1PodSpec, V1SecurityContext } from '@kubernetes/client-node';
 
+/*
+ * The contract of GitHub's official runner image, `ghcr.io/actions/actions-runner` (built from actions/runner
+ * `images/Dockerfile`, Ubuntu 24.04 based; every mode runs it):
+ * - No ENTRYPOINT and no CMD of its own (its base's default is a shell that exits at once): the pod must run
+ *   `/home/runner/run.sh`, the runner's start script. With a JIT config it runs one job and exits.
+ * - `USER runner`: uid 1001, member of `docker` (gid 123) and `sudo` (passwordless). WORKDIR `/home/runner`,
+ *   where the runner is unpacked (owned runner:docker) with `externals/` (the Node.js runtimes it mounts into job
+ *   containers at `/__e`) and the default work folder `_work` (`/__w` in job containers).
+ * - The Docker CLI and buildx are in the image, no daemon: Docker needs a daemon beside it (`dind`,
+ *   `dind-rootless`), reached through `DOCKER_HOST`.
+ * - The runner reads every `ACTIONS_RUNNER_INPUT_<NAME>` variable as its `--<name>` option and removes it from the
+ *   environment it gives jobs (src/Runner.Listener/CommandSettings.cs): `ACTIONS_RUNNER_INPUT_JITCONFIG` is
+ *   `--jitconfig`.
+ * - It writes its settings into `/home/runner` at start, so the root filesystem stays writable.
+ */
+
 /** The Secret key holding the encoded JIT config. */
 export const JIT_SECRET_KEY = 'jitconfig';
 
 /** The official runner image's user (`runner`, uid 1001) and its `docker` group (gid 123). */
 export const RUNNER_UID = 1001;
 export const DOCKER_GID = 123;
+
+/** The runner's start script: the image has no entrypoint of its own. */
+export const RUNNER_COMMAND: readonly string[] = ['/home/runner/run.sh'];
+
+/** Where the image keeps the runtimes the runner mounts into job containers (`/__e`). */
+export const RUNNER_EXTERNALS = '/home/runner/externals';
+
+/** The runner's default work folder (`/__w` in job containers). */
+export const RUNNER_WORK = '/home/runner/_work';
 
 /** What every mode's pod needs to know. */
 export interface RunnerPodInput {
@@ -40,7 +65,7 @@ export function runnerContainer(input: RunnerPodInput, extra: Partial<V1Containe
   return {
     name: 'runner',
     image: input.runnerImage,
-    command: ['/home/runner/run.sh'],
+    command: [...RUNNER_COMMAND],
     env: [jitConfigEnv(input.secretName), ...(extra.env ?? [])],
     securityContext: RESTRICTED_CONTAINER,
     ...withoutEnv(extra),

@@ -4,7 +4,12 @@
  */
 import type { V1Affinity, V1Toleration } from '@kubernetes/client-node';
 import { load as loadYaml } from 'js-yaml';
-import { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from '../config/runner-modes.js';
+import {
+  DEFAULT_DIND_IMAGES,
+  DEFAULT_RUNNER_IMAGES,
+  RUNNER_MODES,
+  type RunnerMode,
+} from '../config/runner-modes.js';
 import { parseLabelMatchers } from '../labels/label-matchers.js';
 import {
   type CacheVolume,
@@ -18,7 +23,8 @@ export interface ProfileDefaults {
   readonly mode: RunnerMode;
   /** RUNNER_IMAGE when set: the image of every profile that names none. */
   readonly image: string | undefined;
-  readonly dindImage: string;
+  /** DIND_IMAGE when set: the daemon image of every profile that names none. */
+  readonly dindImage: string | undefined;
 }
 
 const PROFILE_KEYS = [
@@ -102,7 +108,11 @@ export function parseProfiles(text: string, defaults: ProfileDefaults): RunnerPr
     const runnerMode = mode as RunnerMode;
     const image =
       optionalString(entry, 'image', problem) ?? defaults.image ?? DEFAULT_RUNNER_IMAGES[runnerMode] ?? '';
-    const dindImage = optionalString(entry, 'dindImage', problem) ?? defaults.dindImage;
+    const dindImage =
+      optionalString(entry, 'dindImage', problem) ??
+      defaults.dindImage ??
+      DEFAULT_DIND_IMAGES[runnerMode] ??
+      '';
     const runtimeClassName = optionalString(entry, 'runtimeClassName', problem);
     if (runtimeClassName !== undefined && !DNS_LABEL.test(runtimeClassName))
       problem('runtimeClassName', 'must be a DNS label');
@@ -202,13 +212,23 @@ function resourcesOf(value: unknown, problem: Problem): RunnerProfile['resources
     }
     return Object.fromEntries(Object.entries(map).map(([name, quantity]) => [name, String(quantity)]));
   };
-  const requests = quantities('requests');
-  const limits = quantities('limits');
-  // A profile that names no limits keeps the default ones: "limits by default".
+  const requests = quantities('requests') ?? withoutStorage(DEFAULT_RESOURCES.requests);
+  const limits = quantities('limits') ?? withoutStorage(DEFAULT_RESOURCES.limits);
+  // A profile that names no limits keeps the default ones: "limits by default". Ephemeral storage is bounded
+  // too unless the profile names it itself (then exactly as named: a default beside a profile's own request or
+  // limit could make the request exceed the limit).
+  if (STORAGE in requests || STORAGE in limits) return { requests, limits };
   return {
-    requests: requests ?? DEFAULT_RESOURCES.requests ?? {},
-    limits: limits ?? DEFAULT_RESOURCES.limits ?? {},
+    requests: { ...requests, [STORAGE]: DEFAULT_RESOURCES.requests?.[STORAGE] ?? '1Gi' },
+    limits: { ...limits, [STORAGE]: DEFAULT_RESOURCES.limits?.[STORAGE] ?? '20Gi' },
   };
+}
+
+const STORAGE = 'ephemeral-storage';
+
+function withoutStorage(quantities: Record<string, string> | undefined): Record<string, string> {
+  const { [STORAGE]: _storage, ...rest } = quantities ?? {};
+  return rest;
 }
 
 function envOf(value: unknown, problem: Problem): RunnerProfile['env'] {

@@ -17,7 +17,9 @@ type Level = (typeof LEVELS)[number];
 const CLAIMS: Record<RunnerMode, Level> = {
   standard: 'restricted',
   userns: 'restricted',
-  'dind-rootless': 'baseline',
+  // Rootless dockerd needs seccomp and AppArmor Unconfined (what `--privileged` lifts for it, Docker's docs):
+  // beyond baseline, though nothing in the pod is privileged and it runs in a user namespace.
+  'dind-rootless': 'privileged',
   dind: 'privileged',
 };
 const config = loadConfig({ WEBHOOK_SECRET: 's', GITHUB_TOKEN: 't', NAMESPACE: 'pss-restricted' });
@@ -85,6 +87,37 @@ describe.each(Object.entries(CLAIMS) as [RunnerMode, Level][])('the %s pod', (mo
     const answer = admit(podOf(mode, `pss-${stricter}`), `pss-${stricter}`);
     expect(answer.status).not.toBe(0);
     expect(answer.output).toContain('violates PodSecurity');
+  });
+});
+
+it('refuses dind-rootless at baseline only for its daemon: seccomp and AppArmor, nothing privileged', () => {
+  const answer = admit(podOf('dind-rootless', 'pss-baseline'), 'pss-baseline');
+  expect(answer.status).not.toBe(0);
+  expect(answer.output).toContain('violates PodSecurity "baseline:latest"');
+  expect(answer.output).toMatch(
+    /container "dind" must not set securityContext\.seccompProfile\.type to "Unconfined"/,
+  );
+  expect(answer.output).toContain('container "dind" must not set AppArmor profile type to "Unconfined"');
+  expect(answer.output).not.toMatch(/privileged|capabilities|host namespaces|hostPath/);
+});
+
+it('keeps what the rootless daemon needs through admission: user namespace, unmasked /proc, Unconfined', () => {
+  const { output } = admit(podOf('dind-rootless', 'pss-privileged'), 'pss-privileged');
+  const name = output.trim();
+  expect(name).toBe('pod/runner-42-dind-rootless');
+  const pod = JSON.parse(
+    kubectl(
+      ['create', '--dry-run=server', '-n', 'pss-privileged', '-f', '-', '-o', 'json'],
+      podOf('dind-rootless', 'pss-privileged'),
+    ),
+  ) as { spec: V1PodSpec };
+  expect(pod.spec.hostUsers).toBe(false);
+  const daemon = pod.spec.initContainers?.find((container) => container.name === 'dind');
+  expect(daemon?.securityContext).toMatchObject({
+    procMount: 'Unmasked',
+    seccompProfile: { type: 'Unconfined' },
+    appArmorProfile: { type: 'Unconfined' },
+    allowPrivilegeEscalation: true,
   });
 });
 

@@ -1,4 +1,8 @@
-import { DEFAULT_RUNNER_IMAGES, type RunnerMode } from '../../shared/config/runner-modes.js';
+import {
+  DEFAULT_DIND_IMAGES,
+  DEFAULT_RUNNER_IMAGES,
+  type RunnerMode,
+} from '../../shared/config/runner-modes.js';
 import {
   DEFAULT_ACTIVE_DEADLINE_SECONDS,
   DEFAULT_RESOURCES,
@@ -12,7 +16,7 @@ export function profileOf(mode: RunnerMode, extra: Partial<RunnerProfile> = {}):
     matchers: [],
     mode,
     image: DEFAULT_RUNNER_IMAGES[mode],
-    dindImage: 'docker:dind',
+    dindImage: DEFAULT_DIND_IMAGES[mode],
     resources: DEFAULT_RESOURCES,
     activeDeadlineSeconds: DEFAULT_ACTIVE_DEADLINE_SECONDS,
     env: [],
