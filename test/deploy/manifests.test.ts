@@ -35,6 +35,7 @@ type Stack = {
     string,
     {
       image: string;
+      readonly_root_filesystem?: boolean;
       environment: Record<string, string>;
       secrets: string[];
       labels: Record<string, string>;
@@ -95,6 +96,7 @@ describe('the function container', () => {
   it('has a read-only root filesystem, wherever it runs', () => {
     expect(knativeContainer.securityContext?.readOnlyRootFilesystem).toBe(true);
     expect(deploymentContainer.securityContext?.readOnlyRootFilesystem).toBe(true);
+    expect(stackFunction?.readonly_root_filesystem).toBe(true);
   });
 
   it('is the same in the plain Deployment as in the Knative Service', () => {
