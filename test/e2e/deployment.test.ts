@@ -14,9 +14,9 @@ import type { V1Container, V1Deployment } from '@kubernetes/client-node';
 import { loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTFILE } from '../../scripts/dist-paths.js';
-import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
-import { queuedPayload, signedDelivery } from '../support/payloads.js';
-import { freePort } from '../support/server-process.js';
+import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
+import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
+import { freePort } from '../../stand-ins/server-process.js';
 import { ensureNamespace, kubectl, kubectlStatus, waitFor } from './support/cluster.js';
 
 const overlay = fileURLToPath(new URL('../../deployment', import.meta.url));
