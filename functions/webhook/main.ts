@@ -5,6 +5,7 @@
  */
 import { serve } from '@hono/node-server';
 import { ConfigError, loadConfig, redactConfig } from '../../shared/config/load-config.js';
+import { withPodNamespace } from '../../shared/config/pod-namespace.js';
 import { readSecretFiles } from '../../shared/config/read-secret-files.js';
 import { loadKubeConnection } from '../../shared/kubernetes/load-kube-connection.js';
 import { createLogger } from '../../shared/log/create-logger.js';
@@ -18,7 +19,7 @@ function fail(message: string, problems: readonly string[] = []): never {
 
 let config: ReturnType<typeof loadConfig>;
 try {
-  config = loadConfig(readSecretFiles(process.env));
+  config = loadConfig(withPodNamespace(readSecretFiles(process.env)));
 } catch (error) {
   if (error instanceof ConfigError) {
     fail('invalid configuration: see the README configuration table', error.problems);

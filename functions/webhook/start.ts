@@ -2,7 +2,9 @@
  * The process entry (`node dist/start.cjs`): loads the bundled function (`dist/webhook.cjs`) through a V8 code
  * cache, so that a cold start does not parse and compile the bundle again. The cache (`webhook.cjs.cache`) is
  * written by `npm run build`, which runs the function once through a webhook so that the code of the webhook
- * path is in it. Node.js 20 has no `module.enableCompileCache` (it came in 22), hence `vm.Script` with
+ * path is in it. Node.js 22+ offers `module.enableCompileCache`, but its cache is made when a module is compiled,
+ * before it runs, so it lacks every function compiled lazily on the first delivery: on Node.js 24 it is a quarter
+ * of this cache's size and the first webhook comes later (docs/performance.md), hence `vm.Script` with
  * `cachedData`. A cache from another Node.js build, or from another bundle, is rejected by V8 and the bundle is
  * simply compiled as usual.
  */
