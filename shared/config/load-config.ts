@@ -7,6 +7,7 @@ import {
   type RunnerProfile,
 } from '../profiles/runner-profile.js';
 import { type GitHubAuth, parseGitHubAuth } from './github-auth.js';
+import { type ProxyEnv, parseProxyEnv, redactProxyUrl } from './parse-proxy-env.js';
 import { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
 
 export { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
@@ -63,6 +64,8 @@ export interface Config {
   readonly reconcileBudgetSeconds: number;
   /** Repository webhooks whose failed deliveries reconcile redelivers (`owner/repo:hookId`). */
   readonly reconcileHooks: readonly { owner: string; repo: string; hookId: number }[];
+  /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and their lower-case forms): for GitHub, the Pushgateway and the API server. */
+  readonly proxy: ProxyEnv;
 }
 
 /** Every problem found in the environment, reported at once. */
@@ -196,6 +199,7 @@ export function loadConfig(env: Env): Config {
     metricsJob: text('METRICS_JOB') ?? 'kube-actions-runner',
     reconcileBudgetSeconds: integer('RECONCILE_BUDGET_SECONDS', 7, 2, 3600),
     reconcileHooks: parseHooks(text('RECONCILE_HOOKS'), problems),
+    proxy: parseProxyEnv(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
@@ -215,6 +219,11 @@ export function redactConfig(config: Config): Record<string, unknown> {
             fallbackToken: config.githubAuth.fallbackToken === undefined ? undefined : '***',
           },
     reconcileToken: config.reconcileToken === undefined ? undefined : '***',
+    proxy: {
+      ...config.proxy,
+      http: redactProxyUrl(config.proxy.http),
+      https: redactProxyUrl(config.proxy.https),
+    },
   };
 }
 

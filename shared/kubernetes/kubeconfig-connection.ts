@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { load } from 'js-yaml';
+import { parseProxyUrl } from '../config/parse-proxy-env.js';
 import { type ExecPlugin, execCredentialToken } from './exec-credential.js';
 import { KubeConfigError, type KubeConnection } from './kube-connection.js';
 import { asBearer, tokenFromFile } from './token-file.js';
@@ -16,7 +17,8 @@ interface Named {
  * The connection of a kubeconfig's current context. `paths` are merged the way kubectl merges `KUBECONFIG`:
  * the first file to name a cluster, user, context or `current-context` wins; missing files are skipped.
  * Supported users: `token`, `tokenFile`, client certificates (files or `-data`), and `exec` credential plugins
- * that return tokens. `auth-provider`, basic auth and `proxy-url` are refused with a clear error at start.
+ * that return tokens. A cluster's `proxy-url` (http or https) carries every call, as in client-go. `auth-provider`
+ * and basic auth are refused with a clear error at start, as is a SOCKS `proxy-url`.
  */
 export function kubeconfigConnection(paths: readonly string[]): KubeConnection {
   const clusters = new Map<string, Named>();
@@ -56,8 +58,7 @@ export function kubeconfigConnection(paths: readonly string[]): KubeConnection {
     throw new KubeConfigError(`${where}: context ${currentContext} names no known user`);
 
   const server = parseServer(cluster.value.server, where);
-  if (cluster.value['proxy-url'] !== undefined)
-    throw new KubeConfigError(`${where}: proxy-url is not supported; reach the API server directly`);
+  const proxy = parseProxy(cluster.value['proxy-url'], where);
   const userEntry = user?.value ?? {};
   const userDir = user?.dir ?? cluster.dir;
   for (const unsupported of ['auth-provider', 'username', 'password'] as const) {
@@ -74,6 +75,7 @@ export function kubeconfigConnection(paths: readonly string[]): KubeConnection {
       `${where}: user ${String(context.user)} has a client certificate without its key`,
     );
   const servername = cluster.value['tls-server-name'];
+  const namespace = context.namespace;
   return {
     server,
     tls: {
@@ -84,7 +86,18 @@ export function kubeconfigConnection(paths: readonly string[]): KubeConnection {
     },
     authorization: bearer(userEntry, userDir, where),
     source: where,
+    ...(proxy ? { proxy } : {}),
+    ...(typeof namespace === 'string' && namespace ? { namespace } : {}),
   };
+}
+
+function parseProxy(value: unknown, where: string): URL | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const problems: string[] = [];
+  const proxy = typeof value === 'string' ? parseProxyUrl(value, 'proxy-url', problems) : undefined;
+  if (proxy === undefined)
+    throw new KubeConfigError(`${where}: ${problems[0] ?? 'proxy-url must be a string'}`);
+  return proxy;
 }
 
 function asEntry(value: unknown, where: string): Entry {
