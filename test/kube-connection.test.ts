@@ -104,9 +104,9 @@ describe('kubeconfigConnection', () => {
     [
       'auth-provider',
       single({}, { 'auth-provider': { name: 'gcp' } }),
-      /uses auth-provider, which is not supported/,
+      /uses auth-provider gcp, which is not supported: use the gke-gcloud-auth-plugin/,
     ],
-    ['basic auth', single({}, { username: 'u', password: 'p' }), /uses username/],
+    ['basic auth', single({}, { username: 'u', password: 'p' }), /uses basic auth/],
     [
       'a SOCKS proxy',
       single({ 'proxy-url': 'socks5://proxy:1080' }, {}),
