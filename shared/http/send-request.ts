@@ -29,7 +29,7 @@ export interface RawRequest {
   readonly signal?: AbortSignal;
 }
 
-/** Where a request goes: the agent, and, through a forwarding proxy, the proxy's address and the target's URL. */
+/** Where a request goes: the agent, whether it speaks TLS, and for a proxy that forwards, which proxy. */
 export interface Route {
   readonly agent: HttpAgent;
   readonly secure: boolean;
