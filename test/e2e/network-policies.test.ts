@@ -51,12 +51,27 @@ describe('the NetworkPolicies against the real API server', () => {
   });
 
   it.each([
-    ['networkpolicy-runners.yaml', 'matchExpressions:', 'matchExpression:', /unknown field/],
-    ['networkpolicy-function.yaml', 'policyTypes:', 'policyType:', /unknown field/],
+    [
+      'networkpolicy-runners.yaml',
+      'matchExpressions:',
+      'matchExpression:',
+      /unknown field "spec.podSelector.matchExpression"/,
+    ],
+    ['networkpolicy-function.yaml', 'policyTypes:', 'policyType:', /unknown field "spec.policyType"/],
     // The API server's own validation: an except outside its cidr, a bad protocol.
-    ['networkpolicy-runners.yaml', '- 10.0.0.0/8', '- 10.0.0.0/33', /invalid|must be/i],
-    ['networkpolicy-runners.yaml', '- fc00::/7', '- 10.0.0.0/8', /must be a strict subset|not within/i],
-    ['networkpolicy-function.yaml', 'protocol: TCP', 'protocol: TCPX', /Unsupported value|supported values/i],
+    [
+      'networkpolicy-runners.yaml',
+      '- 10.0.0.0/8',
+      '- 10.0.0.0/33',
+      /ipBlock.except\[0\]: Invalid value: "10.0.0.0\/33": must be a valid CIDR/,
+    ],
+    [
+      'networkpolicy-runners.yaml',
+      '- fc00::/7',
+      '- 10.0.0.0/8',
+      /to\[1\].ipBlock.except\[0\]: Invalid value: "10.0.0.0\/8": must be a strict subset of `cidr`/,
+    ],
+    ['networkpolicy-function.yaml', 'protocol: TCP', 'protocol: TCPX', /protocol: Unsupported value: "TCPX"/],
   ])('a broken %s fails (%s -> %s)', (file, good, bad, message) => {
     const broken = readFileSync(`${knative}${file}`, 'utf8').replace(good, bad);
     const answer = dryRun(broken);
