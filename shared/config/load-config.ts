@@ -7,7 +7,7 @@ import {
   type RunnerProfile,
 } from '../profiles/runner-profile.js';
 import { type GitHubAuth, parseGitHubAuth } from './github-auth.js';
-import { type ProxyEnv, parseProxyEnv, redactProxyUrl } from './parse-proxy-env.js';
+import { type ProxyEnv, parseProxyEnv } from './parse-proxy-env.js';
 import { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
 
 export { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
@@ -64,7 +64,7 @@ export interface Config {
   readonly reconcileBudgetSeconds: number;
   /** Repository webhooks whose failed deliveries reconcile redelivers (`owner/repo:hookId`). */
   readonly reconcileHooks: readonly { owner: string; repo: string; hookId: number }[];
-  /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and their lower-case forms): for GitHub, the Pushgateway and the API server. */
+  /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and lower-case forms); logs with its passwords as `***` by itself. */
   readonly proxy: ProxyEnv;
 }
 
@@ -219,11 +219,6 @@ export function redactConfig(config: Config): Record<string, unknown> {
             fallbackToken: config.githubAuth.fallbackToken === undefined ? undefined : '***',
           },
     reconcileToken: config.reconcileToken === undefined ? undefined : '***',
-    proxy: {
-      ...config.proxy,
-      http: redactProxyUrl(config.proxy.http),
-      https: redactProxyUrl(config.proxy.https),
-    },
   };
 }
 

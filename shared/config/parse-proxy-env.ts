@@ -30,7 +30,7 @@ export interface ProxyEnv {
 }
 
 /** No proxy at all: what a config without the variables has. */
-export const NO_PROXY_ENV: ProxyEnv = Object.freeze({ http: undefined, https: undefined, noProxy: [] });
+export const NO_PROXY_ENV: ProxyEnv = loggable({ http: undefined, https: undefined, noProxy: [] });
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -63,7 +63,16 @@ export function parseProxyEnv(env: Env, problems: string[]): ProxyEnv {
   const http = proxy('http_proxy', 'HTTP_PROXY');
   const https = proxy('https_proxy', 'HTTPS_PROXY');
   const noProxy = parseNoProxy(pick('no_proxy', 'NO_PROXY')?.[1] ?? '');
-  return Object.freeze({ http, https, noProxy: Object.freeze(noProxy) });
+  return loggable({ http, https, noProxy: Object.freeze(noProxy) });
+}
+
+/**
+ * Frozen, and serialised (by the logger's JSON.stringify) with the proxy passwords as `***`: the redaction travels
+ * with the value, so no log line has to remember it. `toJSON` is not enumerable, so equality checks ignore it.
+ */
+function loggable(env: ProxyEnv): ProxyEnv {
+  Object.defineProperty(env, 'toJSON', { value: () => redactProxyEnv(env) });
+  return Object.freeze(env);
 }
 
 /**
@@ -129,6 +138,11 @@ function parseNoProxy(value: string): NoProxyRule[] {
     if (suffix.length > 1) rules.push({ kind: 'domain', suffix, matchesItself, port });
   }
   return rules;
+}
+
+/** The proxy settings as they may be logged: passwords in the proxy URLs replaced by `***`. */
+export function redactProxyEnv(env: ProxyEnv): Record<string, unknown> {
+  return { http: redactProxyUrl(env.http), https: redactProxyUrl(env.https), noProxy: env.noProxy };
 }
 
 /** A proxy URL as it may be logged: the password replaced by `***`. */
