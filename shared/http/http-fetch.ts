@@ -54,7 +54,7 @@ export interface HttpFetchOptions {
   readonly maxSockets?: number;
   /** HTTPS_PROXY/HTTP_PROXY/NO_PROXY as read by `loadConfig`; unset: every call is direct. */
   readonly proxy?: ProxyEnv;
-  /** TLS options for `https:` targets: a CA for GitHub Enterprise Server's own certificates, or a test's. */
+  /** TLS options for `https:` targets (tests pass their CA; a deployment adds one with NODE_EXTRA_CA_CERTS). */
   readonly tls?: HttpsAgentOptions;
   /** Name resolution instead of the system's (tests resolve their stand-ins' names). */
   readonly lookup?: LookupFunction;
