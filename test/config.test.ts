@@ -60,6 +60,7 @@ describe('loadConfig', () => {
       metricsPushgatewayUrl: undefined,
       metricsJob: 'kube-actions-runner',
       reconcileHooks: [],
+      proxy: { http: undefined, https: undefined, noProxy: [] },
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

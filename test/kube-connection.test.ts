@@ -104,10 +104,15 @@ describe('kubeconfigConnection', () => {
     [
       'auth-provider',
       single({}, { 'auth-provider': { name: 'gcp' } }),
-      /uses auth-provider, which is not supported/,
+      /uses auth-provider gcp, which is not supported: use the gke-gcloud-auth-plugin/,
     ],
-    ['basic auth', single({}, { username: 'u', password: 'p' }), /uses username/],
-    ['a proxy', single({ 'proxy-url': 'http://proxy:3128' }, {}), /proxy-url is not supported/],
+    ['basic auth', single({}, { username: 'u', password: 'p' }), /uses basic auth/],
+    [
+      'a SOCKS proxy',
+      single({ 'proxy-url': 'socks5://proxy:1080' }, {}),
+      /proxy-url must be an http:\/\/ or https:\/\/ proxy URL, got scheme socks5/,
+    ],
+    ['a proxy-url that is no URL', single({ 'proxy-url': 'http://' }, {}), /proxy-url is not a proxy URL/],
     ['a certificate without its key', single({}, { 'client-certificate-data': 'Zm9v' }), /without its key/],
     ['a server that is not http(s)', single({ server: 'ftp://x' }, {}), /must be an http\(s\) URL/],
     ['no current-context', { ...single({}, {}), 'current-context': undefined }, /sets no current-context/],

@@ -31,7 +31,7 @@ export interface Deps extends AppDeps {
  * (`test/support/app-harness.ts`) both build the app's dependencies here, so there is one wiring.
  */
 export function createDeps({ config, kubernetes, log, now }: DepsInput): Deps {
-  const kubeApi = createKubeApi(kubernetes);
+  const kubeApi = createKubeApi(kubernetes, config.proxy);
   const records = createKubernetesRecordStore(kubeApi, config.namespace);
   const metrics = createMetrics({
     countActiveRunners: () => records.countActive(),
@@ -40,7 +40,7 @@ export function createDeps({ config, kubernetes, log, now }: DepsInput): Deps {
   // GitHub and the Pushgateway are called through node:http(s) keep-alive agents, not the global (undici) fetch,
   // whose first use would cost every cold start ~40 ms. It implements what @octokit/request reads of a Response,
   // which is all these callers read: the one place it stands in for the global fetch's type.
-  const httpFetch = createHttpFetch();
+  const httpFetch = createHttpFetch({ proxy: config.proxy });
   const fetch = httpFetch as unknown as typeof globalThis.fetch;
   const github = createGitHubClient({
     baseUrl: config.githubApiUrl,

@@ -7,6 +7,7 @@ import {
   type RunnerProfile,
 } from '../profiles/runner-profile.js';
 import { type GitHubAuth, parseGitHubAuth } from './github-auth.js';
+import { type ProxyEnv, parseProxyEnv } from './parse-proxy-env.js';
 import { DEFAULT_DIND_IMAGES, DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
 
 export { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
@@ -63,6 +64,8 @@ export interface Config {
   readonly reconcileBudgetSeconds: number;
   /** Repository webhooks whose failed deliveries reconcile redelivers (`owner/repo:hookId`). */
   readonly reconcileHooks: readonly { owner: string; repo: string; hookId: number }[];
+  /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and lower-case forms); logs with its passwords as `***` by itself. */
+  readonly proxy: ProxyEnv;
 }
 
 /** Every problem found in the environment, reported at once. */
@@ -200,6 +203,7 @@ export function loadConfig(env: Env): Config {
     metricsJob: text('METRICS_JOB') ?? 'kube-actions-runner',
     reconcileBudgetSeconds: integer('RECONCILE_BUDGET_SECONDS', 7, 2, 3600),
     reconcileHooks: parseHooks(text('RECONCILE_HOOKS'), problems),
+    proxy: parseProxyEnv(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

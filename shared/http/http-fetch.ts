@@ -1,4 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { AgentOptions as HttpsAgentOptions } from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { NO_PROXY_ENV, type ProxyEnv } from '../config/parse-proxy-env.js';
+import { proxyFor } from './proxy-for.js';
 import { type KeepAliveAgents, keepAliveAgents, type RawResponse, sendRequest } from './send-request.js';
 
 /** What our callers pass to fetch: `@octokit/request` (a plain header object) and the Pushgateway adapter. */
@@ -44,6 +48,18 @@ export class ResponseHeaders implements Iterable<[string, string]> {
   }
 }
 
+/** How `createHttpFetch` connects. */
+export interface HttpFetchOptions {
+  /** Sockets per origin (default 128). */
+  readonly maxSockets?: number;
+  /** HTTPS_PROXY/HTTP_PROXY/NO_PROXY as read by `loadConfig`; unset: every call is direct. */
+  readonly proxy?: ProxyEnv;
+  /** TLS options for `https:` targets (tests pass their CA; a deployment adds one with NODE_EXTRA_CA_CERTS). */
+  readonly tls?: HttpsAgentOptions;
+  /** Name resolution instead of the system's (tests resolve their stand-ins' names). */
+  readonly lookup?: LookupFunction;
+}
+
 const MAX_REDIRECTS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
@@ -51,10 +67,16 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * A `fetch` for the calls this function makes, on `node:http(s)` with keep-alive agents. Node 20's global fetch
  * is undici, which is loaded and compiled on first use: ~40 ms of a cold start that the first webhook would pay.
  * Bodies are buffered (answers here are small JSON). Redirects are followed as fetch does (303, and 301/302 after
- * a POST, turn into a GET without body; the `authorization` header is dropped when the origin changes).
+ * a POST, turn into a GET without body; the `authorization` header is dropped when the origin changes). Each
+ * request, redirects too, goes through the proxy `proxy` names for its URL.
  */
-export function createHttpFetch(maxSockets = 128): HttpFetch & { close(): void } {
-  const agents: KeepAliveAgents = keepAliveAgents(maxSockets);
+export function createHttpFetch(options: HttpFetchOptions = {}): HttpFetch & { close(): void } {
+  const proxy = options.proxy ?? NO_PROXY_ENV;
+  const agents: KeepAliveAgents = keepAliveAgents(options.maxSockets ?? 128, {
+    ...(options.tls ? { tls: options.tls } : {}),
+    ...(options.lookup ? { lookup: options.lookup } : {}),
+    proxyFor: (url) => proxyFor(proxy, url),
+  });
   const httpFetch = async (input: string | URL, init: HttpFetchInit = {}): Promise<HttpFetchResponse> => {
     let url = new URL(input);
     let method = (init.method ?? 'GET').toUpperCase();

@@ -7,8 +7,8 @@ import { asBearer, tokenFromFile } from './token-file.js';
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /**
- * The connection of a pod to its own cluster: `KUBERNETES_SERVICE_HOST`/`_PORT`, the service-account CA, and
- * its token, re-read as the kubelet rotates it.
+ * The connection of a pod to its own cluster: `KUBERNETES_SERVICE_HOST`/`_PORT`, the service-account CA, its
+ * token, re-read as the kubelet rotates it, and the pod's namespace (the account's `namespace` file).
  */
 export function inClusterConnection(
   env: Readonly<Record<string, string | undefined>>,
@@ -25,6 +25,8 @@ export function inClusterConnection(
     );
   }
   const token = tokenFromFile(tokenPath);
+  const namespacePath = join(serviceAccountDir, 'namespace');
+  const namespace = existsSync(namespacePath) ? readFileSync(namespacePath, 'utf8').trim() : '';
   // An IPv6 service address needs brackets in a URL.
   const server = new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}`);
   return {
@@ -32,5 +34,6 @@ export function inClusterConnection(
     tls: { rejectUnauthorized: true, ...(existsSync(caPath) ? { ca: readFileSync(caPath) } : {}) },
     authorization: asBearer(token),
     source: 'in-cluster',
+    ...(namespace ? { namespace } : {}),
   };
 }

@@ -1,3 +1,5 @@
+import { NO_PROXY_ENV, type ProxyEnv } from '../config/parse-proxy-env.js';
+import { proxyFor } from '../http/proxy-for.js';
 import { keepAliveAgents, sendRequest } from '../http/send-request.js';
 import type { KubeConnection } from './kube-connection.js';
 
@@ -44,10 +46,16 @@ const MAX_SOCKETS = 128;
  * A client of the API server on `node:http(s)` with one keep-alive agent, so calls after the first reuse the
  * TLS connection instead of paying a new handshake each (what `@kubernetes/client-node` 1.x does). It replaces
  * that package at runtime: its generated models and serializers were most of the function's bundle and
- * start-up time, and the function needs only a dozen calls.
+ * start-up time, and the function needs only a dozen calls. The API server is reached through the kubeconfig's
+ * `proxy-url` when it has one, else through the environment's proxy (`proxyEnv`) unless NO_PROXY exempts it,
+ * as client-go does.
  */
-export function createKubeApi(connection: KubeConnection): KubeApi {
-  const agents = keepAliveAgents(MAX_SOCKETS, connection.tls);
+export function createKubeApi(connection: KubeConnection, proxyEnv: ProxyEnv = NO_PROXY_ENV): KubeApi {
+  const { proxy } = connection;
+  const agents = keepAliveAgents(MAX_SOCKETS, {
+    tls: connection.tls,
+    proxyFor: proxy === undefined ? (url) => proxyFor(proxyEnv, url) : () => proxy,
+  });
   const base = connection.server.pathname.replace(/\/$/, '');
 
   return {

@@ -13,6 +13,13 @@ export interface KubeConnection {
   readonly authorization: (options?: { readonly fresh?: boolean }) => Promise<string | undefined>;
   /** Where the connection came from, for the start-up log: a kubeconfig path or `in-cluster`. */
   readonly source: string;
+  /**
+   * The cluster's `proxy-url` from the kubeconfig: every call goes through it, whatever HTTPS_PROXY and NO_PROXY
+   * say (client-go's rule). Unset: the environment's proxy settings apply.
+   */
+  readonly proxy?: URL;
+  /** The current context's namespace, when the kubeconfig sets one. */
+  readonly namespace?: string;
 }
 
 export interface KubeTls {

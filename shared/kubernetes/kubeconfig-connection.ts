@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { load } from 'js-yaml';
+import { parseProxyUrl } from '../config/parse-proxy-env.js';
 import { type ExecPlugin, execCredentialToken } from './exec-credential.js';
 import { KubeConfigError, type KubeConnection } from './kube-connection.js';
 import { asBearer, tokenFromFile } from './token-file.js';
@@ -16,7 +17,8 @@ interface Named {
  * The connection of a kubeconfig's current context. `paths` are merged the way kubectl merges `KUBECONFIG`:
  * the first file to name a cluster, user, context or `current-context` wins; missing files are skipped.
  * Supported users: `token`, `tokenFile`, client certificates (files or `-data`), and `exec` credential plugins
- * that return tokens. `auth-provider`, basic auth and `proxy-url` are refused with a clear error at start.
+ * that return tokens. A cluster's `proxy-url` (http or https) carries every call, as in client-go. `auth-provider`
+ * and basic auth are refused with a clear error at start, as is a SOCKS `proxy-url`.
  */
 export function kubeconfigConnection(paths: readonly string[]): KubeConnection {
   const clusters = new Map<string, Named>();
@@ -56,24 +58,19 @@ export function kubeconfigConnection(paths: readonly string[]): KubeConnection {
     throw new KubeConfigError(`${where}: context ${currentContext} names no known user`);
 
   const server = parseServer(cluster.value.server, where);
-  if (cluster.value['proxy-url'] !== undefined)
-    throw new KubeConfigError(`${where}: proxy-url is not supported; reach the API server directly`);
+  const proxy = parseProxy(cluster.value['proxy-url'], where);
   const userEntry = user?.value ?? {};
   const userDir = user?.dir ?? cluster.dir;
-  for (const unsupported of ['auth-provider', 'username', 'password'] as const) {
-    if (userEntry[unsupported] !== undefined)
-      throw new KubeConfigError(
-        `${where}: user ${String(context.user)} uses ${unsupported}, which is not supported; use a token, a client certificate or an exec plugin`,
-      );
-  }
-  const ca = pem(cluster.value, 'certificate-authority', cluster.dir, where);
-  const cert = pem(userEntry, 'client-certificate', userDir, where);
-  const key = pem(userEntry, 'client-key', userDir, where);
+  const userName = String(context.user);
+  refuseUnsupported(userEntry, `${where}: user ${userName}`);
+  const clusterName = String(context.cluster);
+  const ca = pem(cluster.value, 'certificate-authority', cluster.dir, `${where}: cluster ${clusterName}`);
+  const cert = pem(userEntry, 'client-certificate', userDir, `${where}: user ${userName}`);
+  const key = pem(userEntry, 'client-key', userDir, `${where}: user ${userName}`);
   if ((cert === undefined) !== (key === undefined))
-    throw new KubeConfigError(
-      `${where}: user ${String(context.user)} has a client certificate without its key`,
-    );
+    throw new KubeConfigError(`${where}: user ${userName} has a client certificate without its key`);
   const servername = cluster.value['tls-server-name'];
+  const namespace = context.namespace;
   return {
     server,
     tls: {
@@ -84,7 +81,18 @@ export function kubeconfigConnection(paths: readonly string[]): KubeConnection {
     },
     authorization: bearer(userEntry, userDir, where),
     source: where,
+    ...(proxy ? { proxy } : {}),
+    ...(typeof namespace === 'string' && namespace ? { namespace } : {}),
   };
+}
+
+function parseProxy(value: unknown, where: string): URL | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const problems: string[] = [];
+  const proxy = typeof value === 'string' ? parseProxyUrl(value, 'proxy-url', problems) : undefined;
+  if (proxy === undefined)
+    throw new KubeConfigError(`${where}: ${problems[0] ?? 'proxy-url must be a string'}`);
+  return proxy;
 }
 
 function asEntry(value: unknown, where: string): Entry {
@@ -115,16 +123,51 @@ function parseServer(value: unknown, where: string): URL {
   return server;
 }
 
-/** `<field>-data` (base64 PEM) or `<field>` (a file path); `undefined` when neither is set. */
-function pem(entry: Entry, field: string, dir: string, where: string): Buffer | undefined {
+/**
+ * What each retired `auth-provider` became: Kubernetes 1.26 removed the in-tree gcp and azure providers in favour
+ * of these exec plugins (https://kubernetes.io/docs/reference/access-authn-authz/authentication/#client-go-credential-plugins).
+ */
+const AUTH_PROVIDER_ALTERNATIVES: Readonly<Record<string, string>> = {
+  gcp: 'use the gke-gcloud-auth-plugin exec plugin (`gcloud components install gke-gcloud-auth-plugin`, then `gcloud container clusters get-credentials`)',
+  azure: 'use the kubelogin exec plugin (`kubelogin convert-kubeconfig`)',
+  oidc: 'use an OIDC exec plugin such as kubelogin (`kubectl oidc-login`), or a service-account token',
+};
+
+/** auth-provider and basic auth: refused at start, with what to use instead. */
+function refuseUnsupported(user: Entry, who: string): void {
+  const provider = user['auth-provider'];
+  if (provider !== undefined) {
+    const name =
+      typeof provider === 'object' && provider !== null
+        ? String((provider as Entry).name ?? '')
+        : String(provider);
+    throw new KubeConfigError(
+      `${who} uses auth-provider ${name}, which is not supported: ${AUTH_PROVIDER_ALTERNATIVES[name] ?? 'use a token, a client certificate or an exec plugin'}`,
+    );
+  }
+  if (user.username !== undefined || user.password !== undefined)
+    throw new KubeConfigError(
+      `${who} uses basic auth (username/password), which Kubernetes removed in 1.19: use a token, a client certificate or an exec plugin`,
+    );
+}
+
+/**
+ * `<field>-data` (base64 PEM) or `<field>` (a file path); `undefined` when neither is set. Both at once is refused,
+ * as client-go's validation does ("certificate-authority-data and certificate-authority are both specified").
+ */
+function pem(entry: Entry, field: string, dir: string, who: string): Buffer | undefined {
   const data = entry[`${field}-data`];
-  if (typeof data === 'string' && data) return Buffer.from(data, 'base64');
   const file = entry[field];
-  if (typeof file !== 'string' || !file) return undefined;
+  const hasData = typeof data === 'string' && data !== '';
+  const hasFile = typeof file === 'string' && file !== '';
+  if (hasData && hasFile)
+    throw new KubeConfigError(`${who}: ${field}-data and ${field} are both set; keep one`);
+  if (hasData) return Buffer.from(data, 'base64');
+  if (!hasFile) return undefined;
   try {
     return readFileSync(resolve(dir, file));
   } catch {
-    throw new KubeConfigError(`${where}: cannot read ${field} ${file}`);
+    throw new KubeConfigError(`${who}: cannot read ${field} ${file}`);
   }
 }
 
