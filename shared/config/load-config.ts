@@ -1,3 +1,8 @@
+/**
+ * The configuration, read once from the environment. Longer than 250 lines on purpose: every setting, its default
+ * and its check sit in one function (the house rule: config parsed in one place), so every problem is reported at
+ * once.
+ */
 import { type LabelMatcher, parseLabelMatchers } from '../labels/label-matchers.js';
 import type { RepositoryPolicy } from '../policy/repository-policy.js';
 import { parseProfiles } from '../profiles/parse-profiles.js';
