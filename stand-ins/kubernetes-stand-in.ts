@@ -47,6 +47,8 @@ export interface KubernetesStandIn {
     count?: number,
     after?: number,
   ): void;
+  /** The next request of `METHOD resource` is applied, then its answer is lost (the connection is reset). */
+  loseAnswerNext(method: string, resource: 'jobs' | 'secrets' | 'leases'): void;
   /**
    * From now on, each request meets a fault with this probability: an error status, or a delay (a slow or
    * hanging API server). A write that meets a delay is still applied, as when only the answer is lost.
@@ -101,6 +103,7 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
   };
   const requestCounts = new Map<string, number>();
   const failures = new Map<string, { status: number; count: number; after: number }>();
+  const losing = new Set<string>();
   let resourceVersion = 1000;
   let chaos:
     | { probability: number; faults: readonly { status?: number; delayMs?: number }[]; random: () => number }
@@ -149,8 +152,22 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
         'injected failure',
       );
     }
+    if (losing.delete(key)) {
+      const applied = serve(request.method, resource, namespace, name, request);
+      return { ...applied, status: 0, body: undefined, reset: true };
+    }
+    return serve(request.method, resource, namespace, name, request);
+  }
+
+  function serve(
+    method: string,
+    resource: Resource,
+    namespace: string,
+    name: string | undefined,
+    request: JsonRequest,
+  ): JsonResponse {
     const store = stores[resource];
-    switch (request.method) {
+    switch (method) {
       case 'POST':
         return create(resource, namespace, request.body as KubeObject);
       case 'GET':
@@ -317,6 +334,9 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     requestCounts,
     chaos(probability, faults, random) {
       chaos = probability > 0 ? { probability, faults, random } : undefined;
+    },
+    loseAnswerNext(method, resource) {
+      losing.add(`${method} ${resource}`);
     },
     failNext(method, resource, code, count = 1, after = 0) {
       failures.set(`${method} ${resource}`, { status: code, count, after });

@@ -123,6 +123,18 @@ describe('a cancellation', () => {
   });
 });
 
+describe('a start whose answer was lost', () => {
+  it('is still a start: the retry meets its own change, and the runner is kept', async () => {
+    await harness();
+    const payload = queued({ jobId: 82 });
+    // The API server applies the resume, then the connection drops: the retried patch finds the claim gone.
+    h.kubernetes.loseAnswerNext('PATCH', 'jobs');
+    expect((await deliver(payload)).body).toMatchObject({ outcome: 'created' });
+    expect(h.kubernetes.jobs.get('runner-82')?.spec?.suspend).toBe(false);
+    expect(liveRegistrations().map((runner) => runner.name)).toEqual(['runner-82']);
+  });
+});
+
 describe('GitHub’s answer outranks the payload', () => {
   it('chooses the profile from the labels GitHub has for the job, not the payload’s', async () => {
     await harness({ LABEL_MATCHERS: 'linux' });

@@ -53,14 +53,20 @@ export async function startRunner(
       deadline,
     );
     if (secret === 'exists') await resetRecord(deps, record, runner, log, deadline);
+    const startedAt = now();
     try {
-      await records.startRecord(record.name, claim, now(), deadline);
+      await records.startRecord(record.name, claim, startedAt, deadline);
     } catch (error) {
       if (!(error instanceof RecordConflictError)) throw error;
-      // The record changed under us: a cancellation replaced our claim, or the record is gone. Nothing was started,
-      // so the registration just made would wait for ever with no pod: delete it before anything else.
-      await deps.github.deleteRunner(record, runner.runnerId, deadline);
       const current = await records.getRecord(record.name, deadline);
+      // Our own start went through and only its answer was lost (a retry then met its own change): started.
+      if (current?.state === 'started' && current.startedAt === startedAt) {
+        metrics.runnerJobsCreated.inc({ owner: record.owner, repo: record.repo });
+        return { started: true, runner };
+      }
+      // The record changed under us: a cancellation replaced our claim, someone took it over, or it is gone.
+      // Nothing was started, so the registration just made would wait for ever with no pod: delete it.
+      await deps.github.deleteRunner(record, runner.runnerId, deadline);
       if (current === undefined || current.state === 'removed' || current.claim?.id === CANCELLED_CLAIM.id) {
         await records.deleteRecord(record.name, deadline);
         await records.releaseSlots(record.name, deadline);
