@@ -15,11 +15,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';
 import { createStandInAuth, type StandInAuthOptions } from './github-auth-stand-in.js';
 import { operation } from './github-contract.js';
+import { repositoryBody } from './github-repository.js';
 import { type JsonRequest, type JsonResponse, startJsonServer } from './http-server.js';
 
 const DOCS = 'https://docs.github.com/rest';
 
 export type RouteName =
+  | 'repository'
   | 'job'
   | 'jit'
   | 'runners'
@@ -34,6 +36,11 @@ export type RouteName =
   | 'updateHook';
 
 const ROUTES: Record<RouteName, { method: string; path: string; pattern: RegExp }> = {
+  repository: {
+    method: 'get',
+    path: '/repos/{owner}/{repo}',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)$/,
+  },
   job: {
     method: 'get',
     path: '/repos/{owner}/{repo}/actions/jobs/{job_id}',
@@ -159,6 +166,8 @@ export interface GitHubStandIn {
    */
   addJob(fullName: string, workflowJob: Record<string, unknown>, status?: string): void;
   setJobStatus(jobId: number, status: string): void;
+  /** What `GET /repos/{owner}/{repo}` says of a repository's visibility (by default `private`). */
+  setVisibility(fullName: string, visibility: 'public' | 'private' | 'internal'): void;
   /** Sets what GitHub answers about the job besides its status (`runner_name`, `labels`, ...). */
   setJobFields(jobId: number, fields: Record<string, unknown>): void;
   /**
@@ -187,6 +196,10 @@ export interface GitHubStandIn {
 export async function startGitHubStandIn(options: StandInAuthOptions): Promise<GitHubStandIn> {
   const auth = createStandInAuth(options);
   const jobs = new Map<string, Record<string, unknown>>();
+  const visibilities = new Map<string, 'public' | 'private' | 'internal'>();
+  /** The stand-in's own API URL, for the URLs in its answers (known once it listens). */
+  let ownUrl = '';
+  const apiUrl = () => ownUrl;
   const runners: RegisteredRunner[] = [];
   /** `repository\nname` of every runner not deleted: the name check of a JIT request without a scan. */
   const activeNames = new Set<string>();
@@ -262,6 +275,11 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
         return createHook(repository, request.body);
       case 'updateHook':
         return updateHook(repository, Number(match[3]), request.body);
+      case 'repository':
+        return {
+          status: 200,
+          body: repositoryBody(apiUrl(), repository, 700_000 + repository.length, visibilities.get(repository) ?? 'private'),
+        };
       case 'job': {
         const job = jobs.get(`${repository}#${match[3]}`);
         return job === undefined ? error(404, 'Not Found') : { status: 200, body: job };
@@ -584,8 +602,9 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
     return { ...result, headers: { ...rateHeaders(), ...result.headers } };
   });
 
+  ownUrl = `${server.url}${prefix}`;
   return {
-    url: `${server.url}${prefix}`,
+    url: ownUrl,
     runners,
     calls,
     deliveries,
@@ -605,6 +624,9 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
     },
     setJobStatus(jobId, status) {
       for (const [key, job] of jobs) if (key.endsWith(`#${jobId}`)) job.status = status;
+    },
+    setVisibility(fullName, visibility) {
+      visibilities.set(fullName, visibility);
     },
     setJobFields(jobId, fields) {
       for (const [key, job] of jobs) if (key.endsWith(`#${jobId}`)) Object.assign(job, fields);

@@ -147,4 +147,25 @@ describe('GitHub’s answer outranks the payload', () => {
     expect((await deliver(payload)).body).toMatchObject({ outcome: 'created' });
     expect(liveRegistrations()[0]?.labels).toEqual(['self-hosted', 'linux']);
   });
+
+  it.each([
+    ['public', 0],
+    ['private', 1],
+  ] as const)(
+    'under PUBLIC_REPOSITORIES=deny, asks GitHub when the payload omits visibility (%s: %i Jobs)',
+    async (visibility, jobs) => {
+      await harness({ PUBLIC_REPOSITORIES: 'deny' });
+      const payload = queuedPayload({ jobId: 90 });
+      h.github.addJob(payload.repository.full_name, payload.workflow_job);
+      h.github.setVisibility(payload.repository.full_name, visibility);
+      const repository: Record<string, unknown> = { ...payload.repository };
+      delete repository.private;
+      delete repository.visibility;
+      const answer = await deliver({ ...payload, repository });
+      expect(answer.status).toBe(200);
+      expect(h.kubernetes.jobs.size).toBe(jobs);
+      if (jobs === 0)
+        expect(answer.body).toMatchObject({ outcome: 'ignored', reason: expect.stringContaining('public') });
+    },
+  );
 });

@@ -42,6 +42,13 @@ export async function handleQueuedJob(
     return { outcome: 'ignored', reason: `job is no longer queued (${job.status})` };
   const profile = selectProfile(config.profiles, job.labels);
   if (profile === undefined) return { outcome: 'ignored', reason: 'job labels do not match' };
+  // A payload may omit or misstate `private`: under PUBLIC_REPOSITORIES=deny, GitHub's own answer decides.
+  if (config.policy.publicRepositories === 'deny' && (await github.isPublic(event, deadline))) {
+    return {
+      outcome: 'ignored',
+      reason: `repository ${event.owner}/${event.repo} is public and PUBLIC_REPOSITORIES=deny`,
+    };
+  }
 
   const name = runnerJobName(event.jobId);
   const claim = newClaim(config.claimTtlSeconds, now());

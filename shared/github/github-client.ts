@@ -64,6 +64,11 @@ export interface GitHubClient {
    * UpstreamError, so a delivery naming one repository cannot act on another's job.
    */
   getJob(repo: RepoRef, jobId: number, deadline?: Deadline): Promise<WorkflowJob>;
+  /**
+   * Whether the repository is public, as GitHub says (`visibility`, else `private`), remembered for a few
+   * minutes per repository. A repository GitHub answers with neither is taken as public.
+   */
+  isPublic(repo: RepoRef, deadline?: Deadline): Promise<boolean>;
   /** Every self-hosted runner registered where this function registers them (the repository, or its org). */
   listRunners(repo: RepoRef, deadline?: Deadline): Promise<RegisteredRunner[]>;
   generateJitConfig(repo: RepoRef, runner: JitRunnerRequest, deadline?: Deadline): Promise<JitRunner>;
@@ -111,6 +116,7 @@ export interface GitHubClientOptions {
 }
 
 const ROUTES = {
+  repository: 'GET /repos/{owner}/{repo}',
   job: 'GET /repos/{owner}/{repo}/actions/jobs/{job_id}',
   jit: 'POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig',
   runners: 'GET /repos/{owner}/{repo}/actions/runners',
@@ -123,6 +129,10 @@ const ROUTES = {
   appDeliveries: 'GET /app/hook/deliveries',
   appRedeliver: 'POST /app/hook/deliveries/{delivery_id}/attempts',
 } as const;
+
+/** How long a repository's visibility is taken as known, and for how many repositories at most. */
+const VISIBILITY_TTL_MS = 5 * 60 * 1000;
+const VISIBILITY_CACHE_SIZE = 1000;
 
 type Answer<T> = { status: number; data: T; headers: Record<string, unknown> };
 
@@ -212,6 +222,9 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     return deliveries.filter((delivery) => delivery.deliveredAt >= since);
   }
 
+  /** Visibility answers by `owner/repo` (lower case), with when they expire; bounded, oldest dropped first. */
+  const visibility = new Map<string, { isPublic: boolean; until: number }>();
+
   /** Path parameters of a runner route: the repository, or in org scope its organisation. */
   const where = (repo: RepoRef) =>
     scope === 'org' ? { org: repo.owner } : { owner: repo.owner, repo: repo.repo };
@@ -236,6 +249,25 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         labels,
         runnerName: typeof data.runner_name === 'string' ? data.runner_name : null,
       };
+    },
+    async isPublic(repo, deadline) {
+      const key = `${repo.owner}/${repo.repo}`.toLowerCase();
+      const known = visibility.get(key);
+      if (known !== undefined && known.until > Date.now()) return known.isPublic;
+      const { data } = await call<{ private?: unknown; visibility?: unknown }>(
+        ROUTES.repository,
+        { owner: repo.owner, repo: repo.repo },
+        'failed to read the repository from GitHub',
+        repo,
+        deadline,
+      );
+      const isPublic =
+        typeof data.visibility === 'string' ? data.visibility === 'public' : data.private !== true;
+      visibility.delete(key);
+      if (visibility.size >= VISIBILITY_CACHE_SIZE)
+        visibility.delete(visibility.keys().next().value as string);
+      visibility.set(key, { isPublic, until: Date.now() + VISIBILITY_TTL_MS });
+      return isPublic;
     },
     async listRunners(repo, deadline) {
       const found: RegisteredRunner[] = [];
