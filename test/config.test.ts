@@ -57,8 +57,14 @@ describe('loadConfig', () => {
       runnerStartTimeoutSeconds: 900,
       reconcileBudgetSeconds: 7,
       claimTtlSeconds: 30,
-      metricsPushgatewayUrl: undefined,
-      metricsJob: 'kube-actions-runner',
+      metrics: {
+        statsdAddress: undefined,
+        seedSeconds: 30,
+        token: undefined,
+        maxOwners: 50,
+        maxRepositories: 200,
+        activeCacheMs: 15_000,
+      },
       reconcileHooks: [],
       proxy: { http: undefined, https: undefined, noProxy: [] },
     });

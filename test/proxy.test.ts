@@ -1,5 +1,5 @@
 /**
- * Corporate proxies: the function's GitHub, Pushgateway and API-server calls go through a real (loopback) HTTP
+ * Corporate proxies: the function's GitHub and API-server calls (and any plain-HTTP target) go through a real (loopback) HTTP
  * proxy when HTTPS_PROXY/HTTP_PROXY or a kubeconfig's proxy-url say so, reach NO_PROXY hosts directly, and keep
  * verifying the target's TLS certificate inside the tunnel. The proxy resolves the `.test` names only for itself.
  */
@@ -20,9 +20,6 @@ import { createGitHubClient } from '../shared/github/github-client.js';
 import { createHttpFetch } from '../shared/http/http-fetch.js';
 import { createKubeApi } from '../shared/kubernetes/kube-api.js';
 import { kubeconfigConnection } from '../shared/kubernetes/kubeconfig-connection.js';
-import { createLogger } from '../shared/log/create-logger.js';
-import { createMetrics } from '../shared/metrics/create-metrics.js';
-import { createPushGateway } from '../shared/metrics/push-gateway.js';
 import { type ConnectProxy, startConnectProxy } from './support/connect-proxy.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/tls/${name}`, import.meta.url));
@@ -69,7 +66,7 @@ beforeAll(async () => {
           : undefined;
     res.writeHead(body ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify(body ?? {}));
   });
-  // The Pushgateway: plain HTTP.
+  // A plain-HTTP target (a GitHub Enterprise Server on http://, say).
   const http = createHttpServer((req, res) => {
     req.resume();
     httpSeen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers });
@@ -190,19 +187,14 @@ describe('through an HTTP proxy', () => {
     ]);
   });
 
-  it('the Pushgateway is forwarded by HTTP_PROXY (absolute URL, no CONNECT), or reached directly when NO_PROXY says', async () => {
+  it('a plain-HTTP target is forwarded by HTTP_PROXY (absolute URL, no CONNECT), or reached directly when NO_PROXY says', async () => {
     const corporate = await proxy();
     const push = async (variables: Record<string, string>) => {
       const httpFetch = createHttpFetch({ proxy: env(variables), lookup });
-      const gateway = createPushGateway({
-        url: `http://pushgateway.test:${httpPort}`,
-        job: 'kar',
-        instance: 'i1',
-        metrics: createMetrics(),
-        log: createLogger('silent'),
-        fetch: httpFetch as unknown as typeof fetch,
+      await httpFetch(`http://pushgateway.test:${httpPort}/metrics/job/kar`, {
+        method: 'PUT',
+        body: 'x 1\n',
       });
-      await gateway.flush();
       httpFetch.close();
     };
     const through = `http://bob:pw@${new URL(corporate.url).host}`;
@@ -215,7 +207,7 @@ describe('through an HTTP proxy', () => {
       expect(passed.host).toBe(`pushgateway.test:${httpPort}`);
       expect(passed.proxyAuthorization).toBe(`Basic ${Buffer.from('bob:pw').toString('base64')}`);
     }
-    // The gateway itself never sees the proxy's credentials.
+    // The target itself never sees the proxy's credentials.
     expect(httpSeen.at(-1)?.headers['proxy-authorization']).toBeUndefined();
 
     const passedBefore = corporate.passed.length;

@@ -9,6 +9,7 @@ import {
   UpstreamError,
 } from '../../shared/errors/errors.js';
 import type { Logger } from '../../shared/log/create-logger.js';
+import { serveMetrics } from '../../shared/metrics/serve-metrics.js';
 import { refusalReason } from '../../shared/policy/repository-policy.js';
 import { deadlineIn } from '../../shared/retry/with-retries.js';
 import { DELIVERY_BUDGET_MS } from '../../shared/webhook/delivery-budget.js';
@@ -42,10 +43,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get('/_/health', (c) => c.json({ status: 'ok' }));
   // Ready once the app exists: createApp is only reached with a valid config and built clients.
   app.get('/ready', (c) => c.json({ status: 'ready', mode: config.runnerMode, namespace: config.namespace }));
-  app.get('/metrics', async (c) => {
-    const text = await metrics.registry.metrics();
-    return c.body(text, 200, { 'content-type': metrics.registry.contentType });
-  });
+  app.get('/metrics', (c) => serveMetrics(metrics, config.metrics.token, c.req.header('authorization')));
 
   const observe = async (c: Context<Env>, next: Next) => {
     const stopTimer = metrics.webhookLatency.startTimer();

@@ -6,7 +6,7 @@ import { createKubeApi } from '../../shared/kubernetes/kube-api.js';
 import type { KubeConnection } from '../../shared/kubernetes/kube-connection.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { createMetrics, observeGitHub } from '../../shared/metrics/create-metrics.js';
-import { createPushGateway, type PushGateway } from '../../shared/metrics/push-gateway.js';
+import { createStatsdPush, type MetricsPush } from '../../shared/metrics/statsd-push.js';
 import { createKubernetesRecordStore } from '../../shared/records/kubernetes-record-store.js';
 import type { AppDeps } from './app.js';
 
@@ -21,7 +21,7 @@ export interface DepsInput {
 
 /** The app's dependencies, and what the process must stop with them. */
 export interface Deps extends AppDeps {
-  readonly pushGateway: PushGateway | undefined;
+  readonly metricsPush: MetricsPush | undefined;
   /** Closes the keep-alive agents (tests; a process simply exits). */
   close(): void;
 }
@@ -34,10 +34,11 @@ export function createDeps({ config, kubernetes, log, now }: DepsInput): Deps {
   const kubeApi = createKubeApi(kubernetes, config.proxy);
   const records = createKubernetesRecordStore(kubeApi, config.namespace);
   const metrics = createMetrics({
+    ...config.metrics,
     countActiveRunners: () => records.countActive(),
     onCollectError: (error) => log.warn({ err: error }, 'could not count active runner jobs'),
   });
-  // GitHub and the Pushgateway are called through node:http(s) keep-alive agents, not the global (undici) fetch,
+  // GitHub is called through node:http(s) keep-alive agents, not the global (undici) fetch,
   // whose first use would cost every cold start ~40 ms. It implements what @octokit/request reads of a Response,
   // which is all these callers read: the one place it stands in for the global fetch's type.
   const httpFetch = createHttpFetch({ proxy: config.proxy });
@@ -49,18 +50,23 @@ export function createDeps({ config, kubernetes, log, now }: DepsInput): Deps {
     scope: config.runnerScope,
     observe: observeGitHub(metrics),
   });
-  const pushGateway =
-    config.metricsPushgatewayUrl === undefined
+  const metricsPush =
+    config.metrics.statsdAddress === undefined
       ? undefined
-      : createPushGateway({ url: config.metricsPushgatewayUrl, job: config.metricsJob, metrics, log, fetch });
+      : createStatsdPush({
+          address: config.metrics.statsdAddress,
+          seedMs: config.metrics.seedSeconds * 1000,
+          metrics,
+          log,
+        });
   return {
     config,
     github,
     records,
     metrics,
     log,
-    pushGateway,
-    ...(pushGateway ? { afterDelivery: () => pushGateway.schedule() } : {}),
+    metricsPush,
+    ...(metricsPush ? { afterDelivery: () => metricsPush.schedule() } : {}),
     ...(now ? { now } : {}),
     close() {
       kubeApi.close();

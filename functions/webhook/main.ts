@@ -58,7 +58,7 @@ function shutdown(signal: string): void {
   // Stop accepting, let the deliveries in flight finish, push the last metrics, exit. Knative's default grace
   // period is 30 s; a delivery cannot take more than GitHub's 10 s.
   server.close(() => {
-    void (deps.pushGateway?.flush() ?? Promise.resolve()).finally(() => process.exit(0));
+    void (deps.metricsPush?.flush() ?? Promise.resolve()).finally(() => process.exit(0));
   });
   setTimeout(() => process.exit(0), 15_000).unref();
 }

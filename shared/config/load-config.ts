@@ -4,6 +4,7 @@
  * once.
  */
 import { type LabelMatcher, parseLabelMatchers } from '../labels/label-matchers.js';
+import { type MetricsConfig, parseMetricsConfig } from '../metrics/metrics-config.js';
 import type { RepositoryPolicy } from '../policy/repository-policy.js';
 import { parseProfiles } from '../profiles/parse-profiles.js';
 import {
@@ -58,10 +59,8 @@ export interface Config {
    * died is taken over after this. Longer than GitHub's 10 s for one delivery.
    */
   readonly claimTtlSeconds: number;
-  /** Prometheus Pushgateway to push metrics to after deliveries and at shutdown; unset: scrape only. */
-  readonly metricsPushgatewayUrl: string | undefined;
-  /** The `job` label (grouping key) of pushed metrics. */
-  readonly metricsJob: string;
+  /** Where metrics are pushed (statsd_exporter), who may read `/metrics`, and how many owners get a label. */
+  readonly metrics: MetricsConfig;
   /**
    * Time for one reconcile pass. It must fit the request timeout it is served under (Knative's `timeoutSeconds`,
    * 9 s in knative/service.yaml): a pass stops in time, says `truncated`, and the caller calls again.
@@ -114,13 +113,6 @@ export function loadConfig(env: Env): Config {
     if ((allowed as readonly string[]).includes(value)) return value as T;
     problems.push(`${name} must be one of ${allowed.join(', ')}, got "${value}"`);
     return fallback;
-  };
-
-  const optionalUrl = (name: string): string | undefined => {
-    const value = text(name);
-    if (value !== undefined && !isHttpUrl(value))
-      problems.push(`${name} must be an http(s) URL, got "${value}"`);
-    return value;
   };
 
   const webhookSecret = required('WEBHOOK_SECRET', 'the secret set on the GitHub webhook');
@@ -204,8 +196,7 @@ export function loadConfig(env: Env): Config {
     reconcileToken: text('RECONCILE_TOKEN'),
     runnerStartTimeoutSeconds: integer('RUNNER_START_TIMEOUT_SECONDS', 900, 60, 7 * 24 * 3600),
     claimTtlSeconds: integer('CLAIM_TTL_SECONDS', 30, 1, 3600),
-    metricsPushgatewayUrl: optionalUrl('METRICS_PUSHGATEWAY_URL'),
-    metricsJob: text('METRICS_JOB') ?? 'kube-actions-runner',
+    metrics: parseMetricsConfig(env, problems),
     reconcileBudgetSeconds: integer('RECONCILE_BUDGET_SECONDS', 7, 2, 3600),
     reconcileHooks: parseHooks(text('RECONCILE_HOOKS'), problems),
     proxy: parseProxyEnv(env, problems),
@@ -228,6 +219,7 @@ export function redactConfig(config: Config): Record<string, unknown> {
             fallbackToken: config.githubAuth.fallbackToken === undefined ? undefined : '***',
           },
     reconcileToken: config.reconcileToken === undefined ? undefined : '***',
+    metrics: { ...config.metrics, token: config.metrics.token === undefined ? undefined : '***' },
   };
 }
 

@@ -5,7 +5,7 @@ import { NO_PROXY_ENV, type ProxyEnv } from '../config/parse-proxy-env.js';
 import { proxyFor } from './proxy-for.js';
 import { type KeepAliveAgents, keepAliveAgents, type RawResponse, sendRequest } from './send-request.js';
 
-/** What our callers pass to fetch: `@octokit/request` (a plain header object) and the Pushgateway adapter. */
+/** What our callers pass to fetch: `@octokit/request` (a plain header object). */
 export interface HttpFetchInit {
   readonly method?: string;
   readonly headers?: Readonly<Record<string, string>>;
@@ -14,7 +14,7 @@ export interface HttpFetchInit {
   readonly redirect?: 'follow' | 'manual' | 'error';
 }
 
-/** The part of a WHATWG `Response` that `@octokit/request` and the Pushgateway adapter read. */
+/** The part of a WHATWG `Response` that `@octokit/request` reads. */
 export interface HttpFetchResponse {
   readonly ok: boolean;
   readonly status: number;

@@ -1,91 +1,200 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { cachedCount } from './cached-count.js';
+import { createLabelLimit } from './label-limit.js';
+import { METRICS_DEFAULTS } from './metrics-config.js';
 
-/** Reads the number of unfinished runner Jobs from the Kubernetes API when `/metrics` is scraped. */
+/** Reads the number of unfinished runner Jobs from the Kubernetes API. */
 export type ActiveRunnerCounter = () => Promise<number>;
 
-/** The function's metrics, registered in a registry of their own (one per app, so tests never share). */
+/** A counter as the function's code uses it: add to one series. */
+export interface CounterOf<L extends string> {
+  inc(labels: Record<L, string>, value?: number): void;
+}
+
+/** A counter series as the push adapter reads it: its labels and its total so far in this process. */
+export interface CounterSeries {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/** A gauge series set since the last push. */
+export interface GaugeSeries {
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+}
+
+/** The function's metrics, in a registry of their own (one per app, so tests never share). */
 export interface Metrics {
   /** Every metric: what `GET /metrics` serves. */
   readonly registry: Registry;
-  /** Counters and histograms of this process: pushed under a per-instance grouping key, summed across instances. */
-  readonly instanceRegistry: Registry;
-  /** Gauges of shared state (the cluster's active runners, GitHub's rate limit): pushed to one group, last wins. */
-  readonly clusterRegistry: Registry;
   /** Every answered webhook request. `owner`/`repo` are empty until a signed payload names them. */
-  readonly webhookRequests: Counter<'status' | 'owner' | 'repo'>;
-  readonly webhookLatency: Histogram<string>;
-  readonly runnerJobsCreated: Counter<'owner' | 'repo'>;
-  /** Unfinished Jobs labelled `app=github-runner`, read from the API server at scrape time. */
-  readonly runnerJobsActive: Gauge<string>;
+  readonly webhookRequests: CounterOf<'status' | 'owner' | 'repo'>;
+  readonly webhookLatency: { startTimer(): () => number };
+  readonly runnerJobsCreated: CounterOf<'owner' | 'repo'>;
   /** `endpoint` is a route template such as `GET /repos/{owner}/{repo}/actions/jobs/{job_id}`. */
-  readonly githubApiRequests: Counter<'endpoint' | 'status'>;
-  readonly githubRateLimitRemaining: Gauge<'credential'>;
+  readonly githubApiRequests: CounterOf<'endpoint' | 'status'>;
+  readonly githubRateLimitRemaining: { set(labels: { credential: string }, value: number): void };
+  /** Failed pushes: `retried` (nothing was sent; the increments go with the next push) or `dropped` (lost). */
+  readonly pushFailures: CounterOf<'outcome'>;
+  /** Unfinished runner Jobs as the API server reports them, read at most once per cache window. */
+  activeRunners(): Promise<number | undefined>;
+  /** Every counter series with its total in this process (for the push adapter to send the differences). */
+  counterSeries(): Promise<CounterSeries[]>;
+  /**
+   * Starts keeping latency observations and the gauges set, for the push adapter; each call returns what was
+   * recorded since the previous one. Before the first call nothing is kept (a scraped process keeps no backlog).
+   */
+  takeRecorded(): { latencies: number[]; gauges: GaugeSeries[] };
 }
 
 export interface MetricsOptions {
   readonly countActiveRunners?: ActiveRunnerCounter;
   /** Called when counting active runners fails; the gauge then keeps its last value. */
   readonly onCollectError?: (error: unknown) => void;
+  readonly maxOwners?: number;
+  readonly maxRepositories?: number;
+  readonly activeCacheMs?: number;
+  readonly now?: () => number;
 }
 
+/** Latency buckets of `webhook_latency_seconds` (the statsd_exporter mapping in knative/ uses the same). */
+export const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Latency observations kept between two pushes at most; more are dropped (counted as a dropped push). */
+const MAX_RECORDED_LATENCIES = 10_000;
+
 /**
- * Creates the six metrics of the design. Label values are bounded: HTTP status codes, route templates, and the
- * owners and repositories that send signed deliveries.
+ * Creates the function's metrics. Label values are bounded: HTTP status codes, route templates, and the first
+ * `maxOwners` owners and credentials and `maxRepositories` repositories that send signed deliveries (later ones are
+ * counted under `other`).
  */
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
-  const instanceRegistry = new Registry();
-  const clusterRegistry = new Registry();
-  const perInstance = [registry, instanceRegistry];
-  const shared = [registry, clusterRegistry];
+  const registers = [registry];
+  const owners = createLabelLimit(options.maxOwners ?? METRICS_DEFAULTS.maxOwners);
+  const credentials = createLabelLimit(options.maxOwners ?? METRICS_DEFAULTS.maxOwners);
+  const repositories = createLabelLimit(options.maxRepositories ?? METRICS_DEFAULTS.maxRepositories);
+  const repository = (owner: string, repo: string): { owner: string; repo: string } => {
+    const keptOwner = owners(owner);
+    if (keptOwner !== owner) return { owner: keptOwner, repo: keptOwner };
+    const keptRepo = repositories(repo === '' ? '' : `${owner}/${repo}`);
+    return { owner, repo: keptRepo === `${owner}/${repo}` ? repo : keptRepo };
+  };
   const { countActiveRunners, onCollectError } = options;
+  const activeRunners =
+    countActiveRunners === undefined
+      ? undefined
+      : cachedCount(countActiveRunners, options.activeCacheMs ?? METRICS_DEFAULTS.activeCacheMs, options.now);
+
+  const webhookRequests = new Counter({
+    name: 'webhook_requests_total',
+    help: 'Webhook requests answered, by HTTP status and repository',
+    labelNames: ['status', 'owner', 'repo'] as const,
+    registers,
+  });
+  const webhookLatency = new Histogram({
+    name: 'webhook_latency_seconds',
+    help: 'Time from receiving a webhook request to answering it',
+    buckets: LATENCY_BUCKETS,
+    registers,
+  });
+  const runnerJobsCreated = new Counter({
+    name: 'runner_jobs_created_total',
+    help: 'Runner Jobs created, by repository',
+    labelNames: ['owner', 'repo'] as const,
+    registers,
+  });
+  new Gauge({
+    name: 'runner_jobs_active',
+    help: 'Runner Jobs (app=github-runner) that have not finished, as the Kubernetes API reports them',
+    registers,
+    async collect() {
+      if (activeRunners === undefined) return;
+      try {
+        this.set(await activeRunners());
+      } catch (error) {
+        onCollectError?.(error);
+      }
+    },
+  });
+  const githubApiRequests = new Counter({
+    name: 'github_api_requests_total',
+    help: 'GitHub REST API requests, by route template and HTTP status',
+    labelNames: ['endpoint', 'status'] as const,
+    registers,
+  });
+  const githubRateLimitRemaining = new Gauge({
+    name: 'github_api_rate_limit_remaining',
+    help: 'Requests left in the current GitHub rate-limit window (x-ratelimit-remaining), by credential',
+    labelNames: ['credential'] as const,
+    registers,
+  });
+  const pushFailures = new Counter({
+    name: 'metrics_push_failures_total',
+    help: 'Failed metric pushes: retried (nothing sent, sent with the next push) or dropped (increments lost)',
+    labelNames: ['outcome'] as const,
+    registers,
+  });
+  const counters = [webhookRequests, runnerJobsCreated, githubApiRequests, pushFailures];
+
+  let recording = false;
+  let latencies: number[] = [];
+  let gauges = new Map<string, GaugeSeries>();
+
   return {
     registry,
-    instanceRegistry,
-    clusterRegistry,
-    webhookRequests: new Counter({
-      name: 'webhook_requests_total',
-      help: 'Webhook requests answered, by HTTP status and repository',
-      labelNames: ['status', 'owner', 'repo'] as const,
-      registers: perInstance,
-    }),
-    webhookLatency: new Histogram({
-      name: 'webhook_latency_seconds',
-      help: 'Time from receiving a webhook request to answering it',
-      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: perInstance,
-    }),
-    runnerJobsCreated: new Counter({
-      name: 'runner_jobs_created_total',
-      help: 'Runner Jobs created, by repository',
-      labelNames: ['owner', 'repo'] as const,
-      registers: perInstance,
-    }),
-    runnerJobsActive: new Gauge({
-      name: 'runner_jobs_active',
-      help: 'Runner Jobs (app=github-runner) that have not finished, as the Kubernetes API reports them',
-      registers: shared,
-      async collect() {
-        if (countActiveRunners === undefined) return;
-        try {
-          this.set(await countActiveRunners());
-        } catch (error) {
-          onCollectError?.(error);
-        }
+    webhookRequests: {
+      inc: (labels, value) =>
+        webhookRequests.inc({ status: labels.status, ...repository(labels.owner, labels.repo) }, value),
+    },
+    webhookLatency: {
+      startTimer() {
+        const stop = webhookLatency.startTimer();
+        return () => {
+          const seconds = stop();
+          if (recording) {
+            if (latencies.length < MAX_RECORDED_LATENCIES) latencies.push(seconds);
+            else pushFailures.inc({ outcome: 'dropped' });
+          }
+          return seconds;
+        };
       },
-    }),
-    githubApiRequests: new Counter({
-      name: 'github_api_requests_total',
-      help: 'GitHub REST API requests, by route template and HTTP status',
-      labelNames: ['endpoint', 'status'] as const,
-      registers: perInstance,
-    }),
-    githubRateLimitRemaining: new Gauge({
-      name: 'github_api_rate_limit_remaining',
-      help: 'Requests left in the current GitHub rate-limit window (x-ratelimit-remaining), by credential',
-      labelNames: ['credential'] as const,
-      registers: shared,
-    }),
+    },
+    runnerJobsCreated: {
+      inc: (labels, value) => runnerJobsCreated.inc(repository(labels.owner, labels.repo), value),
+    },
+    githubApiRequests: { inc: (labels, value) => githubApiRequests.inc(labels, value) },
+    githubRateLimitRemaining: {
+      set({ credential }, value) {
+        const labels = { credential: credentials(credential) };
+        githubRateLimitRemaining.set(labels, value);
+        if (recording)
+          gauges.set(labels.credential, { name: 'github_api_rate_limit_remaining', labels, value });
+      },
+    },
+    pushFailures: { inc: (labels, value) => pushFailures.inc(labels, value) },
+    async activeRunners() {
+      return activeRunners?.();
+    },
+    async counterSeries() {
+      const series: CounterSeries[] = [];
+      for (const counter of counters) {
+        const { name, values } = await counter.get();
+        for (const { labels, value } of values) {
+          series.push({ name, labels: labels as Record<string, string>, value });
+        }
+      }
+      return series;
+    },
+    takeRecorded() {
+      recording = true;
+      const taken = { latencies, gauges: [...gauges.values()] };
+      latencies = [];
+      gauges = new Map();
+      return taken;
+    },
   };
 }
 

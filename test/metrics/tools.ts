@@ -1,17 +1,17 @@
 import { spawnSync } from 'node:child_process';
 
-/** Whether a command from Debian's `prometheus` / `prometheus-pushgateway` packages is installed. */
+/** Whether a command (from Debian's `prometheus` package, say) is installed. */
 export function hasCommand(name: string): boolean {
   return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0;
 }
 
-export const PROMETHEUS_TOOLS = ['promtool', 'prometheus', 'prometheus-pushgateway'] as const;
+export const PROMETHEUS_TOOLS = ['promtool', 'prometheus'] as const;
 export const missingPrometheusTools = PROMETHEUS_TOOLS.filter((tool) => !hasCommand(tool));
 
 if (missingPrometheusTools.length > 0) {
   process.stderr.write(
     `skipping the Prometheus tests: ${missingPrometheusTools.join(', ')} not installed ` +
-      '(apt-get install prometheus prometheus-pushgateway; .ci/run does)\n',
+      '(apt-get install prometheus; .ci/run does)\n',
   );
 }
 
