@@ -195,7 +195,8 @@ export function createStatsdPush(options: StatsdPushOptions): MetricsPush {
       timer = undefined;
       timerAt = Number.POSITIVE_INFINITY;
       const deadline = now() + budgetMs;
-      const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)).unref());
+      // Not unref'd: at shutdown nothing else may keep the process alive while it waits (bounded by the budget).
+      const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
       const work = (async () => {
         // Seed the label sets not yet sent, wait for their zeros to be scraped if the budget allows, send the rest.
         const heldUntil = await pushInOrder(false);

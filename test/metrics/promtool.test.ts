@@ -1,21 +1,247 @@
+/**
+ * The shipped alerts and dashboard, judged by Prometheus' own promtool: each alert fires on series shaped like
+ * what the statsd_exporter of knative/monitoring/ serves (one long-lived series per label set, born at 0 because
+ * the push adapter seeds it, plus the job and instance labels of the PodMonitor's scrape), and stays quiet when
+ * it should. The dashboard's queries are parsed here and run against a real Prometheus by the metrics proof.
+ */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadYaml } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { LATENCY_BUCKETS } from '../../shared/metrics/create-metrics.js';
 import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
 import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from '../support/app-harness.js';
 import { missingPrometheusTools, promtool } from './tools.js';
 
 const skip = missingPrometheusTools.length > 0;
-let h: AppHarness;
+const monitoring = new URL('../../knative/monitoring/', import.meta.url);
+const rules = loadYaml<{ spec: { groups: { rules: { alert: string }[] }[] } }>(
+  readFileSync(new URL('prometheus-rules.yaml', monitoring), 'utf8'),
+);
+const dashboardExprs = (
+  JSON.parse(readFileSync(new URL('grafana-dashboard.json', monitoring), 'utf8')) as {
+    panels: { targets: { expr: string }[] }[];
+  }
+).panels.flatMap((panel) => panel.targets.map((target) => target.expr));
 
-beforeEach(async () => {
-  h = await startAppHarness();
+/** The labels Prometheus adds when the PodMonitor scrapes the statsd_exporter. */
+const scraped = 'job="github-runners/kube-actions-runner-statsd",instance="10.42.0.7:9102"';
+const JIT = 'POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig';
+const ORG_JIT = 'POST /orgs/{org}/actions/runners/generate-jitconfig';
+
+interface Case {
+  readonly alert: string;
+  readonly fires: boolean;
+  readonly series: Record<string, string>;
+  readonly evalTime: string;
+  readonly labels?: Record<string, string>;
+  readonly annotations?: Record<string, string>;
+}
+
+const annotationsOf = (alert: string): Record<string, string> => {
+  for (const group of rules.spec.groups) {
+    const rule = group.rules.find((r) => r.alert === alert) as { annotations?: Record<string, string> };
+    if (rule) return rule.annotations ?? {};
+  }
+  throw new Error(`no alert ${alert}`);
+};
+
+const CASES: Case[] = [
+  {
+    alert: 'KubeActionsRunnerDeliveriesFailing',
+    fires: true,
+    series: {
+      [`webhook_requests_total{${scraped},status="200",owner="octo",repo="hello"}`]: '0+10x40',
+      [`webhook_requests_total{${scraped},status="502",owner="octo",repo="hello"}`]: '0+5x40',
+    },
+    evalTime: '30m',
+    labels: { severity: 'warning' },
+  },
+  {
+    alert: 'KubeActionsRunnerDeliveriesFailing',
+    fires: false,
+    series: {
+      [`webhook_requests_total{${scraped},status="200",owner="octo",repo="hello"}`]: '0+10x40',
+      [`webhook_requests_total{${scraped},status="502",owner="octo",repo="hello"}`]: '0 0+1x40',
+      [`webhook_requests_total{${scraped},status="401"}`]: '0+50x40',
+    },
+    evalTime: '30m',
+  },
+  {
+    alert: 'KubeActionsRunnerJitFailures',
+    fires: true,
+    series: { [`github_api_requests_total{${scraped},endpoint="${ORG_JIT}",status="422"}`]: '0+1x20' },
+    evalTime: '16m',
+    labels: { severity: 'warning' },
+  },
+  {
+    alert: 'KubeActionsRunnerJitFailures',
+    fires: false,
+    series: {
+      [`github_api_requests_total{${scraped},endpoint="${JIT}",status="201"}`]: '0+10x20',
+      [`github_api_requests_total{${scraped},endpoint="${JIT}",status="422"}`]: '0 1 2 2x18',
+    },
+    evalTime: '16m',
+  },
+  {
+    alert: 'KubeActionsRunnerRateLimitLow',
+    fires: true,
+    series: {
+      [`github_api_rate_limit_remaining{${scraped},credential="pat:octo"}`]: '400x10',
+      [`github_api_rate_limit_remaining{${scraped},credential="pat:hubot"}`]: '4999x10',
+    },
+    evalTime: '6m',
+    labels: { severity: 'warning', credential: 'pat:octo' },
+    annotations: { summary: 'GitHub API rate limit of pat:octo nearly spent (400 requests left)' },
+  },
+  {
+    alert: 'KubeActionsRunnerRateLimitLow',
+    fires: false,
+    series: { [`github_api_rate_limit_remaining{${scraped},credential="pat:octo"}`]: '600x10' },
+    evalTime: '6m',
+  },
+  {
+    alert: 'KubeActionsRunnerNoWebhooks',
+    fires: true,
+    series: {
+      [`runner_jobs_active{${scraped}}`]: '2x200',
+      [`webhook_requests_total{${scraped},status="200",owner="octo",repo="hello"}`]: '0 3 3x200',
+    },
+    evalTime: '160m',
+    labels: { severity: 'info' },
+  },
+  {
+    alert: 'KubeActionsRunnerNoWebhooks',
+    fires: false,
+    series: {
+      [`runner_jobs_active{${scraped}}`]: '2x200',
+      [`webhook_requests_total{${scraped},status="200",owner="octo",repo="hello"}`]: '0+1x200',
+    },
+    evalTime: '160m',
+  },
+  {
+    alert: 'KubeActionsRunnerMetricsDropped',
+    fires: true,
+    series: { [`metrics_push_failures_total{${scraped},outcome="dropped"}`]: '0 0 1x10' },
+    evalTime: '5m',
+    labels: { severity: 'info' },
+  },
+  {
+    alert: 'KubeActionsRunnerMetricsDropped',
+    fires: false,
+    series: { [`metrics_push_failures_total{${scraped},outcome="retried"}`]: '0 0+1x10' },
+    evalTime: '5m',
+  },
+];
+
+function rulesFile(dir: string, groups: unknown): string {
+  const file = join(dir, 'rules.json');
+  writeFileSync(file, JSON.stringify({ groups }));
+  return file;
+}
+
+function testRules(testCase: Case): { status: number | null; output: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'kar-rules-'));
+  const file = rulesFile(dir, rules.spec.groups);
+  const { summary, description } = annotationsOf(testCase.alert);
+  const annotations = testCase.annotations ?? {
+    ...(summary === undefined ? {} : { summary }),
+    ...(description === undefined ? {} : { description }),
+  };
+  const test = {
+    rule_files: [file],
+    evaluation_interval: '1m',
+    tests: [
+      {
+        interval: '1m',
+        input_series: Object.entries(testCase.series).map(([series, values]) => ({ series, values })),
+        alert_rule_test: [
+          {
+            eval_time: testCase.evalTime,
+            alertname: testCase.alert,
+            exp_alerts: testCase.fires
+              ? [{ exp_labels: testCase.labels ?? {}, exp_annotations: annotations }]
+              : [],
+          },
+        ],
+      },
+    ],
+  };
+  const testFile = join(dir, 'test.json');
+  writeFileSync(testFile, JSON.stringify(test));
+  return promtool(['test', 'rules', testFile]);
+}
+
+describe.skipIf(skip)('promtool on the shipped alerts', () => {
+  it('every alert has a firing and a quiet case', () => {
+    const alerts = rules.spec.groups.flatMap((group) => group.rules.map((rule) => rule.alert));
+    expect(alerts.length).toBeGreaterThanOrEqual(5);
+    for (const alert of alerts) {
+      expect(
+        CASES.filter((c) => c.alert === alert)
+          .map((c) => c.fires)
+          .sort(),
+      ).toEqual([false, true]);
+    }
+  });
+
+  it.each(CASES.map((c) => [c.alert, c.fires ? 'fires' : 'stays quiet', c] as const))(
+    '%s %s',
+    (_alert, _outcome, testCase) => {
+      const result = testRules(testCase);
+      expect(result.output).toContain('SUCCESS');
+      expect(result.status).toBe(0);
+    },
+  );
+
+  it('a case that expects the wrong outcome fails (the check can fail)', () => {
+    const firing = CASES.find((c) => c.fires) as Case;
+    const result = testRules({ ...firing, fires: false });
+    expect(result.status).not.toBe(0);
+  });
+
+  it('accepts the rules file (promtool check rules)', () => {
+    const file = rulesFile(mkdtempSync(join(tmpdir(), 'kar-rules-')), rules.spec.groups);
+    const checked = promtool(['check', 'rules', file]);
+    expect(checked.output).toContain('SUCCESS: 5 rules found');
+    expect(checked.status).toBe(0);
+  });
+
+  it('parses every dashboard query (each as a recording rule for promtool)', () => {
+    expect(dashboardExprs.length).toBeGreaterThanOrEqual(6);
+    const file = rulesFile(mkdtempSync(join(tmpdir(), 'kar-dashboard-')), [
+      {
+        name: 'dashboard',
+        rules: dashboardExprs.map((expr, i) => ({ record: `dashboard:query${i}`, expr })),
+      },
+    ]);
+    const checked = promtool(['check', 'rules', file]);
+    expect(checked.output).toContain(`SUCCESS: ${dashboardExprs.length} rules found`);
+    const broken = rulesFile(mkdtempSync(join(tmpdir(), 'kar-dashboard-')), [
+      { name: 'dashboard', rules: [{ record: 'broken', expr: 'sum(rate(webhook_requests_total[5m])' }] },
+    ]);
+    expect(promtool(['check', 'rules', broken]).status).not.toBe(0);
+  });
 });
-afterEach(() => h.close());
 
-describe.skipIf(skip)('promtool', () => {
+describe('the statsd_exporter mapping', () => {
+  it('keeps the latency buckets of the function', () => {
+    const mapping = loadYaml<{ mappings: { name: string; histogram_options?: { buckets: number[] } }[] }>(
+      readFileSync(new URL('statsd-mapping.yaml', monitoring), 'utf8'),
+    );
+    const latency = mapping.mappings.find((m) => m.name === 'webhook_latency_seconds');
+    expect(latency?.histogram_options?.buckets).toEqual(LATENCY_BUCKETS);
+  });
+});
+
+describe.skipIf(skip)('promtool on the live /metrics', () => {
+  let h: AppHarness;
+  beforeEach(async () => {
+    h = await startAppHarness();
+  });
+  afterEach(() => h.close());
+
   it('accepts the live /metrics output after real deliveries', async () => {
     for (const jobId of [1, 2]) {
       const payload = queuedPayload({ jobId });
@@ -34,41 +260,5 @@ describe.skipIf(skip)('promtool', () => {
   it('rejects broken metrics text (the check can fail)', () => {
     const checked = promtool(['check', 'metrics'], '# TYPE x counter\nx{a="1"} notanumber\n');
     expect(checked.status).not.toBe(0);
-  });
-
-  it('accepts the alerting rules of knative/prometheus-rules.yaml', () => {
-    const rule = loadYaml<{ spec: { groups: unknown[] } }>(
-      readFileSync(new URL('../../knative/prometheus-rules.yaml', import.meta.url), 'utf8'),
-    );
-    const file = join(mkdtempSync(join(tmpdir(), 'kar-rules-')), 'rules.json');
-    writeFileSync(file, JSON.stringify({ groups: rule.spec.groups }));
-    const checked = promtool(['check', 'rules', file]);
-    expect(checked.output).toContain('SUCCESS: 4 rules found');
-    expect(checked.status).toBe(0);
-  });
-});
-
-describe('the Grafana dashboard', () => {
-  it('queries only metrics the function exports, and each query parses', async () => {
-    const dashboard = JSON.parse(
-      readFileSync(new URL('../../knative/grafana-dashboard.json', import.meta.url), 'utf8'),
-    ) as {
-      panels: { targets: { expr: string }[] }[];
-    };
-    const exported = await (await h.app.request('/metrics')).text();
-    const names = new Set(
-      [...exported.matchAll(/^# TYPE (\S+) (\S+)/gm)].flatMap(([, name, type]) =>
-        type === 'histogram' ? [`${name}_bucket`, `${name}_sum`, `${name}_count`] : [name as string],
-      ),
-    );
-    const exprs = dashboard.panels.flatMap((panel) => panel.targets.map((target) => target.expr));
-    expect(exprs.length).toBeGreaterThanOrEqual(6);
-    for (const expr of exprs) {
-      const used = [...expr.matchAll(/\b([a-z_]+(?:_total|_seconds_bucket|_active|_remaining))\b/g)].map(
-        (m) => m[1],
-      );
-      expect(used.length).toBeGreaterThan(0);
-      for (const name of used) expect(names, `${name} in ${expr}`).toContain(name);
-    }
   });
 });
