@@ -16,4 +16,4 @@ eventing=$(dir_of knative.dev/eventing "$KNATIVE_EVENTING_VERSION")
 operator=$(dir_of github.com/prometheus-operator/prometheus-operator "$PROMETHEUS_OPERATOR_VERSION")
 ls "$serving"/config/core/300-resources/*.yaml
 ls "$eventing"/config/core/resources/pingsource.yaml
-ls "$operator"/example/prometheus-operator-crd/monitoring.coreos.com_{servicemonitors,prometheusrules}.yaml
+ls "$operator"/example/prometheus-operator-crd/monitoring.coreos.com_{servicemonitors,podmonitors,prometheusrules}.yaml

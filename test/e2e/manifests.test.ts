@@ -49,7 +49,7 @@ describe('knative/ against the real API server', () => {
 
   it('the kustomization builds and passes as a whole', () => {
     const built = kubectl(['kustomize', knative]);
-    expect(built).toContain('kind: ConfigMap');
+    expect(built).toContain('kind: CronJob');
     const answer = dryRun(built);
     expect(answer.status).toBe(0);
     expect(answer.output).toContain(
@@ -59,7 +59,7 @@ describe('knative/ against the real API server', () => {
 
   it.each([
     ['service.yaml', 'containerConcurrency', 'containerConcurency'],
-    ['servicemonitor.yaml', 'interval:', 'intervall:'],
+    ['monitoring/podmonitor.yaml', 'interval:', 'intervall:'],
     ['reconcile-pingsource.yaml', 'schedule:', 'shedule:'],
     ['rbac.yaml', 'roleRef:', 'roleref:'],
   ])('a typo in %s fails (%s -> %s)', (file, good, typo) => {
