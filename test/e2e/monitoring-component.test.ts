@@ -12,6 +12,7 @@ import { ensureNamespace, kubectl, kubectlStatus } from './support/cluster.js';
 
 const knative = fileURLToPath(new URL('../../knative/', import.meta.url));
 const monitoring = `${knative}monitoring/`;
+const withMonitoring = fileURLToPath(new URL('../../examples/knative-with-monitoring/', import.meta.url));
 const crdScript = fileURLToPath(new URL('../../scripts/control-plane/crds.sh', import.meta.url));
 let crds: string[];
 
@@ -57,16 +58,16 @@ describe('the base on a cluster with Knative only', () => {
       'service.serving.knative.dev/kube-actions-runner created (server dry run)',
     );
     // The check can fail: the monitoring overlay needs those CRDs, and is refused without them.
-    const withMonitoring = dryRun(kubectl(['kustomize', `${knative}with-monitoring/`]));
-    expect(withMonitoring.status).not.toBe(0);
-    expect(withMonitoring.output).toMatch(/no matches for kind "PodMonitor"|ensure CRDs are installed first/);
+    const refused = dryRun(kubectl(['kustomize', withMonitoring]));
+    expect(refused.status).not.toBe(0);
+    expect(refused.output).toMatch(/no matches for kind "PodMonitor"|ensure CRDs are installed first/);
   });
 });
 
 describe('the monitoring component with the Prometheus Operator', () => {
   it('the base plus the component builds and passes a strict server-side dry run', () => {
     installCrds(operatorCrds());
-    const built = kubectl(['kustomize', `${knative}with-monitoring/`]);
+    const built = kubectl(['kustomize', withMonitoring]);
     for (const kind of ['PodMonitor', 'PrometheusRule', 'Deployment', 'ConfigMap']) {
       expect(built).toContain(`kind: ${kind}`);
     }
