@@ -168,7 +168,6 @@ describe('the function NetworkPolicy', () => {
     );
     expect(namespaces).toEqual([
       ['kubernetes.io/metadata.name=knative-serving', 'kubernetes.io/metadata.name=kourier-system'],
-      ['kubernetes.io/metadata.name=monitoring'],
     ]);
   });
 });

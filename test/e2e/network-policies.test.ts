@@ -71,7 +71,7 @@ describe('the NetworkPolicies against the real API server', () => {
       '- 10.0.0.0/8',
       /to\[1\].ipBlock.except\[0\]: Invalid value: "10.0.0.0\/8": must be a strict subset of `cidr`/,
     ],
-    ['networkpolicy-function.yaml', 'protocol: TCP', 'protocol: TCPX', /protocol: Unsupported value: "TCPX"/],
+    ['networkpolicy-runners.yaml', 'protocol: TCP', 'protocol: TCPX', /protocol: Unsupported value: "TCPX"/],
   ])('a broken %s fails (%s -> %s)', (file, good, bad, message) => {
     const broken = readFileSync(`${knative}${file}`, 'utf8').replace(good, bad);
     const answer = dryRun(broken);
