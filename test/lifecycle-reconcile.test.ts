@@ -22,8 +22,8 @@ afterEach(async () => {
   await h.close();
 });
 
-function queued(jobId: number) {
-  const payload = queuedPayload({ jobId });
+function queued(jobId: number, labels?: string[]) {
+  const payload = queuedPayload({ jobId, ...(labels ? { labels } : {}) });
   h.github.addJob(payload.repository.full_name, payload.workflow_job);
   return payload;
 }
@@ -123,9 +123,12 @@ describe('reconcile removes what deliveries left behind', () => {
 
   it('removes an idle runner whose job was taken by another runner, and leaves a busy one', async () => {
     h = await startAppHarness({ RECONCILE_TOKEN: TOKEN });
-    for (const jobId of [601, 602])
-      expect((await deliver(queued(jobId))).body).toMatchObject({ outcome: 'created' });
-    // Both jobs ran elsewhere; runner-602 then took another job of its labels and is busy with it.
+    expect((await deliver(queued(601))).body).toMatchObject({ outcome: 'created' });
+    expect((await deliver(queued(602, ['self-hosted', 'k8s', 'gpu']))).body).toMatchObject({
+      outcome: 'created',
+    });
+    // Both jobs ran elsewhere; runner-602 then took another job of its labels and is busy with it. runner-601
+    // cannot take 602's job (no gpu), so nothing of ours needs it.
     h.github.setJobStatus(601, 'in_progress');
     h.github.setJobFields(601, { runner_name: 'some-other-runner' });
     h.github.setJobStatus(602, 'completed');
@@ -138,6 +141,24 @@ describe('reconcile removes what deliveries left behind', () => {
     expect(h.github.runners.filter((runner) => !runner.deleted).map((runner) => runner.name)).toEqual([
       'runner-602',
     ]);
+  });
+
+  it('keeps a runner whose job another runner took while a job it can take still waits', async () => {
+    h = await startAppHarness({ RECONCILE_TOKEN: TOKEN });
+    for (const jobId of [611, 612])
+      expect((await deliver(queued(jobId))).body).toMatchObject({ outcome: 'created' });
+    // Equal labels: GitHub ran 611 on runner-612 (up first); 612 still waits for runner-611, whose pod is starting.
+    h.github.setJobStatus(611, 'in_progress');
+    h.github.setJobFields(611, { runner_name: 'runner-612' });
+    const busy = h.github.runners.find((runner) => runner.name === 'runner-612');
+    if (busy) busy.busy = true;
+    expect((await reconcile()).report).toMatchObject({ surplus: 0 });
+    expect(
+      h.github.runners
+        .filter((runner) => !runner.deleted)
+        .map((runner) => runner.name)
+        .sort(),
+    ).toEqual(['runner-611', 'runner-612']);
   });
 
   it('keeps a runner that runs its own job, or whose job still waits', async () => {

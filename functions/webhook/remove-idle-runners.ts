@@ -23,7 +23,8 @@ const OURS = /^runner-\d+$/;
  * `activeDeadlineSeconds` (hours) or for ever:
  * - a started record whose job GitHub no longer has queued, and which is not running it: cancelled (its
  *   `completed` delivery lost) or taken by another runner. Its runner is removed unless it is busy (then it runs
- *   another job it was able to take, and finishes with it).
+ *   another job it was able to take, and finishes with it), or another of our live records asks for labels it
+ *   covers (it may be the runner that job gets).
  * - a `runner-*` registration that has no record: a start cut short after registering. Removed when idle.
  * Started records are looked at in a random order, so that a pass that runs out of budget does not always look
  * at the same ones.
@@ -37,8 +38,13 @@ export async function removeIdleRunners(
   spend: () => boolean,
   report: IdleReport,
 ): Promise<void> {
-  const started = records.filter((record) => record.state === 'started');
+  const live = records.filter((record) => record.state === 'queued' || record.state === 'started');
+  const started = live.filter((record) => record.state === 'started');
   for (const record of shuffled(started)) {
+    // A runner whose job went elsewhere may be exactly what another of our jobs waits for: with equal labels,
+    // GitHub often runs job X on Y's runner, and Y then on X's. Keep it while any other live record's labels are
+    // covered by its own; it is removed once none is (a surplus pod costs less than a job left waiting).
+    if (live.some((other) => other !== record && covers(record.jobLabels, other.jobLabels))) continue;
     if (!spend()) return;
     try {
       let job: { status: string; runnerName: string | null } | undefined;
@@ -85,6 +91,12 @@ export async function removeIdleRunners(
       log.warn({ err: error }, 'could not look for runner registrations without a job');
     }
   }
+}
+
+/** Whether a runner registered with `runner` labels can take a job asking for `job` labels (case-insensitive). */
+function covers(runner: readonly string[], job: readonly string[]): boolean {
+  const has = new Set(runner.map((label) => label.toLowerCase()));
+  return job.every((label) => has.has(label.toLowerCase()));
 }
 
 function shuffled<T>(items: readonly T[]): T[] {
