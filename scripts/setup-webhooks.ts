@@ -2,13 +2,15 @@
  * `npm run setup-webhooks -- --url https://HOST/webhook --repo owner/name [--repo owner/other ...]`
  *
  * Creates or updates the `workflow_job` webhook on each repository, so nobody clicks through Settings > Webhooks
- * for each one. The secret comes from WEBHOOK_SECRET (or WEBHOOK_SECRET_FILE), never from the command line where
- * `ps` would show it; tokens from GITHUB_TOKEN / GITHUB_TOKENS as for the function (repository Webhooks: read and
- * write). GITHUB_API_URL selects GitHub Enterprise Server. Prints the hook id of each, for RECONCILE_HOOKS.
+ * for each one. Each repository gets its owner's secret from WEBHOOK_SECRETS (the first listed: the new one of a
+ * rotation), else WEBHOOK_SECRET (or the `_FILE` variants), never from the command line where `ps` would show it;
+ * tokens from GITHUB_TOKEN / GITHUB_TOKENS as for the function (repository Webhooks: read and write).
+ * GITHUB_API_URL selects GitHub Enterprise Server. Prints the hook id of each, for RECONCILE_HOOKS.
  */
 import { parseArgs } from 'node:util';
 import { parseGitHubAuth } from '../shared/config/github-auth.js';
 import { readSecretFiles } from '../shared/config/read-secret-files.js';
+import { parseWebhookSecrets, secretsFor } from '../shared/config/webhook-secrets.js';
 import { createTokenCredentials } from '../shared/github/credentials.js';
 import { createWebhookInstaller } from '../shared/github/ensure-webhook.js';
 
@@ -32,12 +34,15 @@ const auth = parseGitHubAuth(
 if (!values.url || !/^https?:\/\//.test(values.url))
   problems.push('--url must be the http(s) URL of the function');
 if (!values.repo?.length) problems.push('--repo owner/name is required at least once');
-const secret = env.WEBHOOK_SECRET?.trim();
-if (!secret)
+const secretProblems: string[] = [];
+const secrets = parseWebhookSecrets(env, secretProblems);
+if (secretProblems.length > 0) {
   problems.push(
-    'WEBHOOK_SECRET (or WEBHOOK_SECRET_FILE) is required: the secret GitHub signs deliveries with',
+    ...secretProblems,
+    'WEBHOOK_SECRET (or WEBHOOK_SECRET_FILE) is required, or WEBHOOK_SECRETS: the secrets GitHub signs deliveries with',
   );
-if (problems.length > 0 || auth.kind !== 'tokens' || !values.url || !secret) fail(problems.join('\n'));
+}
+if (problems.length > 0 || auth.kind !== 'tokens' || !values.url) fail(problems.join('\n'));
 
 const ensure = createWebhookInstaller({
   baseUrl: (env.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''),
@@ -48,6 +53,13 @@ for (const fullName of values.repo ?? []) {
   const [owner, repo, extra] = fullName.split('/');
   if (!owner || !repo || extra !== undefined) {
     process.stderr.write(`${fullName}: not owner/name\n`);
+    failed += 1;
+    continue;
+  }
+  // The current secret of the owner's own (the first listed), else the shared one: what the function verifies with.
+  const secret = secretsFor(secrets, owner)[0];
+  if (secret === undefined) {
+    process.stderr.write(`${fullName}: no secret for ${owner}: add ${owner}=<secret> to WEBHOOK_SECRETS\n`);
     failed += 1;
     continue;
   }

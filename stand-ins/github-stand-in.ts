@@ -145,6 +145,8 @@ export interface Fault {
   readonly retryAfterSeconds?: number;
   readonly delayMs?: number;
   readonly reset?: boolean;
+  /** The error answer's `message` (GitHub's own text), for upstreams that echo what they were sent. */
+  readonly message?: string;
 }
 
 export interface GitHubStandIn {
@@ -251,7 +253,8 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
     return {
       ...error(
         status,
-        status === 429 ? 'API rate limit exceeded' : status >= 500 ? 'Server Error' : 'Injected failure',
+        fault.message ??
+          (status === 429 ? 'API rate limit exceeded' : status >= 500 ? 'Server Error' : 'Injected failure'),
       ),
       ...(fault.retryAfterSeconds === undefined
         ? {}

@@ -255,39 +255,40 @@ describe('bad input', () => {
     expect(response.status).toBe(401);
   });
 
-  it('refuses a body over 25 MB with 413', async () => {
-    const body = `{"pad":"${'x'.repeat(25 * 1024 * 1024)}"}`;
+  it('refuses a body declared over WEBHOOK_MAX_BODY_BYTES (256 KiB) with 413, before reading it', async () => {
+    const body = `{"pad":"${'x'.repeat(256 * 1024)}"}`;
     const response = await h.app.request('/webhook', {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
         'content-length': String(body.length),
-        'x-hub-signature-256': 'sha256=00',
+        'x-hub-signature-256': `sha256=${'0'.repeat(64)}`,
       },
       body,
     });
     expect(response.status).toBe(413);
+    expect(((await response.json()) as { error: string }).error).toMatch(/WEBHOOK_MAX_BODY_BYTES/);
     expect(h.kubernetes.jobs.size).toBe(0);
   });
 
-  it('counts a body without Content-Length (chunked) as it streams, and refuses it over 25 MB', async () => {
-    const chunk = new Uint8Array(1024 * 1024).fill(120);
+  it('counts a body without Content-Length (chunked) as it streams, and refuses it at the cap', async () => {
+    const chunk = new Uint8Array(64 * 1024).fill(120);
     let sent = 0;
     const body = new ReadableStream<Uint8Array>({
       pull(controller) {
-        if (sent++ < 26) controller.enqueue(chunk);
+        if (sent++ < 400) controller.enqueue(chunk);
         else controller.close();
       },
     });
     const response = await h.app.request('/webhook', {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-hub-signature-256': 'sha256=00' },
+      headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` },
       body,
       duplex: 'half',
     } as RequestInit);
     expect(response.status).toBe(413);
-    // It stopped reading soon after the limit instead of taking the whole stream.
-    expect(sent).toBeLessThan(30);
+    // It stopped reading soon after 256 KiB (4 chunks) instead of taking the whole 25 MB stream.
+    expect(sent).toBeLessThan(8);
     expect(h.kubernetes.jobs.size).toBe(0);
   });
 
@@ -332,8 +333,16 @@ describe('when GitHub or Kubernetes fails', () => {
     h.github.failNext('jit', 403);
     const response = await deliver(payload);
     expect(response.status).toBe(502);
-    expect(((await response.json()) as { error: string }).error).toBe(FORBIDDEN_JIT);
-    expect(h.logs.some((entry) => entry.level === 'error' && entry.msg === FORBIDDEN_JIT)).toBe(true);
+    // The answer says who failed and where to look; GitHub's own text (shown to repository admins) only in the log.
+    const answer = (await response.json()) as { error: string; errorId: string };
+    expect(answer.error).toBe("GitHub failed (HTTP 403); the function's log has the details under errorId");
+    expect(h.logs).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        errorId: answer.errorId,
+        err: expect.objectContaining({ message: FORBIDDEN_JIT, upstream: 'github', status: 403 }),
+      }),
+    );
     const record = h.kubernetes.jobs.get('runner-12877621891');
     expect(record?.spec?.suspend).toBe(true);
     // The claim was released, so the redelivery need not wait for it to expire.
@@ -379,7 +388,14 @@ describe('when GitHub or Kubernetes fails', () => {
     const response = await deliver(queued());
     expect(response.status).toBe(502);
     expect(((await response.json()) as { error: string }).error).toBe(
-      'failed to create the runner Job: HTTP 403 injected failure',
+      "the Kubernetes API failed (HTTP 403); the function's log has the details under errorId",
+    );
+    expect(h.logs).toContainEqual(
+      expect.objectContaining({
+        err: expect.objectContaining({
+          message: 'failed to create the runner Job: HTTP 403 injected failure',
+        }),
+      }),
     );
     expect(h.github.runners).toHaveLength(0);
   });
@@ -411,8 +427,12 @@ describe('an interrupted attempt that left a Secret behind', () => {
     h.kubernetes.failNext('POST', 'secrets', 409);
     const response = await deliver(payload);
     expect(response.status).toBe(502);
-    expect(((await response.json()) as { error: string }).error).toBe(
-      'an interrupted attempt left a JIT Secret; the runner job was reset',
+    expect(h.logs).toContainEqual(
+      expect.objectContaining({
+        err: expect.objectContaining({
+          message: 'an interrupted attempt left a JIT Secret; the runner job was reset',
+        }),
+      }),
     );
     const record = h.kubernetes.jobs.get('runner-12877621891');
     expect(record?.spec?.suspend).toBe(true);

@@ -22,7 +22,8 @@ describe('loadConfig', () => {
   it('applies the documented defaults', () => {
     const config = loadConfig(minimal);
     expect(config).toEqual({
-      webhookSecret: 'hook-secret',
+      webhookSecrets: { shared: ['hook-secret'], owners: new Map() },
+      maxBodyBytes: 256 * 1024,
       githubAuth: { kind: 'tokens', tokens: new Map(), fallbackToken: 'github_pat_123' },
       runnerScope: 'repo',
       policy: { allowedOwners: [], allowedRepositories: [], publicRepositories: 'allow' },
@@ -115,7 +116,7 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'loud',
     });
     expect(problems).toEqual([
-      'WEBHOOK_SECRET is required (the secret set on the GitHub webhook)',
+      'WEBHOOK_SECRET is required (the secret set on the GitHub webhook), unless WEBHOOK_SECRETS is set',
       'GITHUB_TOKEN is required (a fine-grained PAT with Actions and Administration read/write), unless GITHUB_TOKENS or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are set',
       'RUNNER_MODE must be one of standard, userns, dind, dind-rootless, got "rootful"',
       'GITHUB_API_URL must be an http(s) URL, got "ftp://example.com"',
@@ -130,7 +131,7 @@ describe('loadConfig', () => {
 
   it('treats blank values as unset', () => {
     expect(problemsOf({ WEBHOOK_SECRET: '  ', GITHUB_TOKEN: 'x' })).toEqual([
-      'WEBHOOK_SECRET is required (the secret set on the GitHub webhook)',
+      'WEBHOOK_SECRET is required (the secret set on the GitHub webhook), unless WEBHOOK_SECRETS is set',
     ]);
   });
 
@@ -200,6 +201,6 @@ describe('loadConfig', () => {
     expect(text).not.toContain('github_pat_123');
     expect(text).not.toContain('tok_hubot');
     expect(text).toContain('"owners":["hubot"]');
-    expect(text).toContain('"webhookSecret":"***"');
+    expect(text).toContain('"webhookSecrets":{"shared":["***"],"owners":{}}');
   });
 });

@@ -83,6 +83,34 @@ describe('npm run setup-webhooks', () => {
     const result = await setup(['--repo', 'octo-org/a'], { WEBHOOK_SECRET: '' });
     expect(result.code).toBe(2);
     expect(result.stderr).toContain('--url must be the http(s) URL of the function');
-    expect(result.stderr).toContain('WEBHOOK_SECRET (or WEBHOOK_SECRET_FILE) is required');
+    expect(result.stderr).toContain(
+      'WEBHOOK_SECRET (or WEBHOOK_SECRET_FILE) is required, or WEBHOOK_SECRETS',
+    );
+  }, 30_000);
+
+  it("sets each owner's own secret from WEBHOOK_SECRETS (the new one of a rotation), the shared one for others", async () => {
+    const result = await setup(
+      ['--url', 'https://owners.example.com/webhook', '--repo', 'octo-org/c', '--repo', 'hubot/d'],
+      { WEBHOOK_SECRETS: 'octo-org=octo-new\nocto-org=octo-old' },
+    );
+    expect(result.code).toBe(0);
+    const secretOf = (repository: string) => {
+      const hook = gh
+        .hooksOf(repository)
+        .find((one) => (one.config as { url: string }).url === 'https://owners.example.com/webhook');
+      return gh.hookSecret(Number(hook?.id));
+    };
+    expect(secretOf('octo-org/c')).toBe('octo-new');
+    expect(secretOf('hubot/d')).toBe('the-webhook-secret');
+    expect(`${result.stdout}${result.stderr}`).not.toContain('octo-new');
+  }, 30_000);
+
+  it('refuses a repository whose owner has no secret when only WEBHOOK_SECRETS is set', async () => {
+    const result = await setup(['--url', 'https://owners.example.com/webhook', '--repo', 'hubot/e'], {
+      WEBHOOK_SECRET: '',
+      WEBHOOK_SECRETS: 'octo-org=octo-new',
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('hubot/e: no secret for hubot: add hubot=<secret> to WEBHOOK_SECRETS');
   }, 30_000);
 });

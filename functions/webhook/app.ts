@@ -1,10 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { type Context, Hono, type Next } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import {
   ForbiddenError,
   NoCredentialError,
   PayloadError,
+  PayloadTooLargeError,
+  PermanentUpstreamError,
   SignatureError,
   UpstreamError,
 } from '../../shared/errors/errors.js';
@@ -14,16 +16,14 @@ import { refusalReason } from '../../shared/policy/repository-policy.js';
 import { deadlineIn } from '../../shared/retry/with-retries.js';
 import { DELIVERY_BUDGET_MS } from '../../shared/webhook/delivery-budget.js';
 import { parsePing, parseWorkflowJob } from '../../shared/webhook/parse-workflow-job.js';
-import { verifySignature } from '../../shared/webhook/verify-signature.js';
+import { readSignedBody } from '../../shared/webhook/read-signed-body.js';
+import { requestBodyOf } from '../../shared/webhook/request-body.js';
 import type { HandlerDeps } from './deps.js';
 import { handleCompletedJob } from './handle-completed-job.js';
 import { handleQueuedJob } from './handle-queued-job.js';
 import type { Outcome } from './outcome.js';
 import { reconcile } from './reconcile.js';
 import { requireBearer } from './require-bearer.js';
-
-/** GitHub caps webhook payloads at 25 MB and does not deliver larger ones. */
-export const MAX_BODY_BYTES = 25 * 1024 * 1024;
 
 export interface AppDeps extends HandlerDeps {
   readonly log: Logger;
@@ -61,30 +61,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
     metrics.webhookRequests.inc({ status: String(c.res.status), owner: c.get('owner'), repo: c.get('repo') });
     deps.afterDelivery?.();
   };
-  const tooLarge = (c: Context<Env>) => {
-    c.get('log').warn({ status: 413 }, 'webhook body over 25 MB refused');
-    return c.json({ error: 'payload too large: GitHub never sends webhook bodies over 25 MB' }, 413);
-  };
-  const streamingLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: tooLarge });
-  /**
-   * A body with a declared Content-Length (every GitHub delivery) is judged by its header, and Node's parser reads
-   * no more than it declares. Only a body without one (chunked) is counted while it streams, by Hono's
-   * bodyLimit. Not hono's bodyLimit for both: it reads `c.req.raw.body`, which makes @hono/node-server build a
-   * full WHATWG Request with a web stream for every delivery instead of reading the body directly.
-   */
-  const limit = async (c: Context<Env>, next: Next) => {
-    const declared = c.req.header('content-length');
-    if (declared === undefined || c.req.header('transfer-encoding') !== undefined)
-      return streamingLimit(c, next);
-    if (!/^\d+$/.test(declared)) return c.json({ error: 'invalid Content-Length header' }, 400);
-    if (Number(declared) > MAX_BODY_BYTES) return tooLarge(c);
-    await next();
-  };
-
   const webhook = async (c: Context<Env>) => {
-    const raw = await c.req.text();
-    await verifySignature(config.webhookSecret, raw, c.req.header('x-hub-signature-256'));
-    const body = payloadOf(raw, c.req.header('content-type'));
+    const { payload: body } = await readSignedBody(requestBodyOf(c), {
+      secrets: config.webhookSecrets,
+      maxBytes: config.maxBodyBytes,
+    });
     const event = c.req.header('x-github-event');
     const deliveryId = c.req.header('x-github-delivery') ?? '';
     const requestLog = c.get('log');
@@ -155,18 +136,24 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.json(report, 200);
   });
 
-  app.post('/webhook', observe, limit, webhook);
-  app.post('/', observe, limit, webhook);
+  app.post('/webhook', observe, webhook);
+  app.post('/', observe, webhook);
 
   app.notFound((c) => c.json({ error: `no route for ${c.req.method} ${c.req.path}` }, 404));
   app.onError((error, c) => {
     const requestLog = c.get('log') ?? log;
     const [status, message] = statusOf(error);
     if (status >= 500) {
-      requestLog.error({ status, outcome: 'failed', err: error }, message);
-    } else {
-      requestLog.warn({ status, outcome: 'refused', reason: message }, 'webhook refused');
+      // The answer names no upstream text (GitHub shows it to repository admins): the log has the detail, under
+      // an id the answer carries.
+      const errorId = randomUUID();
+      requestLog.error({ status, outcome: 'failed', errorId, err: error }, message);
+      return c.json(
+        { error: `${message}; the function's log has the details under errorId`, errorId },
+        status,
+      );
     }
+    requestLog.warn({ status, outcome: 'refused', reason: message }, 'webhook refused');
     return c.json({ error: message }, status);
   });
   return app;
@@ -183,22 +170,18 @@ function answer(
   return c.json(outcome, status);
 }
 
-/** GitHub sends JSON, or with content type `application/x-www-form-urlencoded`, JSON in a `payload` field. */
-function payloadOf(raw: string, contentType: string | undefined): string {
-  if (contentType?.startsWith('application/x-www-form-urlencoded')) {
-    const payload = new URLSearchParams(raw).get('payload');
-    if (payload === null) throw new PayloadError('form-encoded body has no payload field');
-    return payload;
-  }
-  return raw;
-}
-
 function statusOf(error: Error): [ContentfulStatusCode, string] {
   if (error instanceof SignatureError) return [401, error.message];
   if (error instanceof ForbiddenError) return [403, error.message];
   // No credential for this owner: a configuration gap. 422 shows on GitHub and can be redelivered once fixed.
   if (error instanceof NoCredentialError) return [422, error.message];
   if (error instanceof PayloadError) return [400, error.message];
-  if (error instanceof UpstreamError) return [502, error.message];
+  if (error instanceof PayloadTooLargeError) return [413, error.message];
+  // GitHub's 400/404/422: asking again cannot help; the reason is ours, never GitHub's text.
+  if (error instanceof PermanentUpstreamError) return [422, error.reason];
+  if (error instanceof UpstreamError) {
+    const who = error.upstream === 'github' ? 'GitHub' : 'the Kubernetes API';
+    return [502, `${who} failed${error.status === undefined ? '' : ` (HTTP ${error.status})`}`];
+  }
   return [500, 'internal error'];
 }

@@ -7,6 +7,7 @@ import { serve } from '@hono/node-server';
 import { ConfigError, loadConfig, redactConfig } from '../../shared/config/load-config.js';
 import { withPodNamespace } from '../../shared/config/pod-namespace.js';
 import { readSecretFiles } from '../../shared/config/read-secret-files.js';
+import { SERVER_OPTIONS } from '../../shared/http/server-options.js';
 import { loadKubeConnection } from '../../shared/kubernetes/load-kube-connection.js';
 import { createLogger } from '../../shared/log/create-logger.js';
 import { createApp } from './app.js';
@@ -39,7 +40,12 @@ const deps = createDeps({ config, kubernetes, log });
 const app = createApp(deps);
 
 const server = serve(
-  { fetch: app.fetch, port: config.port, hostname: process.env.HOST ?? '0.0.0.0' },
+  {
+    fetch: app.fetch,
+    port: config.port,
+    hostname: process.env.HOST ?? '0.0.0.0',
+    serverOptions: SERVER_OPTIONS,
+  },
   (info) => {
     log.info(
       {

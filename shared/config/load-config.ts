@@ -15,6 +15,7 @@ import {
 import { type GitHubAuth, parseGitHubAuth } from './github-auth.js';
 import { type ProxyEnv, parseProxyEnv } from './parse-proxy-env.js';
 import { DEFAULT_DIND_IMAGES, DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
+import { parseWebhookSecrets, redactWebhookSecrets, type WebhookSecrets } from './webhook-secrets.js';
 
 export { DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
 
@@ -23,7 +24,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** Everything the function is configured with, read once at start. */
 export interface Config {
-  readonly webhookSecret: string;
+  /** The secrets deliveries may be signed with: shared, per owner, each with a previous one during a rotation. */
+  readonly webhookSecrets: WebhookSecrets;
+  /** Most bytes of a webhook body read; more is refused with 413 (WEBHOOK_MAX_BODY_BYTES). */
+  readonly maxBodyBytes: number;
   /** PATs per owner (with a fallback), or a GitHub App. */
   readonly githubAuth: GitHubAuth;
   /** `repo`: repository runners; `org`: organisation runners (JIT at the org, in RUNNER_GROUP_ID). */
@@ -92,11 +96,6 @@ export function loadConfig(env: Env): Config {
     const value = env[name]?.trim();
     return value === undefined || value === '' ? undefined : value;
   };
-  const required = (name: string, hint: string): string => {
-    const value = text(name);
-    if (value === undefined) problems.push(`${name} is required (${hint})`);
-    return value ?? '';
-  };
   const integer = (name: string, fallback: number, min: number, max: number): number => {
     const value = text(name);
     if (value === undefined) return fallback;
@@ -115,7 +114,7 @@ export function loadConfig(env: Env): Config {
     return fallback;
   };
 
-  const webhookSecret = required('WEBHOOK_SECRET', 'the secret set on the GitHub webhook');
+  const webhookSecrets = parseWebhookSecrets(env, problems, text('GITHUB_APP_ID') !== undefined);
   const githubAuth = parseGitHubAuth(env, problems);
   const patterns = (name: string) =>
     (text(name) ?? '')
@@ -173,7 +172,10 @@ export function loadConfig(env: Env): Config {
   }
 
   const config: Config = {
-    webhookSecret,
+    webhookSecrets,
+    // A workflow_job delivery is ~11 KB (~200 bytes a step); 256 KiB holds a thousand steps, and 50 unsigned bodies
+    // at once stay within the Service's memory request (test/integration/hostile-load.test.ts), where 1 MiB did not.
+    maxBodyBytes: integer('WEBHOOK_MAX_BODY_BYTES', 256 * 1024, 1024, 25 * 1024 * 1024),
     githubAuth,
     runnerScope: oneOf('RUNNER_SCOPE', ['repo', 'org'] as const, 'repo'),
     policy: {
@@ -209,7 +211,7 @@ export function loadConfig(env: Env): Config {
 export function redactConfig(config: Config): Record<string, unknown> {
   return {
     ...config,
-    webhookSecret: '***',
+    webhookSecrets: redactWebhookSecrets(config.webhookSecrets),
     githubAuth:
       config.githubAuth.kind === 'app'
         ? { kind: 'app', appId: config.githubAuth.appId, privateKey: '***' }

@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 /** Settings that may come from a mounted file through `<NAME>_FILE` instead of the environment. */
 export const SECRET_SETTINGS = [
   'WEBHOOK_SECRET',
+  'WEBHOOK_SECRET_PREVIOUS',
+  'WEBHOOK_SECRETS',
   'GITHUB_TOKEN',
   'GITHUB_TOKENS',
   'GITHUB_APP_PRIVATE_KEY',

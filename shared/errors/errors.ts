@@ -23,12 +23,21 @@ export class PayloadError extends Error {
   override readonly name = 'PayloadError';
 }
 
+/** The body is larger than WEBHOOK_MAX_BODY_BYTES allows. Answered 413, without reading the rest. */
+export class PayloadTooLargeError extends Error {
+  override readonly name = 'PayloadTooLargeError';
+}
+
 /** Which dependency failed: GitHub's REST API or the Kubernetes API server. */
 export type Upstream = 'github' | 'kubernetes';
 
 /**
  * A call to GitHub or Kubernetes failed. Answered 502 so that GitHub records a failed delivery
  * which can be redelivered. `status` is the upstream HTTP status when there was one.
+ *
+ * The message may quote the upstream's own error text, which an upstream (or a proxy in front of it) may have
+ * filled with what it was sent: it is kept short and redacted here, once for every caller. The answer to the
+ * client never carries it (see `app.ts`), only the log does.
  */
 export class UpstreamError extends Error {
   override readonly name: string = 'UpstreamError';
@@ -38,7 +47,7 @@ export class UpstreamError extends Error {
     readonly status: number | undefined,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(redactUpstreamText(message), options);
   }
 }
 
@@ -52,4 +61,70 @@ export class RecordConflictError extends UpstreamError {
   constructor(message: string) {
     super('kubernetes', message, 409);
   }
+}
+
+/**
+ * GitHub answered in a way that no retry, redelivery or reconcile pass can change: 400 (malformed request, e.g.
+ * labels GitHub refuses), 404 (the repository, job or runner group does not exist for this credential), 422
+ * (validation failed, e.g. too many labels). Answered 422 with the reason; a record left for such a job is removed
+ * rather than retried for ever.
+ */
+export class PermanentUpstreamError extends UpstreamError {
+  override readonly name = 'PermanentUpstreamError';
+  constructor(
+    upstream: Upstream,
+    /** What failed and the status, in our own words (no upstream text): safe to answer with. */
+    readonly reason: string,
+    message: string,
+    status: number,
+    options?: { cause?: unknown },
+  ) {
+    super(upstream, message, status, options);
+  }
+}
+
+/** Upstream statuses that cannot change by asking again. */
+export const PERMANENT_UPSTREAM_STATUSES: ReadonlySet<number> = new Set([400, 404, 422]);
+
+/** Longest upstream text kept in a message. */
+export const UPSTREAM_TEXT_LIMIT = 300;
+
+/**
+ * Upstream text as it may be logged: tokens (GitHub's `ghp_`/`github_pat_`/`ghs_`... prefixes, JWTs, bearer and
+ * token credentials) and long base64 runs (a JIT config is one) replaced by `***`, then cut to
+ * UPSTREAM_TEXT_LIMIT characters.
+ */
+export function redactUpstreamText(text: string): string {
+  // Bounded work whatever the upstream sent: look at the start only, without a token cut in half at its end.
+  const head =
+    text.length > UPSTREAM_TEXT_LIMIT * 4
+      ? text.slice(0, UPSTREAM_TEXT_LIMIT * 4).replace(/[\w+/=.-]*$/, '')
+      : text;
+  const redacted = head
+    .replace(/\b(gh[pousr]_[A-Za-z0-9_]{16,}|github_pat_[A-Za-z0-9_]{16,})/g, '***')
+    .replace(/\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(\.[A-Za-z0-9_-]*)?/g, '***')
+    .replace(/\b(bearer|token|basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi, '$1 ***')
+    // 40+ characters of base64 with a digit, an upper- and a lower-case letter: not a word, a path or a URL.
+    .replace(
+      /(?=[A-Za-z0-9+/_-]*\d)(?=[A-Za-z0-9+/_-]*[A-Z])(?=[A-Za-z0-9+/_-]*[a-z])[A-Za-z0-9+/_-]{40,}={0,2}/g,
+      '***',
+    );
+  return redacted.length > UPSTREAM_TEXT_LIMIT ? `${redacted.slice(0, UPSTREAM_TEXT_LIMIT)}...` : redacted;
+}
+
+/**
+ * An error as it may be logged: its type, its message redacted and cut (see redactUpstreamText), its upstream and
+ * status, and the stack frames; never its `cause`, whose message is an upstream's raw text (pino's default error
+ * serializer appends every cause's message). The logger uses it for every `err` field.
+ */
+export function loggableError(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { type: typeof error, message: redactUpstreamText(String(error)) };
+  const frames = (error.stack ?? '').split('\n').filter((line) => /^\s+at /.test(line));
+  return {
+    type: error.name,
+    message: redactUpstreamText(error.message),
+    ...(error instanceof UpstreamError ? { upstream: error.upstream, status: error.status } : {}),
+    ...(error.cause instanceof Error ? { cause: error.cause.name } : {}),
+    stack: frames.join('\n'),
+  };
 }

@@ -2,8 +2,15 @@
  * The GitHub client: every REST call the function makes, with its retries and error mapping. Longer than 250
  * lines on purpose: one file holds GitHub's whole contract with us, so a reader checks it against the docs in one place.
  */
-import { NoCredentialError, UpstreamError } from '../errors/errors.js';
+import {
+  NoCredentialError,
+  PayloadError,
+  PERMANENT_UPSTREAM_STATUSES,
+  PermanentUpstreamError,
+  UpstreamError,
+} from '../errors/errors.js';
 import { type Deadline, deadlineIn, type RetryAdvice, withRetries } from '../retry/with-retries.js';
+import { OWNER_LOGIN, REPOSITORY_NAME } from '../webhook/parse-workflow-job.js';
 import type { CredentialProvider, GitHubCredential } from './credentials.js';
 import { githubRequest } from './github-request.js';
 
@@ -156,6 +163,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     target: RepoRef | (() => Promise<GitHubCredential>),
     deadline: Deadline = deadlineIn(defaultBudgetMs),
   ): Promise<Answer<T>> {
+    assertPathSegments(parameters);
     // A missing credential is not an upstream failure: NoCredentialError passes through as it is.
     const credential =
       typeof target === 'function' ? await target() : await options.credentials.credentialFor(target);
@@ -182,7 +190,13 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       );
     } catch (error) {
       const status = httpStatusOf(error);
-      throw new UpstreamError('github', `${what}: ${describe(error, status)}`, status, { cause: error });
+      const message = `${what}: ${describe(error, status)}`;
+      // 400, 404 and 422 say the request itself cannot succeed: no retry, redelivery or reconcile pass changes it.
+      if (status !== undefined && PERMANENT_UPSTREAM_STATUSES.has(status)) {
+        const reason = `${what}: GitHub answered HTTP ${status}, which asking again cannot change`;
+        throw new PermanentUpstreamError('github', reason, message, status, { cause: error });
+      }
+      throw new UpstreamError('github', message, status, { cause: error });
     }
   }
 
@@ -392,6 +406,26 @@ function adviseRetry(error: unknown): RetryAdvice {
   }
   if (status === undefined || status >= 500) return askedMs === undefined ? {} : { afterMs: askedMs };
   return undefined;
+}
+
+/**
+ * The owner, repository and organisation of a REST path, as GitHub names them. `@octokit/request` percent-encodes
+ * a path parameter, but `.` and `..` pass encoding unchanged and URL resolution then climbs out of the repository
+ * (`/repos/../actions/jobs/1`); so every such segment is checked before any request is built.
+ */
+function assertPathSegments(parameters: Record<string, unknown>): void {
+  for (const [key, pattern] of [
+    ['owner', OWNER_LOGIN],
+    ['org', OWNER_LOGIN],
+    ['repo', REPOSITORY_NAME],
+  ] as const) {
+    const value = parameters[key];
+    if (value !== undefined && (typeof value !== 'string' || !pattern.test(value))) {
+      throw new PayloadError(
+        `${key} ${JSON.stringify(String(value)).slice(0, 110)} is not a name GitHub allows`,
+      );
+    }
+  }
 }
 
 function nextCursor(link: unknown): string | undefined {

@@ -1,5 +1,6 @@
 import { type DestinationStream, type Logger, pino } from 'pino';
 import type { LogLevel } from '../config/load-config.js';
+import { loggableError } from '../errors/errors.js';
 
 export type { Logger } from 'pino';
 
@@ -34,6 +35,8 @@ export function createLogger(level: LogLevel, destination?: DestinationStream): 
     level,
     base: { service: 'kube-actions-runner' },
     redact: { paths: REDACTED_PATHS, censor: '***' },
+    // Errors without their causes, messages redacted and cut: an upstream's own text never reaches a log whole.
+    serializers: { err: loggableError },
     formatters: { level: (label: string) => ({ level: label }) },
     timestamp: pino.stdTimeFunctions.isoTime,
   };

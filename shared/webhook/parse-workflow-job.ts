@@ -24,8 +24,8 @@ export interface WorkflowJobEvent {
  * first missing or mistyped field, so a caller sees what is wrong with the payload.
  * https://docs.github.com/en/webhooks/webhook-events-and-payloads#workflow_job
  */
-export function parseWorkflowJob(body: string): WorkflowJobEvent {
-  const payload = parseJson(body);
+export function parseWorkflowJob(body: string | Json): WorkflowJobEvent {
+  const payload = typeof body === 'string' ? parseJson(body) : body;
   const action = field(payload, 'action', isString, 'a string');
   const job = field(payload, 'workflow_job', isObject, 'an object');
   const repository = field(payload, 'repository', isObject, 'an object');
@@ -40,8 +40,20 @@ export function parseWorkflowJob(body: string): WorkflowJobEvent {
     labels,
     runnerId: optional(job, 'runner_id', isInteger, 'an integer or null', 'workflow_job.') ?? null,
     runnerName: optional(job, 'runner_name', isString, 'a string or null', 'workflow_job.') ?? null,
-    owner: field(owner, 'login', isNonEmptyString, 'a non-empty string', 'repository.owner.'),
-    repo: field(repository, 'name', isNonEmptyString, 'a non-empty string', 'repository.'),
+    owner: field(
+      owner,
+      'login',
+      isOwnerLogin,
+      'an account login (letters, digits, - and _)',
+      'repository.owner.',
+    ),
+    repo: field(
+      repository,
+      'name',
+      isRepositoryName,
+      'a repository name (letters, digits, ., - and _)',
+      'repository.',
+    ),
     installationId: installationIdOf(payload),
     // `private` is in every repository payload; `visibility` only in newer ones ("public", "private", "internal").
     isPublic: repository.private === false || repository.visibility === 'public',
@@ -49,12 +61,22 @@ export function parseWorkflowJob(body: string): WorkflowJobEvent {
 }
 
 /** The `zen` and `hook_id` of a `ping` delivery, for the log; the body only has to be JSON. */
-export function parsePing(body: string): { hookId: number | null } {
-  const payload = parseJson(body);
+export function parsePing(body: string | Json): { hookId: number | null } {
+  const payload = typeof body === 'string' ? parseJson(body) : body;
   return { hookId: optional(payload, 'hook_id', isInteger, 'an integer') ?? null };
 }
 
 type Json = Record<string, unknown>;
+
+/**
+ * GitHub's account logins: letters, digits and hyphens (and `_` in Enterprise managed-user handles), 39 characters
+ * on github.com; a little more is allowed for GitHub Enterprise Server. Anything else (a `/`, `..`, `%`) would
+ * change the meaning of the REST paths and record annotations built from it.
+ */
+export const OWNER_LOGIN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$/;
+
+/** GitHub's repository names: letters, digits, `.`, `-`, `_`, at most 100; `.` and `..` are reserved. */
+export const REPOSITORY_NAME = /^(?!\.{1,2}$)[A-Za-z0-9._-]{1,100}$/;
 
 function installationIdOf(payload: Json): number | undefined {
   const installation = payload.installation;
@@ -94,7 +116,8 @@ function optional<T>(
 }
 
 const isString = (v: unknown): v is string => typeof v === 'string';
-const isNonEmptyString = (v: unknown): v is string => typeof v === 'string' && v !== '';
+const isOwnerLogin = (v: unknown): v is string => typeof v === 'string' && OWNER_LOGIN.test(v);
+const isRepositoryName = (v: unknown): v is string => typeof v === 'string' && REPOSITORY_NAME.test(v);
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isInteger = (v: unknown): v is number => Number.isSafeInteger(v);
 const isPositiveInteger = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;

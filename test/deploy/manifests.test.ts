@@ -115,9 +115,12 @@ describe('the function container', () => {
     expect(deployment.spec?.replicas).toBeGreaterThanOrEqual(1);
   });
 
-  it('has no NAMESPACE set: the pod reads its own from the service account', () => {
+  it("makes its runners in their own namespace, the Role's, apart from its own and its Secret's", () => {
+    const role = one<V1Role>('knative/rbac.yaml', 'Role');
     for (const container of [knativeContainer, deploymentContainer]) {
-      expect(container.env?.map((env) => env.name)).not.toContain('NAMESPACE');
+      const namespace = container.env?.find((env) => env.name === 'NAMESPACE')?.value;
+      expect(namespace).toBe(role.metadata?.namespace);
+      expect(namespace).not.toBe(deployment.metadata?.namespace);
     }
   });
 });

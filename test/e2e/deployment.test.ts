@@ -50,6 +50,14 @@ function containerEnv(container: V1Container): Record<string, string> {
   return env;
 }
 
+/** The runners' namespace: the container's NAMESPACE, apart from the function's own (knative/rbac.yaml). */
+function runnerNamespace(): string {
+  const container = deployment.spec?.template.spec?.containers[0] as V1Container;
+  return (
+    container.env?.find((env) => env.name === 'NAMESPACE')?.value ?? deployment.metadata?.namespace ?? ''
+  );
+}
+
 beforeAll(async () => {
   manifests = loadAll(kubectl(['kustomize', overlay])) as Manifest[];
   deployment = manifests.find((m) => m.kind === 'Deployment') as unknown as V1Deployment;
@@ -57,7 +65,7 @@ beforeAll(async () => {
   const account = deployment.spec?.template.spec?.serviceAccountName ?? '';
   ensureNamespace(namespace);
   // The overlay's identity and rights, for real (the rest of it is dry-run in manifests.test.ts).
-  for (const kind of ['ServiceAccount', 'Role', 'RoleBinding']) {
+  for (const kind of ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding']) {
     kubectl(['apply', '-f', '-'], JSON.stringify(manifests.find((m) => m.kind === kind)));
   }
 
@@ -128,7 +136,7 @@ afterAll(async () => {
 });
 
 describe('the function as deployment/ runs it, on the real control plane', () => {
-  it("connects in-cluster as the Deployment's ServiceAccount and works in its pod's namespace", async () => {
+  it("connects in-cluster as the Deployment's ServiceAccount and works in the runners' namespace", async () => {
     const listening = output
       .split('\n')
       .filter((line) => line.startsWith('{'))
@@ -136,17 +144,17 @@ describe('the function as deployment/ runs it, on the real control plane', () =>
       .find((line) => line.msg === 'listening');
     expect(listening?.kubeconfig).toBe('in-cluster');
     const ready = (await (await fetch(`${url}/ready`)).json()) as { namespace: string; mode: string };
-    expect(ready.namespace).toBe(deployment.metadata?.namespace);
+    expect(ready.namespace).toBe(runnerNamespace());
     expect(ready.mode).toBe('dind-rootless');
   });
 
-  it('answers a signed queued delivery with a runner Job in that namespace', async () => {
+  it("answers a signed queued delivery with a runner Job in the runners' namespace", async () => {
     const payload = queuedPayload({ jobId: 8_100_000_001 });
     github.addJob(payload.repository.full_name, payload.workflow_job);
     const { headers, body } = await signedDelivery(payload, SECRET['webhook-secret'] as string);
     const response = await fetch(`${url}/webhook`, { method: 'POST', headers, body });
     expect(await response.json()).toMatchObject({ outcome: 'created', job: 'runner-8100000001' });
-    const namespace = deployment.metadata?.namespace ?? '';
+    const namespace = runnerNamespace();
     expect(kubectlStatus(['get', 'job', 'runner-8100000001', '-n', namespace]).status).toBe(0);
     expect(kubectlStatus(['get', 'secret', 'runner-8100000001', '-n', namespace]).status).toBe(0);
     kubectl(['delete', 'job', 'runner-8100000001', '-n', namespace, '--wait=true']);

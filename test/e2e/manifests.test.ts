@@ -37,6 +37,7 @@ beforeAll(() => {
   ensureNamespace('github-runners');
   // Made by an OpenFaaS install, which openfaas/ and the README's OpenFaaS steps come after.
   ensureNamespace('openfaas-fn');
+  ensureNamespace('github-runner-jobs');
 }, 120_000);
 
 describe('knative/ against the real API server', () => {

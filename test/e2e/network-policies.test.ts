@@ -24,6 +24,7 @@ function dryRun(input: string): { status: number; output: string } {
 
 beforeAll(() => {
   ensureNamespace('github-runners');
+  ensureNamespace('github-runner-jobs');
 });
 
 describe('the NetworkPolicies against the real API server', () => {
@@ -38,7 +39,10 @@ describe('the NetworkPolicies against the real API server', () => {
       spec?: unknown;
     };
     expect(stored.kind).toBe('NetworkPolicy');
-    expect(stored.metadata?.namespace).toBe('github-runners');
+    // Runner pods run in their own namespace, the function in its own (knative/rbac.yaml).
+    expect(stored.metadata?.namespace).toBe(
+      file === 'networkpolicy-runners.yaml' ? 'github-runner-jobs' : 'github-runners',
+    );
     // The server kept every rule: nothing was dropped as unknown or defaulted away.
     const written = load(source) as { spec?: unknown };
     expect(stored.spec).toEqual(written.spec);

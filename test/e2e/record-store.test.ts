@@ -19,7 +19,9 @@ import { CANCELLED_CLAIM, newClaim } from '../../shared/records/record-schema.js
 import type { RecordStore } from '../../shared/records/record-store.js';
 import { ensureNamespace, kubectl, serviceAccountKubeconfig } from './support/cluster.js';
 
-const NAMESPACE = 'github-runners';
+// The runners' namespace; the function's ServiceAccount lives in its own (knative/rbac.yaml).
+const NAMESPACE = 'github-runner-jobs';
+const ACCOUNT_NAMESPACE = 'github-runners';
 const rbacManifest = readFileSync(fileURLToPath(new URL('../../knative/rbac.yaml', import.meta.url)), 'utf8');
 const config = loadConfig({ WEBHOOK_SECRET: 's', GITHUB_TOKEN: 't', RUNNER_MODE: 'standard', NAMESPACE });
 let store: RecordStore;
@@ -35,11 +37,11 @@ const fieldsOf = (jobId: number) => ({
 });
 
 beforeAll(() => {
-  ensureNamespace(NAMESPACE);
+  ensureNamespace(ACCOUNT_NAMESPACE);
   kubectl(['apply', '-f', '-'], rbacManifest);
   const kubeconfig = serviceAccountKubeconfig(
     mkdtempSync(join(tmpdir(), 'kar-e2e-')),
-    NAMESPACE,
+    ACCOUNT_NAMESPACE,
     'kube-actions-runner',
   );
   store = createKubernetesRecordStore(createKubeApi(kubeconfigConnection([kubeconfig])), NAMESPACE);

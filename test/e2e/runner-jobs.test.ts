@@ -22,7 +22,9 @@ import {
   waitFor,
 } from './support/cluster.js';
 
-const NAMESPACE = 'github-runners';
+// The runners' namespace; the function's ServiceAccount lives in its own (knative/rbac.yaml).
+const NAMESPACE = 'github-runner-jobs';
+const ACCOUNT_NAMESPACE = 'github-runners';
 const ACCOUNT = 'kube-actions-runner';
 const WEBHOOK_SECRET = 'e2e-webhook-secret';
 const GITHUB_TOKEN = 'github_pat_e2e_token';
@@ -76,9 +78,13 @@ const isComplete = (job: Job | undefined) =>
   ) ?? false;
 
 beforeAll(async () => {
-  ensureNamespace(NAMESPACE);
+  ensureNamespace(ACCOUNT_NAMESPACE);
   kubectl(['apply', '-f', '-'], rbacManifest);
-  accountKubeconfig = serviceAccountKubeconfig(mkdtempSync(join(tmpdir(), 'kar-e2e-')), NAMESPACE, ACCOUNT);
+  accountKubeconfig = serviceAccountKubeconfig(
+    mkdtempSync(join(tmpdir(), 'kar-e2e-')),
+    ACCOUNT_NAMESPACE,
+    ACCOUNT,
+  );
   github = await startGitHubStandIn({ token: GITHUB_TOKEN });
 });
 afterAll(async () => {
@@ -247,7 +253,7 @@ describe('runner_jobs_active', () => {
 });
 
 describe('least privilege, judged by the real authorizer', () => {
-  const as = `system:serviceaccount:${NAMESPACE}:${ACCOUNT}`;
+  const as = `system:serviceaccount:${ACCOUNT_NAMESPACE}:${ACCOUNT}`;
   const can = (verb: string, resource: string, namespace = NAMESPACE, subresource?: string) =>
     kubectlStatus([
       'auth',
@@ -277,6 +283,8 @@ describe('least privilege, judged by the real authorizer', () => {
   it.each([
     ['get', 'secrets', NAMESPACE],
     ['list', 'secrets', NAMESPACE],
+    ['get', 'secrets', ACCOUNT_NAMESPACE],
+    ['create', 'jobs.batch', ACCOUNT_NAMESPACE],
     ['get', 'secrets', 'kube-system'],
     ['create', 'jobs.batch', 'default'],
     ['list', 'jobs.batch', 'kube-system'],
