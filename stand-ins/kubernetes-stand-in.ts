@@ -345,11 +345,14 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
       const job = stores.jobs.get(name);
       if (job === undefined) throw new Error(`no job ${name}`);
       job.status = { ...job.status, ready };
+      // A status write is a write: the object's resourceVersion moves, as on a real API server.
+      job.metadata.resourceVersion = String(++resourceVersion);
     },
     completeJob(name) {
       const job = stores.jobs.get(name);
       if (job === undefined) throw new Error(`no job ${name}`);
       job.status = { succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] };
+      job.metadata.resourceVersion = String(++resourceVersion);
     },
     writeKubeconfig(dir) {
       const path = join(dir, 'kubeconfig');

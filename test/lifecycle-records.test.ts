@@ -135,6 +135,29 @@ describe('a start whose answer was lost', () => {
   });
 });
 
+describe('a cancellation racing a status write', () => {
+  it('reads the record again and still leaves it to its starter, never deleting it under a live claim', async () => {
+    await harness();
+    const payload = queued({ jobId: 83 });
+    let cancellation: { body: Record<string, unknown> } | undefined;
+    h.github.holdAnswer('jit', async () => {
+      h.github.setJobStatus(83, 'completed');
+      // While the cancellation asks GitHub, the Job controller writes the Job's status (a new resourceVersion).
+      h.github.holdAnswer('job', async () => h.kubernetes.setReady('runner-83', 0));
+      cancellation = await deliver(completedPayload(payload));
+    });
+    const answer = await deliver(payload);
+    expect(cancellation?.body).toEqual({
+      outcome: 'cancelled',
+      job: 'runner-83',
+      reason: 'job completed while its runner was being started',
+    });
+    expect(answer.body).toMatchObject({ outcome: 'cancelled' });
+    expect(h.kubernetes.jobs.size).toBe(0);
+    expect(liveRegistrations()).toHaveLength(0);
+  });
+});
+
 describe('GitHub’s answer outranks the payload', () => {
   it('chooses the profile from the labels GitHub has for the job, not the payload’s', async () => {
     await harness({ LABEL_MATCHERS: 'linux' });

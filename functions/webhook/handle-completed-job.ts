@@ -42,19 +42,33 @@ export async function handleCompletedJob(
     return { outcome: 'ignored', reason: `GitHub says the job is ${status}` };
   }
   const now = (deps.now ?? Date.now)();
-  const claimed = record.state === 'queued' && record.claim !== undefined && record.claim.until > now;
-  if (claimed && (await deps.records.claimRecord(record, CANCELLED_CLAIM, deadline))) {
-    log.info({ job: name }, 'cancelled a runner job another delivery is starting; it removes what it made');
-    return { outcome: 'cancelled', job: name, reason: 'job completed while its runner was being started' };
+  let current: RunnerRecord | undefined = record;
+  // A claim is replaced conditionally (on the record's resourceVersion), and the Job controller writes the
+  // status of a new Job too: a conflict means "read again", not "someone else won". A few tries at most.
+  for (let attempt = 0; attempt < 3 && current !== undefined && isStarting(current, now); attempt += 1) {
+    if (await deps.records.claimRecord(current, CANCELLED_CLAIM, deadline)) {
+      log.info({ job: name }, 'cancelled a runner job another delivery is starting; it removes what it made');
+      return { outcome: 'cancelled', job: name, reason: 'job completed while its runner was being started' };
+    }
+    current = await deps.records.getRecord(name, deadline);
   }
-  // Unclaimed, or changed since it was read (started, or its claimant let go): remove what is there now.
-  const current = claimed ? await deps.records.getRecord(name, deadline) : record;
   if (current === undefined) return { outcome: 'ignored', reason: 'no runner job for this job' };
+  if (isStarting(current, now)) {
+    // Still held after every try: leave it to its starter, whose next read of GitHub (or reconcile) finds the job
+    // completed. Never delete a record under a live claim.
+    return { outcome: 'ignored', reason: 'another delivery is starting this runner' };
+  }
+  // Unclaimed, or started since it was read: remove what is there now.
   if (!(await removeRunner(deps, current, deadline))) {
     log.info({ job: name }, 'runner is busy with another job; left to finish');
     return { outcome: 'ignored', reason: 'runner is busy with another job' };
   }
   return { outcome: 'cancelled', job: name, reason: 'job completed before its runner started' };
+}
+
+/** A queued record under a live claim: another delivery (or reconcile) is starting its runner right now. */
+function isStarting(record: RunnerRecord, now: number): boolean {
+  return record.state === 'queued' && record.claim !== undefined && record.claim.until > now;
 }
 
 /** GitHub's status of a recorded job, read through the record's own repository; `missing` when GitHub has none. */

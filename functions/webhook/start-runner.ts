@@ -1,4 +1,4 @@
-import { RecordConflictError, UpstreamError } from '../../shared/errors/errors.js';
+import { PermanentUpstreamError, RecordConflictError, UpstreamError } from '../../shared/errors/errors.js';
 import type { JitRunner } from '../../shared/github/github-client.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
@@ -86,6 +86,14 @@ export async function startRunner(
     metrics.runnerJobsCreated.inc({ owner: record.owner, repo: record.repo });
     return { started: true, runner };
   } catch (error) {
+    if (error instanceof PermanentUpstreamError && error.upstream === 'github') {
+      // GitHub refused the registration in a way asking again cannot change (a 422 for labels it will not take,
+      // say): keep no record for reconcile to retry on every pass. The answer says why (4xx), and it is counted.
+      await records.deleteRecord(record.name, deadline).catch((deleteError: unknown) => {
+        log.warn({ job: record.name, err: deleteError }, 'could not remove a runner job GitHub refused');
+      });
+      metrics.runnerJobsRefused.inc({ owner: record.owner, repo: record.repo, status: String(error.status) });
+    }
     if (slotsTaken) {
       await records.releaseSlots(record.name, deadline).catch((releaseError: unknown) => {
         log.warn({ job: record.name, err: releaseError }, 'could not free the runner slots');

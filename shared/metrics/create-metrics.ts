@@ -33,6 +33,8 @@ export interface Metrics {
   readonly webhookRequests: CounterOf<'status' | 'owner' | 'repo'>;
   readonly webhookLatency: { startTimer(): () => number };
   readonly runnerJobsCreated: CounterOf<'owner' | 'repo'>;
+  /** Jobs given up for an answer of GitHub's that asking again cannot change (400/404/422): `status` is GitHub's. */
+  readonly runnerJobsRefused: CounterOf<'owner' | 'repo' | 'status'>;
   /** `endpoint` is a route template such as `GET /repos/{owner}/{repo}/actions/jobs/{job_id}`. */
   readonly githubApiRequests: CounterOf<'endpoint' | 'status'>;
   readonly githubRateLimitRemaining: { set(labels: { credential: string }, value: number): void };
@@ -106,6 +108,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['owner', 'repo'] as const,
     registers,
   });
+  const runnerJobsRefused = new Counter({
+    name: 'runner_jobs_refused_total',
+    help: "Jobs given up for a GitHub answer that asking again cannot change (400/404/422), by repository and GitHub's status",
+    labelNames: ['owner', 'repo', 'status'] as const,
+    registers,
+  });
   new Gauge({
     name: 'runner_jobs_active',
     help: 'Runner Jobs (app=github-runner) that have not finished, as the Kubernetes API reports them',
@@ -137,7 +145,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['outcome'] as const,
     registers,
   });
-  const counters = [webhookRequests, runnerJobsCreated, githubApiRequests, pushFailures];
+  const counters = [webhookRequests, runnerJobsCreated, runnerJobsRefused, githubApiRequests, pushFailures];
 
   let recording = false;
   let latencies: number[] = [];
@@ -164,6 +172,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     runnerJobsCreated: {
       inc: (labels, value) => runnerJobsCreated.inc(repository(labels.owner, labels.repo), value),
+    },
+    runnerJobsRefused: {
+      inc: (labels, value) =>
+        runnerJobsRefused.inc({ status: labels.status, ...repository(labels.owner, labels.repo) }, value),
     },
     githubApiRequests: { inc: (labels, value) => githubApiRequests.inc(labels, value) },
     githubRateLimitRemaining: {

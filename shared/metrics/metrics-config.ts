@@ -70,6 +70,7 @@ export function parseMetricsConfig(env: Env, problems: string[]): MetricsConfig 
     token: text('METRICS_TOKEN'),
     maxOwners: integer('METRICS_MAX_OWNERS', METRICS_DEFAULTS.maxOwners, 1, 10_000),
     maxRepositories: integer('METRICS_MAX_REPOSITORIES', METRICS_DEFAULTS.maxRepositories, 1, 100_000),
-    activeCacheMs: METRICS_DEFAULTS.activeCacheMs,
+    activeCacheMs:
+      integer('METRICS_ACTIVE_CACHE_SECONDS', METRICS_DEFAULTS.activeCacheMs / 1000, 1, 300) * 1000,
   };
 }

@@ -66,8 +66,14 @@ describe('startRecord on the real API server', () => {
     const fields = fieldsOf(9_100_000_002);
     const profile = profileForRecord(config.profiles, fields.jobLabels);
     await store.createRecord(buildRecordJob(config, profile, fields, claim));
-    const record = await store.getRecord('runner-9100000002');
-    expect(await store.claimRecord(record as NonNullable<typeof record>, CANCELLED_CLAIM)).toBe(true);
+    // The claim is conditional on the resourceVersion, and the Job controller writes a new Job's status (its
+    // Suspended condition) as we go: a conflict is answered by reading again, as the completed handler does.
+    let cancelled = false;
+    for (let attempt = 0; attempt < 5 && !cancelled; attempt += 1) {
+      const record = await store.getRecord('runner-9100000002');
+      cancelled = await store.claimRecord(record as NonNullable<typeof record>, CANCELLED_CLAIM);
+    }
+    expect(cancelled).toBe(true);
     const error = await store.startRecord('runner-9100000002', claim, Date.now()).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RecordConflictError);
     expect((await store.getRecord('runner-9100000002'))?.state).toBe('queued');
