@@ -136,7 +136,9 @@ describe('upstream text in answers and logs (#19 item 8)', () => {
     expect(h.logText()).not.toContain(jitConfig);
     // No record is left for reconcile to retry on every pass, and the refusal is counted.
     expect(h.kubernetes.jobs.has('runner-801')).toBe(false);
-    expect(await h.metrics.registry.metrics()).toMatch(/runner_jobs_refused_total\{[^}]*status="422"[^}]*\} 1/);
+    expect(await h.metrics.registry.metrics()).toMatch(
+      /runner_jobs_refused_total\{[^}]*status="422"[^}]*\} 1/,
+    );
   });
 
   it('answers 502 with a generic reason and an errorId; the log has the redacted detail, never the echo', async () => {
