@@ -40,6 +40,8 @@ beforeAll(() => {
   expect(operatorCrds()).toHaveLength(3);
   installCrds(crds);
   ensureNamespace('github-runners');
+  // The base makes the runners' namespace too; a dry run does not keep it for the objects that go in it.
+  ensureNamespace('github-runner-jobs');
 }, 120_000);
 
 // Leave the cluster as the other suites expect it: with every CRD.
