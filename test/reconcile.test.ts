@@ -131,7 +131,10 @@ describe('failed deliveries', () => {
     expect(h.kubernetes.jobs.has('runner-1001')).toBe(false);
 
     expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 1, failures: 0 });
-    await expect.poll(() => h.kubernetes.jobs.get('runner-1001')?.spec?.suspend).toBe(false);
+    // The redelivery is GitHub's, sent after its 202: wait until the function answered it and GitHub recorded the
+    // answer. (The Job is resumed before the answer is written, so waiting on the Job reads the log too early.)
+    await h.github.settled();
+    expect(h.kubernetes.jobs.get('runner-1001')?.spec?.suspend).toBe(false);
     const attempts = h.github.deliveries.filter((d) => d.guid === h.github.deliveries[0]?.guid);
     expect(attempts.map((d) => [d.redelivery, d.statusCode])).toEqual([
       [false, 502],
@@ -166,7 +169,8 @@ describe('failed deliveries', () => {
     // No repository hook is consulted for the App's hook id (that would be a 404 on every pass).
     const report = await (await runReconcile()).json();
     expect(report).toMatchObject({ redelivered: 1, failures: 0 });
-    await expect.poll(() => h.kubernetes.jobs.get('runner-3001')?.spec?.suspend).toBe(false);
+    await h.github.settled();
+    expect(h.kubernetes.jobs.get('runner-3001')?.spec?.suspend).toBe(false);
     expect(h.github.deliveries.map((d) => [d.app, d.redelivery, d.statusCode])).toEqual([
       [true, false, 502],
       [true, false, 200],
