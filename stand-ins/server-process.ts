@@ -9,6 +9,8 @@ export interface ServerProcess {
   output(): string;
   /** Parsed JSON log lines so far. */
   logs(): Record<string, unknown>[];
+  /** Resolves once the process has written a JSON log line with this `msg` (at once if it already has). */
+  logged(msg: string): Promise<void>;
   stop(): Promise<number | null>;
 }
 
@@ -53,15 +55,35 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     }
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
+  // Whole lines only: a line still being written (split across chunks) is not JSON yet.
+  const logs = () =>
+    output()
+      .split('\n')
+      .slice(0, -1)
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
   return {
     url,
     process: child,
     output,
-    logs: () =>
-      output()
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
+    logs,
+    logged: (msg) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          if (!logs().some((line) => line.msg === msg)) return;
+          child.stdout?.off('data', check);
+          child.off('close', exited);
+          resolve();
+        };
+        const exited = () => {
+          child.stdout?.off('data', check);
+          reject(new Error(`the process exited before logging "${msg}": ${output()}`));
+        };
+        child.stdout?.on('data', check);
+        // 'close', not 'exit': the last lines may still be on their way through the pipe at exit.
+        child.once('close', exited);
+        check();
+      }),
     stop: () =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UpstreamError } from '../shared/errors/errors.js';
 import { createTokenCredentials } from '../shared/github/credentials.js';
 import { createGitHubClient, type GitHubClient } from '../shared/github/github-client.js';
@@ -27,14 +27,18 @@ describe('the GitHub client against the stand-in', () => {
     expect(gh.violations).toEqual([]);
     await gh.close();
   });
-  beforeEach(() => {
-    observed = [];
-    client = createGitHubClient({
+  /** The client, observed; `sleep` replaces its waits between tries. */
+  const clientWith = (sleep?: (ms: number) => Promise<void>) =>
+    createGitHubClient({
       baseUrl: gh.url,
       credentials: createTokenCredentials(new Map(), TOKEN),
       observe: (endpoint, status, headers) =>
         observed.push({ endpoint, status, remaining: headers['x-ratelimit-remaining'] }),
+      ...(sleep ? { sleep } : {}),
     });
+  beforeEach(() => {
+    observed = [];
+    client = clientWith();
     const payload = queuedPayload();
     gh.addJob(payload.repository.full_name, payload.workflow_job);
   });
@@ -105,11 +109,24 @@ describe('the GitHub client against the stand-in', () => {
 
   it('gives up on a lasting server error at its deadline with the last status', async () => {
     gh.failNext('job', 502, 1000);
-    const started = Date.now();
-    const error = await client.getJob(repo, 12877621891, deadlineIn(600)).catch((e: unknown) => e);
-    expect(Date.now() - started).toBeLessThan(1500);
-    expect(error).toMatchObject({ upstream: 'github', status: 502 });
-    gh.failNext('job', 502, 0);
+    // Time passes only in the client's waits (the clock is moved by them, not by the machine's load), so what is
+    // checked is the decision: retry while a wait fits before the deadline, then give up with the last status.
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const deadline = deadlineIn(600);
+      const timed = clientWith(async (ms) => {
+        vi.setSystemTime(Date.now() + ms);
+      });
+      const error = await timed.getJob(repo, 12877621891, deadline).catch((e: unknown) => e);
+      expect(error).toMatchObject({ upstream: 'github', status: 502 });
+      expect(observed.length).toBeGreaterThanOrEqual(2);
+      expect(observed.every((o) => o.status === 502)).toBe(true);
+      // The last 50 ms are left for an attempt: no wait reaches into them.
+      expect(Date.now()).toBeLessThanOrEqual(deadline.at - 50);
+    } finally {
+      vi.useRealTimers();
+      gh.failNext('job', 502, 0);
+    }
   });
 
   it('waits as long as Retry-After asks on a 429, then succeeds', async () => {
@@ -122,10 +139,15 @@ describe('the GitHub client against the stand-in', () => {
 
   it('does not wait past its deadline for a Retry-After', async () => {
     gh.inject('job', { status: 429, retryAfterSeconds: 30 });
-    const started = Date.now();
-    const error = await client.getJob(repo, 12877621891, deadlineIn(2000)).catch((e: unknown) => e);
-    expect(Date.now() - started).toBeLessThan(500);
+    const waits: number[] = [];
+    const recording = clientWith(async (ms) => {
+      waits.push(ms);
+    });
+    const error = await recording.getJob(repo, 12877621891, deadlineIn(2000)).catch((e: unknown) => e);
     expect(error).toMatchObject({ status: 429 });
+    // A 30 s wait cannot fit a 2 s deadline: it gives up at once instead of waiting.
+    expect(waits).toEqual([]);
+    expect(observed.map((o) => o.status)).toEqual([429]);
   });
 
   it('retries a dropped connection', async () => {

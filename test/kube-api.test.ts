@@ -6,14 +6,23 @@ describe('createKubeApi', () => {
   let server: RecordingServer;
   let api: KubeApi;
   /** What the next request is answered with. */
-  let answer: { status: number; body: string; headers?: Record<string, string>; delayMs?: number };
+  let answer: {
+    status: number;
+    body: string;
+    headers?: Record<string, string>;
+    /** Called as the request arrives; the answer waits for `until`. */
+    reached?: () => void;
+    until?: Promise<void>;
+  };
 
   beforeAll(async () => {
     server = await startRecordingServer((_request, response) => {
-      const { status, body, headers = {}, delayMs = 0 } = answer;
-      setTimeout(() => {
+      const { status, body, headers = {}, reached, until } = answer;
+      reached?.();
+      void Promise.resolve(until).then(() => {
+        if (response.destroyed) return;
         response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(body);
-      }, delayMs);
+      });
     });
     api = createKubeApi({
       server: new URL(`${server.url}/prefix/`),
@@ -78,12 +87,18 @@ describe('createKubeApi', () => {
   });
 
   it('aborts a request when its signal fires', async () => {
-    answer = { status: 200, body: '{}', delayMs: 500 };
-    const started = Date.now();
-    await expect(
-      api.request({ method: 'GET', path: '/slow', signal: AbortSignal.timeout(50) }),
-    ).rejects.toThrow(/abort/i);
-    expect(Date.now() - started).toBeLessThan(400);
+    // The server holds its answer and the signal fires once the request has reached it: only the signal can end
+    // the request (no clock to race, and no request of this test reaches the server during the next one).
+    const signal = new AbortController();
+    let release = () => {};
+    const until = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    answer = { status: 200, body: '{}', reached: () => signal.abort(), until };
+    await expect(api.request({ method: 'GET', path: '/slow', signal: signal.signal })).rejects.toThrow(
+      /abort/i,
+    );
+    release();
   });
 
   it('after a 401, asks for a fresh token and tries once more; the same token is not sent twice', async () => {

@@ -113,6 +113,32 @@ describe('unfinished records', () => {
   });
 });
 
+describe('a pass cut short by its deadline', () => {
+  it.each([
+    ['reading the job', 'job'],
+    ['registering the runner', 'jit'],
+  ] as const)(
+    'leaves a start cut mid-way (%s) to the next pass, and says truncated',
+    async (_step, route) => {
+      await harness({ RECONCILE_BUDGET_SECONDS: '2' });
+      // A delivery cut short left the record queued and unclaimed.
+      h.github.failNext('jit', 403);
+      expect((await deliver(queued())).status).toBe(502);
+      // GitHub answers this step only after the pass's whole budget: the deadline cuts the start under way (as a
+      // loaded machine does when the budget's last second is not enough for the action started before it).
+      h.github.inject(route, { delayMs: 2500 });
+      expect(await (await runReconcile()).json()).toMatchObject({ started: 0, failures: 1, truncated: true });
+      // The cut start let its claim go (a held claim makes every pass skip the record until it expires).
+      expect(await (await runReconcile()).json()).toMatchObject({
+        started: 1,
+        failures: 0,
+        truncated: false,
+      });
+      expect(h.kubernetes.jobs.get('runner-12877621891')?.spec?.suspend).toBe(false);
+    },
+  );
+});
+
 describe('failed deliveries', () => {
   it('asks GitHub to redeliver a queued delivery that never got a 2xx, and only that one', async () => {
     await harness({ RECONCILE_HOOKS: 'lineville/elastic-machines-testing:292430182' });
@@ -131,7 +157,10 @@ describe('failed deliveries', () => {
     expect(h.kubernetes.jobs.has('runner-1001')).toBe(false);
 
     expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 1, failures: 0 });
-    await expect.poll(() => h.kubernetes.jobs.get('runner-1001')?.spec?.suspend).toBe(false);
+    // The redelivery is GitHub's, sent after its 202: wait until the function answered it and GitHub recorded the
+    // answer. (The Job is resumed before the answer is written, so waiting on the Job reads the log too early.)
+    await h.github.settled();
+    expect(h.kubernetes.jobs.get('runner-1001')?.spec?.suspend).toBe(false);
     const attempts = h.github.deliveries.filter((d) => d.guid === h.github.deliveries[0]?.guid);
     expect(attempts.map((d) => [d.redelivery, d.statusCode])).toEqual([
       [false, 502],
@@ -166,7 +195,8 @@ describe('failed deliveries', () => {
     // No repository hook is consulted for the App's hook id (that would be a 404 on every pass).
     const report = await (await runReconcile()).json();
     expect(report).toMatchObject({ redelivered: 1, failures: 0 });
-    await expect.poll(() => h.kubernetes.jobs.get('runner-3001')?.spec?.suspend).toBe(false);
+    await h.github.settled();
+    expect(h.kubernetes.jobs.get('runner-3001')?.spec?.suspend).toBe(false);
     expect(h.github.deliveries.map((d) => [d.app, d.redelivery, d.statusCode])).toEqual([
       [true, false, 502],
       [true, false, 200],

@@ -62,10 +62,16 @@ export async function reconcile(
     actions += 1;
     return true;
   };
+  // The budget's last second is left to the action under way, but on a loaded machine that may not be enough: an
+  // action the deadline cut short (even the last one) is work left, so the caller must call again.
+  const cutShort = () => {
+    if (Date.now() >= deadline.at) report.truncated = true;
+  };
 
   // Resets cut short first, so that the records they make again are started in this same pass.
   await restoreResets(deps, log, deadline, spend, report);
   const records = await settleRecords(deps, log, deadline, spend, report);
+  cutShort();
 
   // Repository hooks named in the configuration, and those that delivered the jobs still recorded. A record
   // with an installation came through the GitHub App's own webhook, which is looked at below.
@@ -102,6 +108,7 @@ export async function reconcile(
       log.warn({ ...source.where, err: error }, 'could not check webhook deliveries');
     }
   }
+  cutShort();
   // Last, with what is left of the budget: a sweep, never the reason to call again (it does not set truncated).
   if (!report.truncated) {
     let idleActions = maxActions - actions;

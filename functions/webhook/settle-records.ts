@@ -5,7 +5,7 @@ import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 import { removeRunner } from './remove-runner.js';
-import { startRunner } from './start-runner.js';
+import { startRunner, undoDeadline } from './start-runner.js';
 
 /** What one settling of the records did. */
 export interface SettleReport {
@@ -92,7 +92,13 @@ async function settleQueued(
   try {
     status = (await deps.github.getJob(record, record.jobId, deadline)).status;
   } catch (error) {
-    if (!(error instanceof UpstreamError && error.status === 404)) throw error;
+    if (!(error instanceof UpstreamError && error.status === 404)) {
+      // Let the claim go at once: held, it would make every pass skip the record until it expires.
+      await deps.records.releaseClaim(record.name, undoDeadline()).catch((releaseError: unknown) => {
+        log.warn({ job: record.name, err: releaseError }, 'could not release the claim on the runner job');
+      });
+      throw error;
+    }
     status = 'missing';
   }
   if (status === 'queued') {

@@ -5,7 +5,7 @@ import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
 import { profileForRecord } from '../../shared/profiles/runner-profile.js';
 import { CANCELLED_CLAIM, type Claim, runnerLabels } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
-import type { Deadline } from '../../shared/retry/with-retries.js';
+import { type Deadline, deadlineIn } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 import { resetRecord } from './reset-record.js';
 
@@ -16,6 +16,14 @@ const WORK_FOLDER = '_work';
 export type StartResult =
   | { readonly started: true; readonly runner: JitRunner }
   | { readonly started: false; readonly cancelled: boolean; readonly reason: string };
+
+/**
+ * The budget for undoing a failed start (its slots, its claim): not the start's own deadline, which is often what
+ * cut the start short. A claim left held makes every reconcile pass skip the record until the claim expires.
+ */
+export function undoDeadline(): Deadline {
+  return deadlineIn(1000);
+}
 
 /**
  * Starts the runner of a queued record this process has claimed with `claim` (queued -> started): takes its slots,
@@ -94,12 +102,13 @@ export async function startRunner(
       });
       metrics.runnerJobsRefused.inc({ owner: record.owner, repo: record.repo, status: String(error.status) });
     }
+    const undo = undoDeadline();
     if (slotsTaken) {
-      await records.releaseSlots(record.name, deadline).catch((releaseError: unknown) => {
+      await records.releaseSlots(record.name, undo).catch((releaseError: unknown) => {
         log.warn({ job: record.name, err: releaseError }, 'could not free the runner slots');
       });
     }
-    await records.releaseClaim(record.name, deadline).catch((releaseError: unknown) => {
+    await records.releaseClaim(record.name, undo).catch((releaseError: unknown) => {
       log.warn({ job: record.name, err: releaseError }, 'could not release the claim on the runner job');
     });
     throw error;

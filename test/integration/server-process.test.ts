@@ -92,23 +92,39 @@ describe('graceful shutdown', () => {
       GITHUB_API_URL: github.url,
       KUBECONFIG: kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-int-'))),
     });
+    // GitHub holds the runner registration: the delivery is in flight, waiting on it, when SIGTERM comes.
+    // (Ordered by events, not by sleeps: on a loaded machine the delivery may not have arrived after 400 ms,
+    // nor the signal have been handled after 200 ms more.)
+    let reached = () => {};
+    const jitReached = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    github.holdAnswer('jit', () => {
+      reached();
+      return released;
+    });
     try {
       const payload = queuedPayload({ jobId: 77 });
       github.addJob(payload.repository.full_name, payload.workflow_job);
-      // GitHub is slow to register the runner: the delivery is still in flight when SIGTERM comes.
-      github.inject('jit', { delayMs: 1500 });
       const { headers, body } = await signedDelivery(payload, WEBHOOK_SECRET);
       const inFlight = fetch(`${server.url}/webhook`, { method: 'POST', headers, body });
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await jitReached;
       const exited = server.stop();
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      // The function logs this just before it stops accepting, in the same turn of its event loop.
+      await server.logged('shutting down');
       await expect(fetch(`${server.url}/health`)).rejects.toThrow();
+      release();
       const response = await inFlight;
       expect(response.status).toBe(200);
       expect(await response.json()).toMatchObject({ outcome: 'created', job: 'runner-77' });
       expect(kubernetes.jobs.get('runner-77')?.spec?.suspend).toBe(false);
       expect(await exited).toBe(0);
     } finally {
+      release();
       await server.stop();
       await github.close();
       await kubernetes.close();
