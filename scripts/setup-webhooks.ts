@@ -12,7 +12,7 @@ import { parseGitHubAuth } from '../shared/config/github-auth.js';
 import { readSecretFiles } from '../shared/config/read-secret-files.js';
 import { parseWebhookSecrets, secretsFor } from '../shared/config/webhook-secrets.js';
 import { createTokenCredentials } from '../shared/github/credentials.js';
-import { createWebhookInstaller } from '../shared/github/ensure-webhook.js';
+import { createWebhookInstaller } from '../shared/github/webhook-installer.js';
 
 const usage = 'usage: npm run setup-webhooks -- --url https://HOST/webhook --repo owner/name [--repo ...]';
 
