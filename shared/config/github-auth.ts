@@ -1,3 +1,5 @@
+import { parseOwnerPairs } from './owner-pairs.js';
+
 /**
  * How the function authenticates to GitHub: fine-grained PATs (one per resource owner, since a fine-grained PAT
  * covers exactly one owner, with `GITHUB_TOKEN` as the fallback), or a GitHub App whose installation tokens serve
@@ -49,24 +51,8 @@ export function parseGitHubAuth(env: Env, problems: string[]): GitHubAuth {
 function parseTokens(text: string | undefined, problems: string[]): Map<string, string> {
   const tokens = new Map<string, string>();
   if (text === undefined) return tokens;
-  let pairs: [string, unknown][];
-  if (text.startsWith('{')) {
-    try {
-      pairs = Object.entries(JSON.parse(text) as Record<string, unknown>);
-    } catch {
-      problems.push('GITHUB_TOKENS looks like JSON but does not parse');
-      return tokens;
-    }
-  } else {
-    pairs = text
-      .split(/[\n,]/)
-      .map((line) => line.trim())
-      .filter((line) => line !== '' && !line.startsWith('#'))
-      .map((line) => {
-        const at = line.indexOf('=');
-        return at < 0 ? [line, undefined] : [line.slice(0, at).trim(), line.slice(at + 1).trim()];
-      });
-  }
+  const pairs = parseOwnerPairs('GITHUB_TOKENS', text, problems);
+  if (pairs === undefined) return tokens;
   for (const [index, [owner, token]] of pairs.entries()) {
     if (!/^[A-Za-z0-9-]+$/.test(owner) || typeof token !== 'string' || token === '') {
       // Never echo the entry: a malformed one may be nothing but a token. Name its position only.

@@ -12,6 +12,7 @@ import {
   DEFAULT_RESOURCES,
   type RunnerProfile,
 } from '../profiles/runner-profile.js';
+import { createEnvReader, type Env } from './env-reader.js';
 import { type GitHubAuth, parseGitHubAuth } from './github-auth.js';
 import { type ProxyEnv, parseProxyEnv } from './parse-proxy-env.js';
 import { DEFAULT_DIND_IMAGES, DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
@@ -84,35 +85,13 @@ export class ConfigError extends Error {
   }
 }
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 /**
  * Reads and validates the configuration from the environment. Pure: returns a frozen Config, or throws one
  * ConfigError listing every problem.
  */
 export function loadConfig(env: Env): Config {
   const problems: string[] = [];
-  const text = (name: string): string | undefined => {
-    const value = env[name]?.trim();
-    return value === undefined || value === '' ? undefined : value;
-  };
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
-    const value = text(name);
-    if (value === undefined) return fallback;
-    const parsed = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
-      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${value}"`);
-      return fallback;
-    }
-    return parsed;
-  };
-  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T): T => {
-    const value = text(name);
-    if (value === undefined) return fallback;
-    if ((allowed as readonly string[]).includes(value)) return value as T;
-    problems.push(`${name} must be one of ${allowed.join(', ')}, got "${value}"`);
-    return fallback;
-  };
+  const { text, integer, oneOf } = createEnvReader(env, problems);
 
   const webhookSecrets = parseWebhookSecrets(env, problems, text('GITHUB_APP_ID') !== undefined);
   const githubAuth = parseGitHubAuth(env, problems);

@@ -1,4 +1,5 @@
 import { OWNER_LOGIN } from '../webhook/parse-workflow-job.js';
+import { parseOwnerPairs } from './owner-pairs.js';
 
 /**
  * The secrets deliveries are signed with. One shared secret for every owner lets any tenant who sets up a hook of
@@ -69,26 +70,8 @@ export function secretsFor(secrets: WebhookSecrets, owner: string | undefined): 
 function parseOwnerSecrets(text: string | undefined, problems: string[]): Map<string, string[]> {
   const owners = new Map<string, string[]>();
   if (text === undefined) return owners;
-  let pairs: [string, unknown][];
-  if (text.startsWith('{')) {
-    try {
-      pairs = Object.entries(JSON.parse(text) as Record<string, unknown>).flatMap(([owner, secret]) =>
-        Array.isArray(secret) ? secret.map((one): [string, unknown] => [owner, one]) : [[owner, secret]],
-      );
-    } catch {
-      problems.push('WEBHOOK_SECRETS looks like JSON but does not parse');
-      return owners;
-    }
-  } else {
-    pairs = text
-      .split(/[\n,]/)
-      .map((line) => line.trim())
-      .filter((line) => line !== '' && !line.startsWith('#'))
-      .map((line) => {
-        const at = line.indexOf('=');
-        return at < 0 ? [line, undefined] : [line.slice(0, at).trim(), line.slice(at + 1).trim()];
-      });
-  }
+  const pairs = parseOwnerPairs('WEBHOOK_SECRETS', text, problems, { lists: true });
+  if (pairs === undefined) return owners;
   for (const [index, [owner, secret]] of pairs.entries()) {
     if (!OWNER_LOGIN.test(owner) || typeof secret !== 'string' || secret === '') {
       problems.push(`WEBHOOK_SECRETS entries must be owner=secret; entry ${index + 1} is not`);

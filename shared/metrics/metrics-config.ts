@@ -1,3 +1,5 @@
+import { createEnvReader, type Env } from '../config/env-reader.js';
+
 /** How the function exports its metrics: what `loadConfig` reads into `config.metrics`. */
 export interface MetricsConfig {
   /**
@@ -28,28 +30,13 @@ export const METRICS_DEFAULTS = Object.freeze({
   activeCacheMs: 15_000,
 });
 
-type Env = Readonly<Record<string, string | undefined>>;
-
 /**
  * Reads `METRICS_*` from the environment; pushes every problem onto `problems` (loadConfig reports them all).
  * `METRICS_PUSHGATEWAY_URL` is refused with what replaces it: a Pushgateway keeps each group's last push, so a
  * counter from a short-lived instance is first seen above zero and `rate()`/`increase()` never count it.
  */
 export function parseMetricsConfig(env: Env, problems: string[]): MetricsConfig {
-  const text = (name: string): string | undefined => {
-    const value = env[name]?.trim();
-    return value === undefined || value === '' ? undefined : value;
-  };
-  const integer = (name: string, fallback: number, min: number, max: number): number => {
-    const value = text(name);
-    if (value === undefined) return fallback;
-    const parsed = /^\d+$/.test(value) ? Number(value) : Number.NaN;
-    if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
-      problems.push(`${name} must be a whole number from ${min} to ${max}, got "${value}"`);
-      return fallback;
-    }
-    return parsed;
-  };
+  const { text, integer } = createEnvReader(env, problems);
   if (text('METRICS_PUSHGATEWAY_URL') !== undefined) {
     problems.push(
       'METRICS_PUSHGATEWAY_URL is no longer supported: set METRICS_STATSD_ADDRESS to a statsd_exporter (README, Metrics)',
