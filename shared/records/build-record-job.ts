@@ -13,15 +13,12 @@ export function buildRecordJob(
   profile: RunnerProfile,
   fields: RecordFields,
   claim?: Claim,
-  /** The Job's name: the job's own by default, a replacement's (`replacementName`) otherwise. */
-  name: string = runnerJobName(fields.jobId),
 ): V1Job {
   return buildRunnerJob({
     profile,
     namespace: config.namespace,
     ttlSecondsAfterFinished: config.jobTtlSeconds,
-    name,
-    secretName: name,
+    secretName: runnerJobName(fields.jobId),
     ...recordFieldsOf(fields),
     ...(claim === undefined ? {} : { claim }),
     suspend: true,

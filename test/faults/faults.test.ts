@@ -234,7 +234,6 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
       'removed',
       'surplus',
       'orphans',
-      'replaced',
       'timedOut',
       'redelivered',
       'restored',
