@@ -1,10 +1,10 @@
-import { UpstreamError } from '../../shared/errors/errors.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { CANCELLED_CLAIM, runnerJobName } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { WorkflowJobEvent } from '../../shared/webhook/parse-workflow-job.js';
 import type { HandlerDeps } from './deps.js';
+import { jobAtGitHub } from './job-at-github.js';
 import type { Outcome } from './outcome.js';
 import { removeRunner } from './remove-runner.js';
 import { emptySettleReport, settleRecords } from './settle-records.js';
@@ -36,7 +36,7 @@ export async function handleCompletedJob(
   if (record === undefined || !same(record.owner, event.owner) || !same(record.repo, event.repo)) {
     return { outcome: 'ignored', reason: 'no runner job for this job' };
   }
-  const status = await statusAtGitHub(deps, record, deadline);
+  const status = (await jobAtGitHub(deps, record, deadline))?.status ?? 'missing';
   if (status !== 'completed' && status !== 'missing') {
     log.warn({ job: name, status }, 'completed delivery for a job GitHub says is not completed; runner kept');
     return { outcome: 'ignored', reason: `GitHub says the job is ${status}` };
@@ -69,17 +69,6 @@ export async function handleCompletedJob(
 /** A queued record under a live claim: another delivery (or reconcile) is starting its runner right now. */
 function isStarting(record: RunnerRecord, now: number): boolean {
   return record.state === 'queued' && record.claim !== undefined && record.claim.until > now;
-}
-
-/** GitHub's status of a recorded job, read through the record's own repository; `missing` when GitHub has none. */
-async function statusAtGitHub(deps: HandlerDeps, record: RunnerRecord, deadline: Deadline): Promise<string> {
-  try {
-    return (await deps.github.getJob(record, record.jobId, deadline)).status;
-  } catch (error) {
-    if (error instanceof UpstreamError && error.upstream === 'github' && error.status === 404)
-      return 'missing';
-    throw error;
-  }
 }
 
 /**

@@ -6,6 +6,7 @@ import { newClaim, runnerJobName } from '../../shared/records/record-schema.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { WorkflowJobEvent } from '../../shared/webhook/parse-workflow-job.js';
 import type { HandlerDeps } from './deps.js';
+import { letClaimGo } from './let-claim-go.js';
 import type { Outcome } from './outcome.js';
 import { startRunner } from './start-runner.js';
 
@@ -80,9 +81,7 @@ export async function handleQueuedJob(
       again = (await github.getJob(event, event.jobId, deadline)).status;
     } catch (error) {
       // The record stays, queued, for a redelivery or reconcile: let it go now rather than when the claim expires.
-      await records.releaseClaim(name, deadline).catch((releaseError: unknown) => {
-        log.warn({ job: name, err: releaseError }, 'could not release the claim on the runner job');
-      });
+      await letClaimGo(deps, name, log);
       throw error;
     }
     if (again !== 'queued') {

@@ -1,9 +1,9 @@
-import { UpstreamError } from '../../shared/errors/errors.js';
 import type { RepoRef } from '../../shared/github/github-client.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
+import { jobAtGitHub } from './job-at-github.js';
 import { removeRunner } from './remove-runner.js';
 
 /** What removing idle runners did. */
@@ -47,13 +47,7 @@ export async function removeIdleRunners(
     if (live.some((other) => other !== record && covers(record.jobLabels, other.jobLabels))) continue;
     if (!spend()) return;
     try {
-      let job: { status: string; runnerName: string | null } | undefined;
-      try {
-        job = await deps.github.getJob(record, record.jobId, deadline);
-      } catch (error) {
-        if (!(error instanceof UpstreamError && error.upstream === 'github' && error.status === 404))
-          throw error;
-      }
+      const job = await jobAtGitHub(deps, record, deadline);
       if (job?.status === 'queued' || job?.runnerName === record.name) continue;
       if (await removeRunner(deps, record, deadline)) {
         report.surplus += 1;

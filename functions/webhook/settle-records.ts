@@ -1,11 +1,12 @@
-import { UpstreamError } from '../../shared/errors/errors.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { newClaim } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
+import { jobAtGitHub } from './job-at-github.js';
+import { letClaimGo } from './let-claim-go.js';
 import { removeRunner } from './remove-runner.js';
-import { startRunner, undoDeadline } from './start-runner.js';
+import { startRunner } from './start-runner.js';
 
 /** What one settling of the records did. */
 export interface SettleReport {
@@ -90,16 +91,11 @@ async function settleQueued(
   if (!(await deps.records.claimRecord(record, claim, deadline))) return;
   let status: string;
   try {
-    status = (await deps.github.getJob(record, record.jobId, deadline)).status;
+    status = (await jobAtGitHub(deps, record, deadline))?.status ?? 'missing';
   } catch (error) {
-    if (!(error instanceof UpstreamError && error.status === 404)) {
-      // Let the claim go at once: held, it would make every pass skip the record until it expires.
-      await deps.records.releaseClaim(record.name, undoDeadline()).catch((releaseError: unknown) => {
-        log.warn({ job: record.name, err: releaseError }, 'could not release the claim on the runner job');
-      });
-      throw error;
-    }
-    status = 'missing';
+    // Let the claim go at once: held, it would make every pass skip the record until it expires.
+    await letClaimGo(deps, record.name, log);
+    throw error;
   }
   if (status === 'queued') {
     const result = await startRunner(deps, record, claim, log, deadline);

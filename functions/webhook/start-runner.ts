@@ -5,8 +5,9 @@ import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
 import { profileForRecord } from '../../shared/profiles/runner-profile.js';
 import { CANCELLED_CLAIM, type Claim, runnerLabels } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
-import { type Deadline, deadlineIn } from '../../shared/retry/with-retries.js';
+import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
+import { letClaimGo, undoDeadline } from './let-claim-go.js';
 import { resetRecord } from './reset-record.js';
 
 /** The runner's working folder, relative to its install directory (GitHub's default). */
@@ -16,14 +17,6 @@ const WORK_FOLDER = '_work';
 export type StartResult =
   | { readonly started: true; readonly runner: JitRunner }
   | { readonly started: false; readonly cancelled: boolean; readonly reason: string };
-
-/**
- * The budget for undoing a failed start (its slots, its claim): not the start's own deadline, which is often what
- * cut the start short. A claim left held makes every reconcile pass skip the record until the claim expires.
- */
-export function undoDeadline(): Deadline {
-  return deadlineIn(1000);
-}
 
 /**
  * Starts the runner of a queued record this process has claimed with `claim` (queued -> started): takes its slots,
@@ -108,9 +101,7 @@ export async function startRunner(
         log.warn({ job: record.name, err: releaseError }, 'could not free the runner slots');
       });
     }
-    await records.releaseClaim(record.name, undo).catch((releaseError: unknown) => {
-      log.warn({ job: record.name, err: releaseError }, 'could not release the claim on the runner job');
-    });
+    await letClaimGo(deps, record.name, log, undo);
     throw error;
   }
 }
