@@ -8,8 +8,15 @@ import { serve } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { profileForRecord } from '../shared/profiles/runner-profile.js';
 import { buildRecordJob } from '../shared/records/build-record-job.js';
-import { completedPayload, queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
-import { type AppHarness, GITHUB_TOKEN, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
+import { completedPayload } from '../stand-ins/payloads.js';
+import {
+  type AppHarness,
+  addQueuedJob,
+  deliverSigned,
+  GITHUB_TOKEN,
+  startAppHarness,
+  WEBHOOK_SECRET,
+} from './support/app-harness.js';
 
 const TOKEN = 'reconcile-token-0123';
 let h: AppHarness;
@@ -22,17 +29,10 @@ afterEach(async () => {
   await h.close();
 });
 
-function queued(jobId: number, labels?: string[]) {
-  const payload = queuedPayload({ jobId, ...(labels ? { labels } : {}) });
-  h.github.addJob(payload.repository.full_name, payload.workflow_job);
-  return payload;
-}
+const queued = (jobId: number, labels?: string[]) =>
+  addQueuedJob(h, { jobId, ...(labels ? { labels } : {}) });
 
-async function deliver(payload: unknown) {
-  const { headers, body } = await signedDelivery(payload, WEBHOOK_SECRET);
-  const response = await h.app.request('/webhook', { method: 'POST', headers, body });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
+const deliver = (payload: unknown) => deliverSigned(h, payload);
 
 async function reconcile() {
   const started = performance.now();

@@ -3,8 +3,8 @@
  * behind" and "Hostile traffic and hostile tenants"). Each test failed before the fix it names.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { completedPayload, queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
-import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
+import { completedPayload, queuedPayload } from '../stand-ins/payloads.js';
+import { type AppHarness, addQueuedJob, deliverSigned, startAppHarness } from './support/app-harness.js';
 
 const TOKEN = 'reconcile-token-0123';
 let h: AppHarness;
@@ -21,17 +21,9 @@ afterEach(async () => {
   await h.close();
 });
 
-function queued(overrides: Parameters<typeof queuedPayload>[0] = {}) {
-  const payload = queuedPayload(overrides);
-  h.github.addJob(payload.repository.full_name, payload.workflow_job);
-  return payload;
-}
+const queued = (overrides: Parameters<typeof addQueuedJob>[1] = {}) => addQueuedJob(h, overrides);
 
-async function deliver(payload: unknown) {
-  const { headers, body } = await signedDelivery(payload, WEBHOOK_SECRET);
-  const response = await h.app.request('/webhook', { method: 'POST', headers, body });
-  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-}
+const deliver = (payload: unknown) => deliverSigned(h, payload);
 
 async function reconcile() {
   const response = await h.app.request('/reconcile', {

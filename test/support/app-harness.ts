@@ -12,6 +12,7 @@ import type { RecordStore } from '../../shared/records/record-store.js';
 import type { StandInAuthOptions } from '../../stand-ins/github-auth-stand-in.js';
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
+import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
 
 export const WEBHOOK_SECRET = "It's a Secret to Everybody";
 export const GITHUB_TOKEN = 'github_pat_11ABCDEFG0123456789_secretpart';
@@ -80,4 +81,18 @@ export async function startAppHarness(
       await kubernetes.close();
     },
   };
+}
+
+/** A queued job GitHub knows (added to the stand-in), and its payload, as GitHub sends it. */
+export function addQueuedJob(h: AppHarness, overrides: Parameters<typeof queuedPayload>[0] = {}) {
+  const payload = queuedPayload(overrides);
+  h.github.addJob(payload.repository.full_name, payload.workflow_job);
+  return payload;
+}
+
+/** Delivers a payload to the app, signed as GitHub signs it; the answer's status and JSON body. */
+export async function deliverSigned(h: AppHarness, payload: unknown) {
+  const { headers, body } = await signedDelivery(payload, WEBHOOK_SECRET);
+  const response = await h.app.request('/webhook', { method: 'POST', headers, body });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
