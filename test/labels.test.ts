@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { matchLabels, parseLabelMatchers } from '../shared/labels/label-matchers.js';
+import { labelsCover, matchLabels, parseLabelMatchers } from '../shared/labels/label-matchers.js';
 
 describe('parseLabelMatchers', () => {
   it.each([
@@ -38,5 +38,16 @@ describe('matchLabels', () => {
   ];
   it.each(cases)('%s', (_name, labels, matchers, expected) => {
     expect(matchLabels(labels, parseLabelMatchers(matchers))).toBe(expected);
+  });
+});
+
+describe('labelsCover', () => {
+  it.each([
+    [['self-hosted', 'linux', 'gpu'], ['self-hosted', 'linux'], true],
+    [['self-hosted', 'linux'], ['self-hosted', 'linux', 'gpu'], false],
+    [['Self-Hosted', 'LINUX'], ['self-hosted', 'linux'], true],
+    [['self-hosted'], [], true],
+  ])('a runner with %j takes a job asking for %j: %s', (runner, job, expected) => {
+    expect(labelsCover(runner, job)).toBe(expected);
   });
 });

@@ -1,4 +1,5 @@
 import type { RepoRef } from '../../shared/github/github-client.js';
+import { labelsCover } from '../../shared/labels/label-matchers.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
@@ -44,7 +45,7 @@ export async function removeIdleRunners(
     // A runner whose job went elsewhere may be exactly what another of our jobs waits for: with equal labels,
     // GitHub often runs job X on Y's runner, and Y then on X's. Keep it while any other live record's labels are
     // covered by its own; it is removed once none is (a surplus pod costs less than a job left waiting).
-    if (live.some((other) => other !== record && covers(record.jobLabels, other.jobLabels))) continue;
+    if (live.some((other) => other !== record && labelsCover(record.jobLabels, other.jobLabels))) continue;
     if (!spend()) return;
     try {
       const job = await jobAtGitHub(deps, record, deadline);
@@ -85,12 +86,6 @@ export async function removeIdleRunners(
       log.warn({ err: error }, 'could not look for runner registrations without a job');
     }
   }
-}
-
-/** Whether a runner registered with `runner` labels can take a job asking for `job` labels (case-insensitive). */
-function covers(runner: readonly string[], job: readonly string[]): boolean {
-  const has = new Set(runner.map((label) => label.toLowerCase()));
-  return job.every((label) => has.has(label.toLowerCase()));
 }
 
 function shuffled<T>(items: readonly T[]): T[] {

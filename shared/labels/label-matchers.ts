@@ -39,3 +39,12 @@ export function matchLabels(jobLabels: readonly string[], matchers: readonly Lab
   if (matchers.length === 0) return true;
   return matchers.some((matcher) => matcher.every((label) => labels.has(label)));
 }
+
+/**
+ * True when a runner registered with `runnerLabels` can take a job asking for `jobLabels`: GitHub gives a job to any
+ * runner whose labels include all of the job's, compared case-insensitively.
+ */
+export function labelsCover(runnerLabels: readonly string[], jobLabels: readonly string[]): boolean {
+  const has = new Set(runnerLabels.map((label) => label.toLowerCase()));
+  return jobLabels.every((label) => has.has(label.toLowerCase()));
+}
