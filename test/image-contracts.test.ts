@@ -12,8 +12,7 @@
  * - what the runner hands the daemon: `-v /home/runner/_work:/__w` and `-v /home/runner/externals:/__e:ro`.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
@@ -22,6 +21,7 @@ import { parseProfiles } from '../shared/profiles/parse-profiles.js';
 import type { RunnerProfile } from '../shared/profiles/runner-profile.js';
 import { buildRunnerJob } from '../shared/records/build-runner-job.js';
 import { profileOf } from './support/profiles.js';
+import { tempDir } from './support/temp-dir.js';
 
 const RUNNER = {
   image: /^ghcr\.io\/actions\/actions-runner:\d+\.\d+\.\d+$/,
@@ -239,7 +239,7 @@ describe('the subordinate IDs of the rootless daemon', () => {
 
   /** Runs the init container's script with /bin/sh against a given ID map, as its image's shell would. */
   function run(idMap: string): { status: number; subuid?: string; subgid?: string } {
-    const dir = mkdtempSync(join(tmpdir(), 'subids-'));
+    const dir = tempDir('subids');
     writeFileSync(join(dir, 'uid_map'), idMap);
     writeFileSync(join(dir, 'gid_map'), idMap);
     const local = script()

@@ -1,5 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
@@ -9,8 +8,9 @@ import { KubeConfigError } from '../shared/kubernetes/kube-connection.js';
 import { kubeconfigConnection } from '../shared/kubernetes/kubeconfig-connection.js';
 import { loadKubeConnection } from '../shared/kubernetes/load-kube-connection.js';
 import { tokenFromFile } from '../shared/kubernetes/token-file.js';
+import { tempDir } from './support/temp-dir.js';
 
-const fresh = () => mkdtempSync(join(tmpdir(), 'kar-kube-'));
+const fresh = () => tempDir('kube');
 
 interface Config {
   clusters?: { name: string; cluster: Record<string, unknown> }[];

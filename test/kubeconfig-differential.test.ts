@@ -4,15 +4,15 @@
  * credential, namespace and proxy. Where client-node departs from kubectl (client-go), the case says so and
  * asserts both sides, so that a change on either side shows here.
  */
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { dump } from 'js-yaml';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { inClusterConnection } from '../shared/kubernetes/in-cluster-connection.js';
 import { kubeconfigConnection } from '../shared/kubernetes/kubeconfig-connection.js';
+import { tempDir } from './support/temp-dir.js';
 
 /** What a client needs from a kubeconfig, as both loaders see it. */
 interface View {
@@ -70,7 +70,7 @@ const b64 = (value: string) => Buffer.from(value).toString('base64');
 
 /** A kubeconfig in a fresh folder, with the files it refers to (paths relative to that folder). */
 function write(config: Record<string, unknown>, files: Record<string, string> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kar-kubeconfig-'));
+  const dir = tempDir('kubeconfig');
   for (const [name, content] of Object.entries(files)) {
     mkdirSync(join(dir, name, '..'), { recursive: true });
     writeFileSync(join(dir, name), content.replaceAll('$DIR', dir));
@@ -204,7 +204,7 @@ describe('in a pod, our service-account connection agrees with client-node', () 
     ['an IPv4 service address', '10.96.0.1'],
     ['an IPv6 service address', 'fd00:10:96::1'],
   ])('%s: server, CA, token and namespace', async (_name, host) => {
-    const root = mkdtempSync(join(tmpdir(), 'kar-pod-'));
+    const root = tempDir('pod');
     const dir = join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'token'), 'sa-token');

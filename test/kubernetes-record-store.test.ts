@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecordConflictError, UpstreamError } from '../shared/errors/errors.js';
 import { createKubeApi, type KubeApi } from '../shared/kubernetes/kube-api.js';
@@ -13,6 +10,7 @@ import type { RecordStore } from '../shared/records/record-store.js';
 import { deadlineIn } from '../shared/retry/with-retries.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
 import { profileOf } from './support/profiles.js';
+import { tempDir } from './support/temp-dir.js';
 
 const CLAIM = { id: 'ours', until: 4_000_000_000_000 };
 
@@ -40,7 +38,7 @@ describe('the Kubernetes runner store against the API stand-in', () => {
 
   beforeAll(async () => {
     api = await startKubernetesStandIn();
-    kubeApi = createKubeApi(kubeconfigConnection([api.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-')))]));
+    kubeApi = createKubeApi(kubeconfigConnection([api.writeKubeconfig(tempDir('store'))]));
     store = createKubernetesRecordStore(kubeApi, 'default');
   });
   afterAll(async () => {

@@ -6,11 +6,10 @@
 
 import { lookup as dnsLookup } from 'node:dns';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, LookupFunction } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -21,6 +20,7 @@ import { createHttpFetch } from '../shared/http/http-fetch.js';
 import { createKubeApi } from '../shared/kubernetes/kube-api.js';
 import { kubeconfigConnection } from '../shared/kubernetes/kubeconfig-connection.js';
 import { type ConnectProxy, startConnectProxy } from './support/connect-proxy.js';
+import { tempDir } from './support/temp-dir.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/tls/${name}`, import.meta.url));
 const ca = fixture('ca.crt');
@@ -107,7 +107,7 @@ function githubClient(baseUrl: string, httpFetch: ReturnType<typeof createHttpFe
 }
 
 function kubeconfig(extra: Record<string, unknown> = {}): string {
-  const path = join(mkdtempSync(join(tmpdir(), 'kar-proxy-')), 'config');
+  const path = join(tempDir('proxy'), 'config');
   writeFileSync(
     path,
     dump({

@@ -1,13 +1,13 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
 import { load } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
 import { type ServerProcess, startServerProcess } from '../../stand-ins/server-process.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const BODY_BYTES = 25 * 1024 * 1024;
 const PARALLEL = 50;
@@ -81,7 +81,7 @@ describe('unauthenticated 25 MB bodies (#19 item 1)', () => {
       WEBHOOK_SECRET: 'load-secret',
       GITHUB_TOKEN: 'github_pat_11LOAD_0123456789abcdef',
       GITHUB_API_URL: github.url,
-      KUBECONFIG: kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-load-'))),
+      KUBECONFIG: kubernetes.writeKubeconfig(tempDir('load')),
       NAMESPACE: 'default',
       LOG_LEVEL: 'warn',
     });

@@ -3,8 +3,7 @@
  * secrets as files in a folder laid out like /var/openfaas/secrets, and OpenFaaS's health path. The OpenFaaS
  * CLI itself cannot be built here (its Go module is not served by the proxy this machine reaches).
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadYaml } from '@kubernetes/client-node';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
 import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
 import { startServerProcess } from '../../stand-ins/server-process.js';
+import { tempDir } from '../support/temp-dir.js';
 
 type Stack = {
   provider: { name: string };
@@ -50,7 +50,7 @@ describe('stack.yml', () => {
     const github = await startGitHubStandIn({ token: 'github_pat_faas' });
     const kubernetes = await startKubernetesStandIn();
     cleanups.push(github.close, kubernetes.close);
-    const secrets = mkdtempSync(join(tmpdir(), 'openfaas-secrets-'));
+    const secrets = tempDir('openfaas-secrets');
     writeFileSync(join(secrets, 'webhook-secret'), 'faas-webhook-secret\n');
     writeFileSync(join(secrets, 'github-token'), 'github_pat_faas\n');
     writeFileSync(join(secrets, 'reconcile-token'), 'faas-reconcile\n');

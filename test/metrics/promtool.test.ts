@@ -4,14 +4,14 @@
  * the push adapter seeds it, plus the job and instance labels of the PodMonitor's scrape), and stays quiet when
  * it should. The dashboard's queries are parsed here and run against a real Prometheus by the metrics proof.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadYaml } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LATENCY_BUCKETS } from '../../shared/metrics/create-metrics.js';
 import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
 import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from '../support/app-harness.js';
+import { tempDir } from '../support/temp-dir.js';
 import { missingPrometheusTools, promtool } from './tools.js';
 
 const skip = missingPrometheusTools.length > 0;
@@ -142,7 +142,7 @@ function rulesFile(dir: string, groups: unknown): string {
 }
 
 function testRules(testCase: Case): { status: number | null; output: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'kar-rules-'));
+  const dir = tempDir('rules');
   const file = rulesFile(dir, rules.spec.groups);
   const { summary, description } = annotationsOf(testCase.alert);
   const annotations = testCase.annotations ?? {
@@ -202,7 +202,7 @@ describe.skipIf(skip)('promtool on the shipped alerts', () => {
   });
 
   it('accepts the rules file (promtool check rules)', () => {
-    const file = rulesFile(mkdtempSync(join(tmpdir(), 'kar-rules-')), rules.spec.groups);
+    const file = rulesFile(tempDir('rules'), rules.spec.groups);
     const checked = promtool(['check', 'rules', file]);
     expect(checked.output).toContain('SUCCESS: 5 rules found');
     expect(checked.status).toBe(0);
@@ -210,7 +210,7 @@ describe.skipIf(skip)('promtool on the shipped alerts', () => {
 
   it('parses every dashboard query (each as a recording rule for promtool)', () => {
     expect(dashboardExprs.length).toBeGreaterThanOrEqual(6);
-    const file = rulesFile(mkdtempSync(join(tmpdir(), 'kar-dashboard-')), [
+    const file = rulesFile(tempDir('dashboard'), [
       {
         name: 'dashboard',
         rules: dashboardExprs.map((expr, i) => ({ record: `dashboard:query${i}`, expr })),
@@ -218,7 +218,7 @@ describe.skipIf(skip)('promtool on the shipped alerts', () => {
     ]);
     const checked = promtool(['check', 'rules', file]);
     expect(checked.output).toContain(`SUCCESS: ${dashboardExprs.length} rules found`);
-    const broken = rulesFile(mkdtempSync(join(tmpdir(), 'kar-dashboard-')), [
+    const broken = rulesFile(tempDir('dashboard'), [
       { name: 'dashboard', rules: [{ record: 'broken', expr: 'sum(rate(webhook_requests_total[5m])' }] },
     ]);
     expect(promtool(['check', 'rules', broken]).status).not.toBe(0);

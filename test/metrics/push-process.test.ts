@@ -3,15 +3,14 @@
  * delivery time, and its failures are counted; a process stopped right after its deliveries still pushes all of
  * them (after its new series were seeded at 0).
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
 import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
 import { freePort, type ServerProcess, startServerProcess } from '../../stand-ins/server-process.js';
 import { type StatsdStandIn, startStatsdStandIn } from '../../stand-ins/statsd-stand-in.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const WEBHOOK_SECRET = 'push-process-secret';
 const GITHUB_TOKEN = 'github_pat_push_process';
@@ -23,7 +22,7 @@ let nextJobId = 70_000;
 beforeAll(async () => {
   github = await startGitHubStandIn({ token: GITHUB_TOKEN });
   kubernetes = await startKubernetesStandIn();
-  kubeconfig = kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-push-process-')));
+  kubeconfig = kubernetes.writeKubeconfig(tempDir('push-process'));
 });
 afterAll(async () => {
   await github.close();

@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createApp } from '../../functions/webhook/app.js';
 import { createDeps } from '../../functions/webhook/create-deps.js';
@@ -13,6 +10,7 @@ import type { StandInAuthOptions } from '../../stand-ins/github-auth-stand-in.js
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
 import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
+import { tempDir } from './temp-dir.js';
 
 export const WEBHOOK_SECRET = "It's a Secret to Everybody";
 export const GITHUB_TOKEN = 'github_pat_11ABCDEFG0123456789_secretpart';
@@ -56,7 +54,7 @@ export async function startAppHarness(
   const log = createLogger('debug', sink);
   const deps = createDeps({
     config,
-    kubernetes: kubeconfigConnection([kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-app-')))]),
+    kubernetes: kubeconfigConnection([kubernetes.writeKubeconfig(tempDir('app'))]),
     log,
     ...(options.now ? { now: options.now } : {}),
   });
