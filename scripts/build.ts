@@ -25,6 +25,9 @@ export const FUNCTION_BUNDLE: BuildOptions = {
   entryPoints: [fileURLToPath(new URL('../functions/webhook/main.ts', import.meta.url))],
   outfile: BUNDLE,
   minify: true,
+  // Function and class names survive minification, so that the stack frames in the log (`err.stack`) name the
+  // code that failed (`handleQueuedJob`, not `pm`). About 22 KB (7%) more bundle.
+  keepNames: true,
   sourcemap: true,
 };
 

@@ -1,11 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { ConfigError } from '../shared/config/load-config.js';
 import { readSecretFiles } from '../shared/config/read-secret-files.js';
+import { tempDir } from './support/temp-dir.js';
 
 describe('readSecretFiles', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kar-secrets-'));
+  const dir = tempDir('secrets');
   writeFileSync(join(dir, 'webhook-secret'), 'from-file\n');
   writeFileSync(join(dir, 'github-token'), 'token-from-file');
 
@@ -18,16 +19,29 @@ describe('readSecretFiles', () => {
     expect(env.GITHUB_TOKEN).toBe('token-from-file');
   });
 
-  it('lets a value set directly win', () => {
-    expect(
-      readSecretFiles({ WEBHOOK_SECRET: 'direct', WEBHOOK_SECRET_FILE: join(dir, 'webhook-secret') })
-        .WEBHOOK_SECRET,
-    ).toBe('direct');
+  it('refuses a setting given both directly and as a file: which one is stale cannot be told', () => {
+    expect(() =>
+      readSecretFiles({ WEBHOOK_SECRET: 'direct', WEBHOOK_SECRET_FILE: join(dir, 'webhook-secret') }),
+    ).toThrow('WEBHOOK_SECRET and WEBHOOK_SECRET_FILE are both set: set one of them');
   });
 
-  it('names the variable and path of an unreadable file', () => {
-    expect(() => readSecretFiles({ GITHUB_TOKEN_FILE: join(dir, 'missing') })).toThrow(
+  it('treats an empty value as unset, so the file is read', () => {
+    expect(
+      readSecretFiles({ WEBHOOK_SECRET: '', WEBHOOK_SECRET_FILE: join(dir, 'webhook-secret') })
+        .WEBHOOK_SECRET,
+    ).toBe('from-file');
+  });
+
+  it('names the variable and path of every unreadable file at once', () => {
+    let problems: readonly string[] = [];
+    try {
+      readSecretFiles({ GITHUB_TOKEN_FILE: join(dir, 'missing'), RECONCILE_TOKEN_FILE: join(dir, 'gone') });
+    } catch (error) {
+      problems = (error as ConfigError).problems;
+    }
+    expect(problems).toEqual([
       `GITHUB_TOKEN_FILE: cannot read ${join(dir, 'missing')}: ENOENT`,
-    );
+      `RECONCILE_TOKEN_FILE: cannot read ${join(dir, 'gone')}: ENOENT`,
+    ]);
   });
 });

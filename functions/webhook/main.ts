@@ -4,46 +4,40 @@
  * touches `process.env` or starts a server.
  */
 import { serve } from '@hono/node-server';
-import { ConfigError, loadConfig, redactConfig } from '../../shared/config/load-config.js';
-import { withPodNamespace } from '../../shared/config/pod-namespace.js';
-import { readSecretFiles } from '../../shared/config/read-secret-files.js';
+import { ConfigError, redactConfig } from '../../shared/config/load-config.js';
 import { SERVER_OPTIONS } from '../../shared/http/server-options.js';
-import { loadKubeConnection } from '../../shared/kubernetes/load-kube-connection.js';
 import { createLogger } from '../../shared/log/create-logger.js';
 import { createApp } from './app.js';
 import { createDeps } from './create-deps.js';
+import { loadStartup, type Startup } from './load-startup.js';
 
 function fail(message: string, problems: readonly string[] = []): never {
   process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: message, problems })}\n`);
   process.exit(1);
 }
 
-let config: ReturnType<typeof loadConfig>;
+let startup: Startup;
 try {
-  config = loadConfig(withPodNamespace(readSecretFiles(process.env)));
+  startup = loadStartup(process.env);
 } catch (error) {
   if (error instanceof ConfigError) {
     fail('invalid configuration: see the README configuration table', error.problems);
   }
   fail((error as Error).message);
 }
+const { config, kubernetes } = startup;
 
 const log = createLogger(config.logLevel);
 
-let kubernetes: ReturnType<typeof loadKubeConnection>;
-try {
-  kubernetes = loadKubeConnection(process.env);
-} catch (error) {
-  fail(`could not load a Kubernetes config: ${(error as Error).message}`);
-}
 const deps = createDeps({ config, kubernetes, log });
 const app = createApp(deps);
 
+const hostname = process.env.HOST ?? '0.0.0.0';
 const server = serve(
   {
     fetch: app.fetch,
     port: config.port,
-    hostname: process.env.HOST ?? '0.0.0.0',
+    hostname,
     serverOptions: SERVER_OPTIONS,
   },
   (info) => {
@@ -58,6 +52,17 @@ const server = serve(
     );
   },
 );
+
+// A port taken by another process (or one a user may not bind) is a start-up problem like any other: one line that
+// says what to do, not the stack trace of an unhandled 'error' event.
+server.once('error', (error: NodeJS.ErrnoException) => {
+  const where = `${hostname}:${config.port}`;
+  fail(
+    error.code === 'EADDRINUSE'
+      ? `cannot listen on ${where}: the port is in use by another process; stop it or set PORT`
+      : `cannot listen on ${where}: ${error.code ?? error.message}`,
+  );
+});
 
 function shutdown(signal: string): void {
   log.info({ signal }, 'shutting down');

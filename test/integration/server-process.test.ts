@@ -1,11 +1,16 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
 import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
-import { runToExit, type ServerProcess, startServerProcess } from '../../stand-ins/server-process.js';
+import {
+  freePort,
+  runToExit,
+  type ServerProcess,
+  startServerProcess,
+} from '../../stand-ins/server-process.js';
+import { tempDir } from '../support/temp-dir.js';
 
 const WEBHOOK_SECRET = 'integration-webhook-secret-5e1f';
 const GITHUB_TOKEN = 'github_pat_11INTEGRATION_0123456789abcdef';
@@ -22,7 +27,7 @@ describe('the built function process', () => {
       WEBHOOK_SECRET,
       GITHUB_TOKEN,
       GITHUB_API_URL: github.url,
-      KUBECONFIG: kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-int-'))),
+      KUBECONFIG: kubernetes.writeKubeconfig(tempDir('int')),
       NAMESPACE: 'default',
     });
   });
@@ -90,7 +95,7 @@ describe('graceful shutdown', () => {
       WEBHOOK_SECRET,
       GITHUB_TOKEN,
       GITHUB_API_URL: github.url,
-      KUBECONFIG: kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-int-'))),
+      KUBECONFIG: kubernetes.writeKubeconfig(tempDir('int')),
     });
     // GitHub holds the runner registration: the delivery is in flight, waiting on it, when SIGTERM comes.
     // (Ordered by events, not by sleeps: on a loaded machine the delivery may not have arrived after 400 ms,
@@ -158,5 +163,95 @@ describe('start-up configuration errors', () => {
     expect(output).toContain(
       'could not load a Kubernetes config: no Kubernetes credentials found: run in a pod',
     );
+  });
+
+  it('reports the configuration, *_FILE and Kubernetes problems at once, not one stage per start', async () => {
+    const { code, output } = await runToExit({
+      GITHUB_TOKEN: 't',
+      WEBHOOK_SECRET_FILE: '/nonexistent/webhook-secret',
+      RUNNER_MODE: 'rootful',
+    });
+    expect(code).toBe(1);
+    const [line, ...rest] = output.trim().split('\n');
+    expect(rest).toEqual([]);
+    expect(JSON.parse(line ?? '')).toMatchObject({
+      level: 'fatal',
+      problems: [
+        'WEBHOOK_SECRET_FILE: cannot read /nonexistent/webhook-secret: ENOENT',
+        'RUNNER_MODE must be one of standard, userns, dind, dind-rootless, got "rootful"',
+        expect.stringMatching(/^could not load a Kubernetes config: no Kubernetes credentials found/),
+      ],
+    });
+  });
+
+  it('says in one line that the port is taken, and exits non-zero', async () => {
+    const kubernetes = await startKubernetesStandIn();
+    const taken = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve));
+    try {
+      const { code, output } = await runToExit({
+        WEBHOOK_SECRET,
+        GITHUB_TOKEN,
+        KUBECONFIG: kubernetes.writeKubeconfig(tempDir('int')),
+        HOST: '127.0.0.1',
+        PORT: String(port),
+      });
+      expect(code).toBe(1);
+      const lines = output.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(JSON.parse(lines[0] ?? '')).toMatchObject({
+        level: 'fatal',
+        msg: `cannot listen on 127.0.0.1:${port}: the port is in use by another process; stop it or set PORT`,
+      });
+      expect(output).not.toContain('    at ');
+    } finally {
+      taken.close();
+      await kubernetes.close();
+    }
+  });
+});
+
+describe('the start-up choices the built function makes', () => {
+  it("takes the kubeconfig's current-context namespace when NAMESPACE is unset", async () => {
+    const kubernetes = await startKubernetesStandIn();
+    const kubeconfig = kubernetes.writeKubeconfig(tempDir('int'));
+    writeFileSync(
+      kubeconfig,
+      readFileSync(kubeconfig, 'utf8').replace('"namespace":"default"', '"namespace":"team-runners"'),
+    );
+    const server = await startServerProcess({ WEBHOOK_SECRET, GITHUB_TOKEN, KUBECONFIG: kubeconfig });
+    try {
+      await server.logged('listening');
+      const listening = server.logs().find((line) => line.msg === 'listening');
+      expect(listening?.config).toMatchObject({ namespace: 'team-runners' });
+    } finally {
+      await server.stop();
+      await kubernetes.close();
+    }
+  });
+
+  it('logs an upstream failure with its type and the real names of the functions on its stack', async () => {
+    const kubernetes = await startKubernetesStandIn();
+    const server = await startServerProcess({
+      WEBHOOK_SECRET,
+      GITHUB_TOKEN,
+      // Nothing listens there: the job cannot be read from GitHub.
+      GITHUB_API_URL: `http://127.0.0.1:${await freePort()}`,
+      KUBECONFIG: kubernetes.writeKubeconfig(tempDir('int')),
+    });
+    try {
+      const { headers, body } = await signedDelivery(queuedPayload(), WEBHOOK_SECRET);
+      const response = await fetch(`${server.url}/webhook`, { method: 'POST', headers, body });
+      expect(response.status).toBe(502);
+      const failed = server.logs().find((line) => line.outcome === 'failed');
+      const err = failed?.err as { type?: string; stack?: string } | undefined;
+      expect(err?.type).toBe('UpstreamError');
+      // The bundle is minified; without esbuild's keepNames these frames read `at async pm (...)`.
+      expect(err?.stack).toMatch(/at async handleQueuedJob \(/);
+    } finally {
+      await server.stop();
+      await kubernetes.close();
+    }
   });
 });
