@@ -12,19 +12,18 @@ import { dump as dumpYaml } from 'js-yaml';
 import { admissionParams } from '../shared/admission/admission-params.js';
 import { ConfigError, loadConfig } from '../shared/config/load-config.js';
 import { readSecretFiles } from '../shared/config/read-secret-files.js';
+import { withoutCredentials } from '../shared/config/without-credentials.js';
 
 const { values } = parseArgs({ options: { profiles: { type: 'string' } }, strict: true });
 try {
   const config = loadConfig(
+    // No credentials are used here: a wrong one must not stop it.
     readSecretFiles({
-      // No credentials are used here; placeholders satisfy the validation of settings that are not.
-      WEBHOOK_SECRET: 'admission-params',
-      GITHUB_TOKEN: 'admission-params',
-      ...process.env,
-      ...(values.profiles ? { RUNNER_PROFILES_FILE: values.profiles } : {}),
+      ...withoutCredentials(process.env),
+      ...(values.profiles ? { RUNNER_PROFILES: undefined, RUNNER_PROFILES_FILE: values.profiles } : {}),
     }),
   );
-  process.stdout.write(dumpYaml(admissionParams(config), { lineWidth: 200 }));
+  process.stdout.write(dumpYaml(admissionParams(config), { lineWidth: 200, noRefs: true }));
 } catch (error) {
   const problems = error instanceof ConfigError ? error.problems : [(error as Error).message];
   process.stderr.write(`${problems.join('\n')}\n`);

@@ -10,6 +10,7 @@ import { dump as dumpYaml } from 'js-yaml';
 import { ConfigError, loadConfig } from '../shared/config/load-config.js';
 import { readSecretFiles } from '../shared/config/read-secret-files.js';
 import { DEFAULT_DIND_IMAGES, RUNNER_MODES, type RunnerMode } from '../shared/config/runner-modes.js';
+import { withoutCredentials } from '../shared/config/without-credentials.js';
 import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
 import { selectProfile } from '../shared/profiles/runner-profile.js';
 import { buildRecordJob } from '../shared/records/build-record-job.js';
@@ -51,12 +52,10 @@ const labels = values.labels
 let config: ReturnType<typeof loadConfig>;
 try {
   config = loadConfig(
+    // Rendering needs no credentials: a wrong one must not stop it.
     readSecretFiles({
-      // Rendering needs no credentials; placeholders satisfy the validation of settings that are not used here.
-      WEBHOOK_SECRET: 'render',
-      GITHUB_TOKEN: 'render',
-      ...process.env,
-      ...(values.profiles ? { RUNNER_PROFILES_FILE: values.profiles } : {}),
+      ...withoutCredentials(process.env),
+      ...(values.profiles ? { RUNNER_PROFILES: undefined, RUNNER_PROFILES_FILE: values.profiles } : {}),
       ...(values.mode && !values.profiles ? { RUNNER_MODE: values.mode } : {}),
     }),
   );
@@ -102,4 +101,7 @@ const secret = buildJitSecret({
 process.stdout.write(
   `# profile "${profile.name}" (mode ${profile.mode}) for labels [${labels.join(', ')}]\n`,
 );
-process.stdout.write(`${dumpYaml(job)}---\n${dumpYaml(secret)}`);
+// Plain YAML: js-yaml would print an object the Job holds twice (its labels, a security context) as an anchor and
+// aliases (`&ref_0`, `*ref_0`), which kubectl takes but a reader cannot follow.
+const yaml = (value: unknown) => dumpYaml(value, { noRefs: true });
+process.stdout.write(`${yaml(job)}---\n${yaml(secret)}`);

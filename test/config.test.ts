@@ -159,6 +159,19 @@ describe('loadConfig', () => {
     expect(problems.join()).not.toContain('tok_secret_value');
   });
 
+  it('names only what is wrong with GITHUB_TOKENS, not "GITHUB_TOKEN is required" as well', () => {
+    expect(problemsOf({ WEBHOOK_SECRET: 's', GITHUB_TOKENS: 'garbage' })).toEqual([
+      'GITHUB_TOKENS entries must be owner=token; entry 1 is not',
+    ]);
+    expect(problemsOf({ WEBHOOK_SECRET: 's', GITHUB_TOKENS: '{"octo-org": ' })).toEqual([
+      'GITHUB_TOKENS looks like JSON but does not parse',
+    ]);
+    // Set, but nothing in it: still a problem, named as such.
+    expect(problemsOf({ WEBHOOK_SECRET: 's', GITHUB_TOKENS: '# no owner yet' })).toEqual([
+      'GITHUB_TOKENS holds no owner=token entry; set GITHUB_TOKEN or add an entry',
+    ]);
+  });
+
   it('takes a GitHub App, with the key pasted on one line', () => {
     const key = '-----BEGIN RSA PRIVATE KEY-----\\nMIIB\\n-----END RSA PRIVATE KEY-----';
     const config = loadConfig({ WEBHOOK_SECRET: 's', GITHUB_APP_ID: '12345', GITHUB_APP_PRIVATE_KEY: key });

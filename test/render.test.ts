@@ -10,10 +10,10 @@ const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
 const script = fileURLToPath(new URL('../scripts/render.ts', import.meta.url));
 const profiles = fileURLToPath(new URL('../examples/runner-profiles.yaml', import.meta.url));
 
-async function render(args: string[]) {
+async function render(args: string[], env: Record<string, string> = {}) {
   try {
     const { stdout } = await run(tsx, [script, ...args], {
-      env: { PATH: process.env.PATH ?? '', NAMESPACE: 'ci' },
+      env: { PATH: process.env.PATH ?? '', NAMESPACE: 'ci', ...env },
     });
     return { code: 0, stdout, stderr: '' };
   } catch (error) {
@@ -48,6 +48,26 @@ describe('npm run render', () => {
     const [job] = loadAllYaml(stdout) as [V1Job];
     const daemon = job.spec?.template.spec?.initContainers?.find((container) => container.name === 'dind');
     expect(daemon?.image).toBe(DEFAULT_DIND_ROOTLESS_IMAGE);
+  }, 30_000);
+
+  it('prints plain YAML, without anchors and aliases', async () => {
+    const { code, stdout } = await render(['--labels', 'self-hosted,linux']);
+    expect(code).toBe(0);
+    // The default dind-rootless Job holds its labels and its security context twice.
+    expect(stdout).not.toMatch(/[&*]ref_\d/);
+    const [job] = loadAllYaml(stdout) as [V1Job];
+    expect(job.spec?.template.metadata?.labels).toEqual(job.metadata?.labels);
+  }, 30_000);
+
+  it('needs no GitHub credentials: a wrong or unreadable one in the environment does not stop it', async () => {
+    const { code, stdout, stderr } = await render(['--labels', 'self-hosted,linux'], {
+      GITHUB_TOKENS: 'garbage',
+      GITHUB_APP_ID: 'not-a-number',
+      WEBHOOK_SECRET_FILE: '/nonexistent/webhook-secret',
+    });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    expect((loadAllYaml(stdout) as [V1Job])[0].kind).toBe('Job');
   }, 30_000);
 
   it('says so and exits 1 when no profile matches', async () => {

@@ -36,12 +36,16 @@ export function parseGitHubAuth(env: Env, problems: string[]): GitHubAuth {
     }
     return { kind: 'app', appId: Number(appId), privateKey: pem };
   }
+  const before = problems.length;
   const tokens = parseTokens(value('GITHUB_TOKENS'), problems);
   const fallbackToken = value('GITHUB_TOKEN');
-  if (fallbackToken === undefined && tokens.size === 0) {
+  // When GITHUB_TOKENS is set but wrong, its own problems say so: "GITHUB_TOKEN is required" would only mislead.
+  if (fallbackToken === undefined && tokens.size === 0 && problems.length === before) {
     problems.push(
-      'GITHUB_TOKEN is required (a fine-grained PAT with Actions and Administration read/write), ' +
-        'unless GITHUB_TOKENS or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are set',
+      value('GITHUB_TOKENS') !== undefined
+        ? 'GITHUB_TOKENS holds no owner=token entry; set GITHUB_TOKEN or add an entry'
+        : 'GITHUB_TOKEN is required (a fine-grained PAT with Actions and Administration read/write), ' +
+            'unless GITHUB_TOKENS or GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY are set',
     );
   }
   return { kind: 'tokens', tokens, fallbackToken };
