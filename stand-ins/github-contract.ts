@@ -56,6 +56,12 @@ function resolve(node: unknown, root: Json, depth = 0): unknown {
   if (schema.nullable === true && Array.isArray(schema.enum) && !schema.enum.includes(null)) {
     schema.enum = [...schema.enum, null];
   }
+  // `nullable` beside `allOf`/`anyOf` and no `type` (an installation's `account`, say): JSON Schema's validator
+  // takes `nullable` only with a `type`, so say "this, or null" in its own terms.
+  if (schema.nullable === true && schema.type === undefined) {
+    const { nullable: _, ...rest } = schema;
+    return { anyOf: [rest, { type: 'null' }] };
+  }
   return schema;
 }
 

@@ -273,7 +273,7 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       case 'orgDeleteRunner':
         return deleteRunnerAnswer(`org:${match[1]}`, Number(match[2]));
       case 'listHooks':
-        return { status: 200, body: repoHooks(repository) };
+        return hooksPage(repository, request.url);
       case 'createHook':
         return createHook(repository, request.body);
       case 'updateHook':
@@ -344,6 +344,29 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
     const list = hooks.get(repository) ?? [];
     hooks.set(repository, list);
     return list;
+  }
+  /**
+   * A page of a repository's hooks, as GitHub pages a list: `per_page` up to 100 (default 30), `page` from 1, and a
+   * `Link` header naming the next and last pages while there are more.
+   * https://docs.github.com/rest/using-the-rest-api/using-pagination-in-the-rest-api
+   */
+  function hooksPage(repository: string, url: URL): JsonResponse {
+    const perPage = Math.min(100, Number(url.searchParams.get('per_page') ?? 30) || 30);
+    const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
+    const list = repoHooks(repository);
+    const body = list.slice((page - 1) * perPage, page * perPage);
+    if (page * perPage >= list.length) return { status: 200, body };
+    const pageUrl = (number: number) => {
+      const link = new URL(`${url.pathname}${url.search}`, new URL(apiUrl()).origin);
+      link.searchParams.set('page', String(number));
+      return link.href;
+    };
+    const last = Math.ceil(list.length / perPage);
+    return {
+      status: 200,
+      body,
+      headers: { link: `<${pageUrl(page + 1)}>; rel="next", <${pageUrl(last)}>; rel="last"` },
+    };
   }
   function hookBody(
     repository: string,

@@ -3,6 +3,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
+import { freePort } from '../stand-ins/server-process.js';
+import { APP, APP_KEY } from './support/github-app.js';
 
 const run = promisify(execFile);
 const script = fileURLToPath(new URL('../scripts/setup-webhooks.ts', import.meta.url));
@@ -112,5 +114,56 @@ describe('npm run setup-webhooks', () => {
     });
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('hubot/e: no secret for hubot: add hubot=<secret> to WEBHOOK_SECRETS');
+  }, 30_000);
+
+  it('prints its usage for --help, and exits 0', async () => {
+    const result = await setup(['--help']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(
+      /^usage: npm run setup-webhooks -- --url https:\/\/HOST\/webhook --repo owner\/name/,
+    );
+    expect(result.stderr).toBe('');
+  }, 30_000);
+
+  it('refuses an unknown option with the usage and exit code 2, not a stack trace', async () => {
+    const result = await setup(['--urll', 'https://runners.example.com/webhook']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("Unknown option '--urll'");
+    expect(result.stderr).toContain('usage: npm run setup-webhooks');
+    expect(result.stderr).not.toContain('    at ');
+  }, 30_000);
+
+  it('says it could not reach GitHub when nothing answers, not "HTTP 500"', async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const result = await setup(['--url', 'https://runners.example.com/webhook', '--repo', 'octo-org/a'], {
+      GITHUB_API_URL: closed,
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`octo-org/a: failed: could not reach GitHub at ${closed} (ECONNREFUSED)`);
+    expect(result.stderr).not.toContain('HTTP 500');
+  }, 30_000);
+
+  it("works with only a GitHub App's settings: each repository's installation token", async () => {
+    const github = await startGitHubStandIn({ apps: [APP] });
+    try {
+      const result = await setup(['--url', 'https://app.example.com/webhook', '--repo', 'hubot/app-repo'], {
+        GITHUB_API_URL: github.url,
+        GITHUB_TOKENS: '',
+        GITHUB_APP_ID: String(APP.appId),
+        GITHUB_APP_PRIVATE_KEY: APP_KEY,
+      });
+      expect(result.stderr).toBe('');
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/^hubot\/app-repo: webhook created \(hook id \d+\)\n$/);
+      expect(github.mintedInstallationTokens).toEqual([22]);
+      const [hook] = github.hooksOf('hubot/app-repo');
+      expect(hook).toMatchObject({
+        events: ['workflow_job'],
+        config: { url: 'https://app.example.com/webhook' },
+      });
+      expect(github.violations).toEqual([]);
+    } finally {
+      await github.close();
+    }
   }, 30_000);
 });
