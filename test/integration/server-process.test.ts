@@ -232,12 +232,13 @@ describe('the start-up choices the built function makes', () => {
   });
 
   it('logs an upstream failure with its type and the real names of the functions on its stack', async () => {
+    // GitHub refuses the token (401, not retried): the job cannot be read.
+    const github = await startGitHubStandIn({ token: 'github_pat_another_one' });
     const kubernetes = await startKubernetesStandIn();
     const server = await startServerProcess({
       WEBHOOK_SECRET,
       GITHUB_TOKEN,
-      // Nothing listens there: the job cannot be read from GitHub.
-      GITHUB_API_URL: `http://127.0.0.1:${await freePort()}`,
+      GITHUB_API_URL: github.url,
       KUBECONFIG: kubernetes.writeKubeconfig(tempDir('int')),
     });
     try {
@@ -251,6 +252,7 @@ describe('the start-up choices the built function makes', () => {
       expect(err?.stack).toMatch(/at async handleQueuedJob \(/);
     } finally {
       await server.stop();
+      await github.close();
       await kubernetes.close();
     }
   });
