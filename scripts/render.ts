@@ -98,6 +98,11 @@ const secret = buildJitSecret({
   labels: runnerLabels(fields),
   encodedJitConfig: '<redacted: the JIT config GitHub returns>',
 });
+// `npm run render ... | head`: a reader that stops early is no error of ours (Node would print a stack trace).
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(0);
+});
 process.stdout.write(
   `# profile "${profile.name}" (mode ${profile.mode}) for labels [${labels.join(', ')}]\n`,
 );

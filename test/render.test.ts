@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadAllYaml, type V1Job, type V1Secret } from '@kubernetes/client-node';
@@ -83,5 +83,21 @@ describe('npm run render', () => {
     expect(stderr).toContain('usage: npm run render');
     expect(stderr).not.toContain('    at ');
     expect(stdout).toBe('');
+  }, 30_000);
+
+  it('exits quietly when its reader stops early (`| head`), without a stack trace', async () => {
+    const child = spawn(tsx, [script, '--labels', 'self-hosted,linux'], {
+      env: { PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // The reading end closed before anything is written: the first write meets EPIPE.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
   }, 30_000);
 });
