@@ -1,4 +1,4 @@
-import type { V1NodeSelectorTerm } from '@kubernetes/client-node';
+import type { V1Affinity, V1NodeSelectorTerm } from '@kubernetes/client-node';
 import {
   describePlatform,
   type JobPlatform,
@@ -7,7 +7,15 @@ import {
   NODE_OS_LABEL,
   platformNodeLabels,
 } from '../labels/job-platform.js';
-import type { RunnerProfile } from './runner-profile.js';
+import type { LabelMatcher } from '../labels/label-matchers.js';
+
+/** What of a runner profile places its pods (a `RunnerProfile` is one; named apart to keep imports one-way). */
+export interface ProfilePlacement {
+  readonly name: string;
+  readonly matchers: readonly LabelMatcher[];
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  readonly affinity?: V1Affinity;
+}
 
 /**
  * What the default images run on: GitHub's runner image is published for linux/amd64 and linux/arm64
@@ -33,7 +41,7 @@ const MISNAMED: Readonly<Record<string, string>> = {
  * text. When the two disagree (only for a record whose profile was removed from the configuration since), the
  * job's ask wins: a runner on the wrong machine would fail every native binary.
  */
-export function runnerNodeSelector(profile: RunnerProfile, platform: JobPlatform): Record<string, string> {
+export function runnerNodeSelector(profile: ProfilePlacement, platform: JobPlatform): Record<string, string> {
   return { [NODE_OS_LABEL]: IMAGE_OS, ...profile.nodeSelector, ...platformNodeLabels(platform) };
 }
 
@@ -42,7 +50,7 @@ export function runnerNodeSelector(profile: RunnerProfile, platform: JobPlatform
  * pins another OS or architecture, the platform is one the default images do not run and the profile does not
  * name it in its nodeSelector, or its required node affinity admits no node of that platform.
  */
-export function placementConflict(profile: RunnerProfile, platform: JobPlatform): string | undefined {
+export function placementConflict(profile: ProfilePlacement, platform: JobPlatform): string | undefined {
   const pinned = profile.nodeSelector ?? {};
   for (const [key, wanted] of Object.entries(platformNodeLabels(platform))) {
     const pin = pinned[key];
@@ -79,7 +87,7 @@ export function placementConflict(profile: RunnerProfile, platform: JobPlatform)
  * *may* conflict (`match: linux` on an amd64 profile, and an arm64 job) is not an error: that profile does not
  * match it, and the next one may.
  */
-export function placementProblems(profile: RunnerProfile): string[] {
+export function placementProblems(profile: ProfilePlacement): string[] {
   const problems: string[] = [];
   for (const key of [NODE_OS_LABEL, NODE_ARCH_LABEL]) {
     const value = profile.nodeSelector?.[key];
