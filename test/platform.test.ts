@@ -165,6 +165,30 @@ describe('merged with a profile', () => {
     });
     expect(chooseProfile([profile], ['self-hosted', 'arm64']).profile).toBe(profile);
   });
+
+  it.each<[string, string, boolean]>([
+    ['DoesNotExist', 'arm64', false],
+    ['DoesNotExist', '', false],
+    ['Exists', '', true],
+    ['NotIn', '', true],
+    // Not judged here (numeric operators on a name): left to the scheduler, never called impossible.
+    ['Gt', 'arm64', true],
+  ])(
+    'reads an affinity term on the architecture with %s for a job asking %j: admits %s',
+    (operator, arch, admits) => {
+      const profile = profileOf('standard', {
+        affinity: {
+          nodeAffinity: {
+            requiredDuringSchedulingIgnoredDuringExecution: {
+              nodeSelectorTerms: [{ matchExpressions: [{ key: ARCH, operator, values: ['amd64'] }] }],
+            },
+          },
+        },
+      });
+      const labels = arch === '' ? ['self-hosted'] : ['self-hosted', arch];
+      expect(chooseProfile([profile], labels).profile === profile).toBe(admits);
+    },
+  );
 });
 
 describe('an OS or architecture the runner images do not run', () => {

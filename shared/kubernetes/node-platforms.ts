@@ -25,6 +25,7 @@ export interface NodeReader {
   listNodes(deadline?: Deadline): Promise<NodeLabels[] | undefined>;
 }
 
+/** How long answers are kept and how long a question may take; the clock, for tests. */
 export interface NodeReaderOptions {
   /** How long an answer of `hasNode` is kept. */
   readonly cacheMs?: number;
