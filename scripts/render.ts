@@ -12,7 +12,7 @@ import { readSecretFiles } from '../shared/config/read-secret-files.js';
 import { DEFAULT_DIND_IMAGES, RUNNER_MODES, type RunnerMode } from '../shared/config/runner-modes.js';
 import { withoutCredentials } from '../shared/config/without-credentials.js';
 import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
-import { selectProfile } from '../shared/profiles/runner-profile.js';
+import { chooseProfile } from '../shared/profiles/runner-profile.js';
 import { buildRecordJob } from '../shared/records/build-record-job.js';
 import { runnerJobName, runnerLabels } from '../shared/records/record-schema.js';
 
@@ -63,12 +63,10 @@ try {
   fail(error instanceof ConfigError ? error.problems.join('\n') : (error as Error).message);
 }
 
-const chosen = selectProfile(config.profiles, labels);
+const choice = chooseProfile(config.profiles, labels);
+const chosen = choice.profile;
 if (chosen === undefined)
-  fail(
-    `no profile matches [${labels.join(', ')}]: the job would get no runner ("job labels do not match")`,
-    1,
-  );
+  fail(`no profile serves [${labels.join(', ')}]: the job would get no runner ("${choice.reason}")`, 1);
 // A profile's default daemon image is its mode's: another mode brings its own default with it.
 const overridden = (mode: RunnerMode) => ({
   ...chosen,

@@ -58,6 +58,12 @@ export interface KubernetesStandIn {
     faults: readonly { status?: number; delayMs?: number }[],
     random: () => number,
   ): void;
+  /**
+   * The cluster's nodes (name and labels), listed at `/api/v1/nodes` with label selectors and `limit`. Unset (the
+   * default), listing nodes is forbidden (403), as for a ServiceAccount without the optional node-reading
+   * ClusterRole.
+   */
+  setNodes(nodes: readonly { name: string; labels: Record<string, string> }[] | undefined): void;
   /** Marks a Job as the Job controller does when its pod succeeded. */
   completeJob(name: string): void;
   /** Sets how many pods of a Job are ready, as the Job controller would once its runner pod came up. */
@@ -105,6 +111,7 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
   const failures = new Map<string, { status: number; count: number; after: number }>();
   const losing = new Set<string>();
   let resourceVersion = 1000;
+  let nodes: readonly { name: string; labels: Record<string, string> }[] | undefined;
   let chaos:
     | { probability: number; faults: readonly { status?: number; delayMs?: number }[]; random: () => number }
     | undefined;
@@ -133,6 +140,10 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
   }
 
   function answer(request: JsonRequest): JsonResponse {
+    if (request.url.pathname === '/api/v1/nodes' && request.method === 'GET') {
+      requestCounts.set('GET nodes', (requestCounts.get('GET nodes') ?? 0) + 1);
+      return listNodes(request.url.searchParams);
+    }
     const match =
       /^\/(?:apis\/batch\/v1|api\/v1|apis\/coordination\.k8s\.io\/v1)\/namespaces\/([^/]+)\/(jobs|secrets|leases)(?:\/([^/]+))?$/.exec(
         request.url.pathname,
@@ -247,6 +258,37 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     };
   }
 
+  function listNodes(query: URLSearchParams): JsonResponse {
+    if (nodes === undefined) {
+      return status(
+        403,
+        'Forbidden',
+        'nodes is forbidden: User "system:serviceaccount:stand-in:stand-in" cannot list resource "nodes" in API group "" at the cluster scope',
+        { kind: 'nodes' },
+      );
+    }
+    const wanted = (query.get('labelSelector') ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((term) => term.split('=') as [string, string]);
+    const limit = Number(query.get('limit') ?? 0);
+    const found = nodes.filter((node) => wanted.every(([k, v]) => node.labels[k] === v));
+    const items = (limit > 0 ? found.slice(0, limit) : found).map((node) => ({
+      kind: 'PartialObjectMetadata',
+      apiVersion: 'meta.k8s.io/v1',
+      metadata: { name: node.name, labels: { ...node.labels } },
+    }));
+    return {
+      status: 200,
+      body: {
+        kind: 'PartialObjectMetadataList',
+        apiVersion: 'meta.k8s.io/v1',
+        metadata: { resourceVersion: String(resourceVersion) },
+        items,
+      },
+    };
+  }
+
   function patch(
     resource: Resource,
     name: string,
@@ -340,6 +382,9 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     },
     failNext(method, resource, code, count = 1, after = 0) {
       failures.set(`${method} ${resource}`, { status: code, count, after });
+    },
+    setNodes(list) {
+      nodes = list;
     },
     setReady(name, ready) {
       const job = stores.jobs.get(name);

@@ -187,7 +187,8 @@ describe('a profile on the pod', () => {
     const job = jobWith({ ...(gpu as NonNullable<typeof gpu>), mode });
     expect(job).toMatchSnapshot();
     const pod = job.spec?.template.spec;
-    expect(pod?.nodeSelector).toEqual({ accelerator: 'nvidia' });
+    // The profile's own selector, kept, on a linux node (the images' OS).
+    expect(pod?.nodeSelector).toEqual({ 'kubernetes.io/os': 'linux', accelerator: 'nvidia' });
     expect(pod?.runtimeClassName).toBe('nvidia');
     expect(job.spec?.activeDeadlineSeconds).toBe(14400);
     const runner = pod?.containers.find((container) => container.name === 'runner');

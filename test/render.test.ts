@@ -29,7 +29,10 @@ describe('npm run render', () => {
     expect(stdout.split('\n')[0]).toBe('# profile "gpu" (mode userns) for labels [self-hosted, linux, gpu]');
     const [job, secret] = loadAllYaml(stdout) as [V1Job, V1Secret];
     expect(job.metadata?.namespace).toBe('ci');
-    expect(job.spec?.template.spec?.nodeSelector).toEqual({ accelerator: 'nvidia' });
+    expect(job.spec?.template.spec?.nodeSelector).toEqual({
+      'kubernetes.io/os': 'linux',
+      accelerator: 'nvidia',
+    });
     expect(job.spec?.template.spec?.hostUsers).toBe(false);
     expect(secret.kind).toBe('Secret');
     expect(secret.stringData?.jitconfig).toMatch(/^<redacted/);
@@ -73,7 +76,24 @@ describe('npm run render', () => {
   it('says so and exits 1 when no profile matches', async () => {
     const { code, stderr } = await render(['--labels', 'ubuntu-latest']);
     expect(code).toBe(1);
-    expect(stderr).toContain('no profile matches [ubuntu-latest]');
+    expect(stderr).toContain('no profile serves [ubuntu-latest]');
+    expect(stderr).toContain('job labels do not match');
+  }, 30_000);
+
+  it("shows the node selection of the job's architecture", async () => {
+    const { code, stdout } = await render(['--labels', 'self-hosted,linux,arm64']);
+    expect(code).toBe(0);
+    const [job] = loadAllYaml(stdout) as [V1Job];
+    expect(job.spec?.template.spec?.nodeSelector).toEqual({
+      'kubernetes.io/os': 'linux',
+      'kubernetes.io/arch': 'arm64',
+    });
+  }, 30_000);
+
+  it('says why a windows job gets no runner', async () => {
+    const { code, stderr } = await render(['--labels', 'self-hosted,windows']);
+    expect(code).toBe(1);
+    expect(stderr).toContain('job asks for kubernetes.io/os=windows, which the runner images do not run');
   }, 30_000);
 
   it('refuses an unknown option with the usage, not a stack trace', async () => {

@@ -4,6 +4,7 @@ import { createGitHubClient } from '../../shared/github/github-client.js';
 import { createHttpFetch } from '../../shared/http/http-fetch.js';
 import { createKubeApi } from '../../shared/kubernetes/kube-api.js';
 import type { KubeConnection } from '../../shared/kubernetes/kube-connection.js';
+import { createNodeReader } from '../../shared/kubernetes/node-platforms.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { createMetrics, observeGitHub } from '../../shared/metrics/create-metrics.js';
 import { createStatsdPush, type MetricsPush } from '../../shared/metrics/statsd-push.js';
@@ -64,6 +65,7 @@ export function createDeps({ config, kubernetes, log, now }: DepsInput): Deps {
     github,
     records,
     metrics,
+    nodes: createNodeReader(kubeApi, now ? { now } : {}),
     log,
     metricsPush,
     ...(metricsPush ? { afterDelivery: () => metricsPush.schedule() } : {}),

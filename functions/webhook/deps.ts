@@ -1,5 +1,6 @@
 import type { Config } from '../../shared/config/load-config.js';
 import type { GitHubClient } from '../../shared/github/github-client.js';
+import type { NodeReader } from '../../shared/kubernetes/node-platforms.js';
 import type { Metrics } from '../../shared/metrics/create-metrics.js';
 import type { RecordStore } from '../../shared/records/record-store.js';
 
@@ -9,6 +10,8 @@ export interface HandlerDeps {
   readonly github: GitHubClient;
   readonly records: RecordStore;
   readonly metrics: Metrics;
+  /** The cluster's nodes, when the function may list them (optional ClusterRole); absent: never asked. */
+  readonly nodes?: NodeReader;
   /** The clock, injectable for tests. */
   readonly now?: () => number;
 }

@@ -1,6 +1,6 @@
 import { RecordConflictError } from '../../shared/errors/errors.js';
 import type { Logger } from '../../shared/log/create-logger.js';
-import { selectProfile } from '../../shared/profiles/runner-profile.js';
+import { chooseProfile } from '../../shared/profiles/runner-profile.js';
 import { buildRecordJob } from '../../shared/records/build-record-job.js';
 import { newClaim, runnerJobName } from '../../shared/records/record-schema.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
@@ -35,14 +35,14 @@ export async function handleQueuedJob(
   // The payload's labels only spare GitHub a call for a job no profile could serve; the profile (so the pod) is
   // chosen from GitHub's own answer, which a forged or altered payload cannot change. No text of a label reaches
   // the pod spec.
-  if (selectProfile(config.profiles, event.labels) === undefined) {
-    return { outcome: 'ignored', reason: 'job labels do not match' };
-  }
+  // A job for a machine no profile places (windows, macOS, two architectures) is ignored the same way, with why.
+  const asked = chooseProfile(config.profiles, event.labels);
+  if (asked.profile === undefined) return { outcome: 'ignored', reason: asked.reason };
   const job = await github.getJob(event, event.jobId, deadline);
   if (job.status !== 'queued')
     return { outcome: 'ignored', reason: `job is no longer queued (${job.status})` };
-  const profile = selectProfile(config.profiles, job.labels);
-  if (profile === undefined) return { outcome: 'ignored', reason: 'job labels do not match' };
+  const { profile, reason } = chooseProfile(config.profiles, job.labels);
+  if (profile === undefined) return { outcome: 'ignored', reason };
   // A payload may omit or misstate `private`: under PUBLIC_REPOSITORIES=deny, GitHub's own answer decides.
   if (config.policy.publicRepositories === 'deny' && (await github.isPublic(event, deadline))) {
     return {
@@ -114,6 +114,9 @@ export async function handleQueuedJob(
   }
   const result = await startRunner(deps, record, claim, log, deadline);
   if (!result.started) {
+    // Counted once a job: by the delivery that recorded it, not by every pass that finds it still waiting.
+    if (result.node !== undefined && created.created)
+      deps.metrics.runnerJobsWaitingForNode.inc({ os: result.node.os, arch: result.node.arch });
     return { outcome: result.cancelled ? 'cancelled' : 'waiting', job: name, reason: result.reason };
   }
   return { outcome: 'created', job: name, runnerId: result.runner.runnerId };

@@ -8,15 +8,22 @@ import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 import { letClaimGo, undoDeadline } from './let-claim-go.js';
+import { type NodeWait, nodeToWaitFor } from './node-to-wait-for.js';
 import { resetRecord } from './reset-record.js';
 
 /** The runner's working folder, relative to its install directory (GitHub's default). */
 const WORK_FOLDER = '_work';
 
-/** Whether the runner was started, waits for capacity, or was cancelled while starting (and why). */
+/** Whether the runner was started, waits for capacity or a node, or was cancelled while starting (and why). */
 export type StartResult =
   | { readonly started: true; readonly runner: JitRunner }
-  | { readonly started: false; readonly cancelled: boolean; readonly reason: string };
+  | {
+      readonly started: false;
+      readonly cancelled: boolean;
+      readonly reason: string;
+      /** Set when it waits because no node has the machine its job asks for. */
+      readonly node?: NodeWait;
+    };
 
 /**
  * Starts the runner of a queued record this process has claimed with `claim` (queued -> started): takes its slots,
@@ -36,6 +43,12 @@ export async function startRunner(
   const now = deps.now ?? Date.now;
   let slotsTaken = false;
   try {
+    const node = await nodeToWaitFor(deps, record, deadline);
+    if (node !== undefined) {
+      // No node has its machine: the record waits, unclaimed, like a record over a cap (reconcile tries again).
+      await records.releaseClaim(record.name, deadline);
+      return { started: false, cancelled: false, reason: node.reason, node };
+    }
     const full = await takeSlots(deps, record, deadline);
     if (full !== undefined) {
       // Over a cap the record waits, unclaimed, and starts when a runner finishes (completed event or reconcile).

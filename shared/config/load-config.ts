@@ -7,6 +7,7 @@ import { type LabelMatcher, parseLabelMatchers } from '../labels/label-matchers.
 import { type MetricsConfig, parseMetricsConfig } from '../metrics/metrics-config.js';
 import type { RepositoryPolicy } from '../policy/repository-policy.js';
 import { parseProfiles } from '../profiles/parse-profiles.js';
+import { placementProblems } from '../profiles/profile-placement.js';
 import {
   DEFAULT_ACTIVE_DEADLINE_SECONDS,
   DEFAULT_RESOURCES,
@@ -133,6 +134,7 @@ export function loadConfig(env: Env): Config {
     },
   ];
   const profilesText = env.RUNNER_PROFILES;
+  let fromFile = false;
   if (profilesText !== undefined && profilesText.trim() !== '') {
     if (text('LABEL_MATCHERS') !== undefined) {
       problems.push(
@@ -145,9 +147,15 @@ export function loadConfig(env: Env): Config {
         image: text('RUNNER_IMAGE'),
         dindImage: text('DIND_IMAGE'),
       });
+      fromFile = true;
     } catch (error) {
       problems.push((error as Error).message);
     }
+  }
+  // A profile whose own match names a machine its placement excludes could never serve those jobs: say so now.
+  for (const profile of profiles) {
+    const where = fromFile ? `RUNNER_PROFILES_FILE: profile "${profile.name}"` : 'LABEL_MATCHERS';
+    for (const problem of placementProblems(profile)) problems.push(`${where}: ${problem}`);
   }
 
   const config: Config = {

@@ -12,6 +12,8 @@ export interface KubeRequest {
   readonly body?: unknown;
   /** Defaults to `application/json`; a JSON Patch is `application/json-patch+json`. */
   readonly contentType?: string;
+  /** Defaults to `application/json`; a list of object metadata only is `...;as=PartialObjectMetadataList;...`. */
+  readonly accept?: string;
   readonly signal?: AbortSignal;
 }
 
@@ -67,7 +69,7 @@ export function createKubeApi(connection: KubeConnection, proxyEnv: ProxyEnv = N
       }
       const body = call.body === undefined ? undefined : JSON.stringify(call.body);
       const send = (authorization: string | undefined) => {
-        const headers: Record<string, string> = { accept: 'application/json' };
+        const headers: Record<string, string> = { accept: call.accept ?? 'application/json' };
         if (authorization !== undefined) headers.authorization = authorization;
         if (body !== undefined) headers['content-type'] = call.contentType ?? 'application/json';
         return sendRequest(

@@ -35,6 +35,11 @@ export interface Metrics {
   readonly runnerJobsCreated: CounterOf<'owner' | 'repo'>;
   /** Jobs given up for an answer of GitHub's that asking again cannot change (400/404/422): `status` is GitHub's. */
   readonly runnerJobsRefused: CounterOf<'owner' | 'repo' | 'status'>;
+  /**
+   * Queued jobs whose runner waits because no node of the cluster has the OS and architecture they ask for
+   * (`os`, `arch`: node label values, a handful). Counted once a job, by the delivery that recorded it.
+   */
+  readonly runnerJobsWaitingForNode: CounterOf<'os' | 'arch'>;
   /** `endpoint` is a route template such as `GET /repos/{owner}/{repo}/actions/jobs/{job_id}`. */
   readonly githubApiRequests: CounterOf<'endpoint' | 'status'>;
   readonly githubRateLimitRemaining: { set(labels: { credential: string }, value: number): void };
@@ -114,6 +119,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['owner', 'repo', 'status'] as const,
     registers,
   });
+  const runnerJobsWaitingForNode = new Counter({
+    name: 'runner_jobs_waiting_for_node_total',
+    help: 'Queued jobs whose runner waits because no node has the OS and architecture they ask for',
+    labelNames: ['os', 'arch'] as const,
+    registers,
+  });
   new Gauge({
     name: 'runner_jobs_active',
     help: 'Runner Jobs (app=github-runner) that have not finished, as the Kubernetes API reports them',
@@ -145,7 +156,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['outcome'] as const,
     registers,
   });
-  const counters = [webhookRequests, runnerJobsCreated, runnerJobsRefused, githubApiRequests, pushFailures];
+  const counters = [
+    webhookRequests,
+    runnerJobsCreated,
+    runnerJobsRefused,
+    githubApiRequests,
+    pushFailures,
+    runnerJobsWaitingForNode,
+  ];
 
   let recording = false;
   let latencies: number[] = [];
@@ -177,6 +195,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       inc: (labels, value) =>
         runnerJobsRefused.inc({ status: labels.status, ...repository(labels.owner, labels.repo) }, value),
     },
+    runnerJobsWaitingForNode: { inc: (labels, value) => runnerJobsWaitingForNode.inc(labels, value) },
     githubApiRequests: { inc: (labels, value) => githubApiRequests.inc(labels, value) },
     githubRateLimitRemaining: {
       set({ credential }, value) {

@@ -6,10 +6,15 @@ import { DAEMON_CONTAINER, daemonResources, JOB_DATA_VOLUMES } from './docker-da
  * Puts a profile's choices on a mode's pod spec: the profile's resources on the runner (the pod asks for what the
  * profile states, once), the daemon's own sizing on a Docker sidecar, the profile's ephemeral-storage limit on
  * the volumes a job writes into, placement (nodeSelector, tolerations, affinity, runtimeClassName), extra env and
- * cache volumes on the runner. Helper init containers keep the small resources their mode gives them. Nothing
- * here comes from a job's labels; the labels only chose the profile.
+ * cache volumes on the runner. Helper init containers keep the small resources their mode gives them. The node
+ * selector is the profile's merged with the machine the job asks for (`runnerNodeSelector`); nothing else here
+ * comes from a job's labels, which only chose the profile.
  */
-export function applyProfile(spec: V1PodSpec, profile: RunnerProfile): V1PodSpec {
+export function applyProfile(
+  spec: V1PodSpec,
+  profile: RunnerProfile,
+  nodeSelector: Readonly<Record<string, string>> | undefined = profile.nodeSelector,
+): V1PodSpec {
   const mounts = profile.volumes.map((volume) => ({
     name: `cache-${volume.name}`,
     mountPath: volume.mountPath,
@@ -50,7 +55,7 @@ export function applyProfile(spec: V1PodSpec, profile: RunnerProfile): V1PodSpec
     containers: spec.containers.map(runner),
     ...(spec.initContainers ? { initContainers: spec.initContainers.map(sidecar) } : {}),
     ...(volumes.length > 0 ? { volumes } : {}),
-    ...(profile.nodeSelector ? { nodeSelector: { ...profile.nodeSelector } } : {}),
+    ...(nodeSelector ? { nodeSelector: { ...nodeSelector } } : {}),
     ...(profile.tolerations ? { tolerations: [...profile.tolerations] } : {}),
     ...(profile.affinity ? { affinity: profile.affinity } : {}),
     ...(profile.runtimeClassName ? { runtimeClassName: profile.runtimeClassName } : {}),

@@ -1,5 +1,7 @@
 import type { V1PodSpec } from '@kubernetes/client-node';
 import type { RunnerMode } from '../config/runner-modes.js';
+import type { JobPlatform } from '../labels/job-platform.js';
+import { runnerNodeSelector } from '../profiles/profile-placement.js';
 import type { RunnerProfile } from '../profiles/runner-profile.js';
 import { applyProfile } from './apply-profile.js';
 import { dindPodSpec } from './dind.js';
@@ -15,8 +17,15 @@ const podSpecBuilders: Readonly<Record<RunnerMode, (input: RunnerPodInput) => V1
   'dind-rootless': dindRootlessPodSpec,
 };
 
-/** The runner pod of a profile: its mode's pod, shaped by the profile (images, resources, placement, caches). */
-export function buildRunnerPodSpec(profile: RunnerProfile, secretName: string): V1PodSpec {
+/**
+ * The runner pod of a profile: its mode's pod, shaped by the profile (images, resources, placement, caches), on a
+ * node of the OS and architecture the job asks for (`platform`, from its labels) as well as the profile's own.
+ */
+export function buildRunnerPodSpec(
+  profile: RunnerProfile,
+  secretName: string,
+  platform: JobPlatform = {},
+): V1PodSpec {
   const pod: RunnerPodInput = { runnerImage: profile.image, dindImage: profile.dindImage, secretName };
-  return applyProfile(podSpecBuilders[profile.mode](pod), profile);
+  return applyProfile(podSpecBuilders[profile.mode](pod), profile, runnerNodeSelector(profile, platform));
 }

@@ -1,6 +1,8 @@
 import type { V1Affinity, V1EnvVar, V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
 import type { RunnerMode } from '../config/runner-modes.js';
+import { jobPlatform } from '../labels/job-platform.js';
 import { type LabelMatcher, matchLabels } from '../labels/label-matchers.js';
+import { placementConflict } from './profile-placement.js';
 
 /** A cache volume mounted into the runner: a PersistentVolumeClaim, or an emptyDir when no claim is named. */
 export interface CacheVolume {
@@ -43,12 +45,40 @@ export const DEFAULT_RESOURCES: V1ResourceRequirements = {
 /** GitHub's limit for one job: 6 hours. */
 export const DEFAULT_ACTIVE_DEADLINE_SECONDS = 6 * 3600;
 
-/** The first profile whose matchers fit the job's labels (which must include `self-hosted`), if any. */
+/** The profile a job gets, or why it gets none (answered to GitHub as the reason it was `ignored`). */
+export type ProfileChoice =
+  | { readonly profile: RunnerProfile; readonly reason?: undefined }
+  | { readonly profile?: undefined; readonly reason: string };
+
+/** The reason of a job whose labels no profile's `match` fits. */
+export const NO_MATCH_REASON = 'job labels do not match';
+
+/**
+ * The first profile whose matchers fit the job's labels (which must include `self-hosted`) and that can place its
+ * runner on the machine those labels ask for (`linux`/`windows`/`macOS`, `x64`/`ARM64`/`ARM`; see
+ * `placementConflict`). A profile that fits the labels but pins another machine does not match, and the next one
+ * is tried. Without a profile: why, naming the first conflict when labels alone would have matched.
+ */
+export function chooseProfile(profiles: readonly RunnerProfile[], labels: readonly string[]): ProfileChoice {
+  const fitting = profiles.filter((profile) => matchLabels(labels, profile.matchers));
+  if (fitting.length === 0) return { reason: NO_MATCH_REASON };
+  const of = jobPlatform(labels);
+  if ('problem' in of) return { reason: of.problem };
+  let first: string | undefined;
+  for (const profile of fitting) {
+    const conflict = placementConflict(profile, of.platform);
+    if (conflict === undefined) return { profile };
+    first ??= conflict;
+  }
+  return { reason: first ?? NO_MATCH_REASON };
+}
+
+/** The profile `chooseProfile` gives a job, if any. */
 export function selectProfile(
   profiles: readonly RunnerProfile[],
   labels: readonly string[],
 ): RunnerProfile | undefined {
-  return profiles.find((profile) => matchLabels(labels, profile.matchers));
+  return chooseProfile(profiles, labels).profile;
 }
 
 /**

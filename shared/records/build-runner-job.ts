@@ -1,4 +1,5 @@
 import type { V1Job } from '@kubernetes/client-node';
+import { jobPlatform } from '../labels/job-platform.js';
 import { buildRunnerPodSpec } from '../modes/build-runner-pod.js';
 import type { RunnerProfile } from '../profiles/runner-profile.js';
 import {
@@ -31,6 +32,9 @@ export interface RunnerJobInput extends RecordFields {
  */
 export function buildRunnerJob(input: RunnerJobInput): V1Job {
   const { profile } = input;
+  // A job naming two machines gets no profile, so no record; were one made anyway, it would carry no ask.
+  const of = jobPlatform(input.jobLabels);
+  const platform = 'platform' in of ? of.platform : {};
   const labels = { ...runnerLabels(input), [`${LABEL_PREFIX}/profile`]: profile.name };
   return {
     apiVersion: 'batch/v1',
@@ -61,7 +65,7 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
       ttlSecondsAfterFinished: input.ttlSecondsAfterFinished,
       template: {
         metadata: { labels },
-        spec: buildRunnerPodSpec(profile, input.secretName),
+        spec: buildRunnerPodSpec(profile, input.secretName, platform),
       },
     },
   };
