@@ -40,6 +40,8 @@ export interface RecordStore {
    * error.
    */
   deleteRecord(name: string, deadline?: Deadline): Promise<void>;
+  /** The records of one job: its own, and replacements made when another job took its runner. */
+  listRecordsOfJob(jobId: number, deadline?: Deadline): Promise<RunnerRecord[]>;
   /** Every record (`app=github-runner` Jobs this version can read), in every state. */
   listRecords(deadline?: Deadline): Promise<RunnerRecord[]>;
   /**

@@ -104,6 +104,8 @@ async function startBackend(): Promise<Backend> {
 
 let kubernetes: Backend;
 let server: ServerProcess | undefined;
+/** Every function process of the run (the killed one too), for the trace of a job that went wrong. */
+const processes: ServerProcess[] = [];
 
 afterAll(async () => {
   await server?.stop();
@@ -123,8 +125,9 @@ async function startFunction(kubeconfig: string, namespace: string): Promise<Ser
     CLAIM_TTL_SECONDS: '2',
     MAX_RUNNERS: String(MAX_RUNNERS),
     RECONCILE_HOOKS: `lineville/elastic-machines-testing:${HOOK_ID}`,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.FAULTS_LOG_LEVEL ?? 'warn',
   });
+  processes.push(started);
   github.setHook({ url: `${started.url}/webhook`, secret: WEBHOOK_SECRET, hookId: HOOK_ID });
   return started;
 }
@@ -234,6 +237,7 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
       'removed',
       'surplus',
       'orphans',
+      'replaced',
       'timedOut',
       'redelivered',
       'restored',
@@ -352,6 +356,27 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
   process.stdout.write(`reconcile passes: ${JSON.stringify(passes)}\n`);
   if (problems.length > 0)
     process.stdout.write(`problems (first 20):\n  ${problems.slice(0, 20).join('\n  ')}\n`);
+  // What happened to each job that went wrong: its registrations at GitHub, the calls on them, and the function's
+  // log lines naming it (at FAULTS_LOG_LEVEL=info, every step).
+  for (const problem of problems.slice(0, 5)) {
+    const name = /^runner-\d+/.exec(problem)?.[0];
+    if (name === undefined) continue;
+    const registrations = github.runners.filter((runner) => runner.name === name);
+    const ids = new Set(registrations.map((runner) => String(runner.id)));
+    const calls = github.calls.filter((call) => ids.has(call.path.split('/').at(-1) ?? ''));
+    const lines = processes.flatMap((p, index) =>
+      p
+        .logs()
+        .filter((line) => JSON.stringify(line).includes(name))
+        .map((line) => ({ process: index, ...line })),
+    );
+    process.stdout.write(
+      `trace ${name}: registrations ${JSON.stringify(registrations.map(({ id, deleted }) => ({ id, deleted })))}\n` +
+        `  calls ${JSON.stringify(calls.map(({ method, path, status }) => `${method} ${path} ${status}`))}\n` +
+        lines.map((line) => `  ${JSON.stringify(line)}`).join('\n') +
+        '\n',
+    );
+  }
 
   expect(failedAttempts).toBeGreaterThan(0); // the faults did bite
   expect(github.violations).toEqual([]);
