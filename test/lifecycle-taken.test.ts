@@ -3,8 +3,17 @@
  * cover, so the gpu job's runner may run a small job, and the small job's runner cannot take the gpu job. Every job
  * the function accepted and GitHub still has queued must keep a runner able to take it; surplus idle runners go.
  */
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AppHarness, addQueuedJob, deliverSigned, startAppHarness } from './support/app-harness.js';
+import { inProgressPayload } from '../stand-ins/payloads.js';
+import {
+  type AppHarness,
+  addQueuedJob,
+  deliverSigned,
+  startAppHarness,
+  WEBHOOK_SECRET,
+} from './support/app-harness.js';
 
 const TOKEN = 'reconcile-token-0123';
 const SMALL = ['self-hosted', 'k8s'];
@@ -33,24 +42,9 @@ async function reconcile() {
   return (await response.json()) as Record<string, unknown>;
 }
 
-/** GitHub runs the job on that runner: the job is in progress there, and the runner is busy. */
-function runs(payload: ReturnType<typeof queued>, runnerName: string) {
-  const runner = h.github.runners.find((one) => one.name === runnerName && !one.deleted);
-  if (runner === undefined) throw new Error(`no live runner ${runnerName}`);
-  runner.busy = true;
-  h.github.setJobStatus(payload.workflow_job.id, 'in_progress');
-  h.github.setJobFields(payload.workflow_job.id, { runner_name: runnerName, runner_id: runner.id });
-  return {
-    ...payload,
-    action: 'in_progress',
-    workflow_job: {
-      ...payload.workflow_job,
-      status: 'in_progress',
-      runner_id: runner.id,
-      runner_name: runnerName,
-    },
-  };
-}
+/** GitHub runs the job on that runner; the `in_progress` delivery it sends. */
+const runs = (payload: ReturnType<typeof queued>, runnerName: string) =>
+  inProgressPayload(payload, h.github.giveJob(payload.workflow_job.id, runnerName));
 
 const live = () =>
   h.github.runners
@@ -92,11 +86,8 @@ describe('a runner taken by another job', () => {
     const gpu = queued(912, GPU);
     for (const payload of [small, gpu]) expect(await deliver(payload)).toMatchObject({ outcome: 'created' });
     runs(small, 'runner-912'); // no delivery
-    // Within a minute of its start a runner may simply not have taken its job yet: nothing is replaced. The small
-    // job's own runner, idle and unable to take the gpu job, goes.
-    expect(await reconcile()).toMatchObject({ replaced: 0, surplus: 1 });
-    clock += 61_000;
-    expect(await reconcile()).toMatchObject({ replaced: 1 });
+    // The small job's own runner, idle and unable to take the gpu job, goes; the gpu job gets a replacement.
+    expect(await reconcile()).toMatchObject({ replaced: 1, surplus: 1 });
     expect(h.github.runners.find((runner) => runner.name === 'runner-912-2')?.labels).toEqual(GPU);
     runs(gpu, 'runner-912-2');
     expect(await reconcile()).toMatchObject({ surplus: 0, replaced: 0 });
@@ -145,5 +136,37 @@ describe('a runner taken by another job', () => {
     await deliver(cancelled);
     expect(h.kubernetes.jobs.has('runner-942-2')).toBe(false);
     expect(live()).not.toContain('runner-942-2');
+  });
+
+  it('gets its replacement when the failed in_progress delivery is redelivered', async () => {
+    clock = Date.now();
+    h = await startAppHarness(
+      { RECONCILE_TOKEN: TOKEN, RECONCILE_HOOKS: 'lineville/elastic-machines-testing:292430182' },
+      { now: () => clock },
+    );
+    const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      h.github.setHook({
+        url: `http://127.0.0.1:${port}/webhook`,
+        secret: WEBHOOK_SECRET,
+        hookId: 292430182,
+      });
+      const small = queued(951, SMALL);
+      const gpu = queued(952, GPU);
+      for (const payload of [small, gpu]) expect(await h.github.deliver('workflow_job', payload)).toBe(200);
+      // The gpu job's runner takes the small job and finishes it; the in_progress delivery fails.
+      const taken = runs(small, 'runner-952');
+      h.kubernetes.failNext('GET', 'jobs', 403);
+      expect(await h.github.deliver('workflow_job', taken)).toBe(502);
+      h.kubernetes.completeJob('runner-952'); // it ran the small job: reconcile alone would not look at it
+      expect(await reconcile()).toMatchObject({ redelivered: 1 });
+      await h.github.settled();
+      expect(h.github.deliveries.at(-1)).toMatchObject({ redelivery: true, statusCode: 200 });
+      expect(h.kubernetes.jobs.get('runner-952-2')?.spec?.suspend).toBe(false);
+    } finally {
+      server.close();
+    }
   });
 });

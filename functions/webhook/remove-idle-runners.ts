@@ -42,7 +42,6 @@ export async function removeIdleRunners(
   spend: () => boolean,
   report: IdleReport,
 ): Promise<void> {
-  const now = deps.now ?? Date.now;
   const live = records.filter((record) => record.state === 'queued' || record.state === 'started');
   const started = live.filter((record) => record.state === 'started');
   // First what GitHub says of each started runner's job, then the decisions, which depend on one another.
@@ -59,10 +58,14 @@ export async function removeIdleRunners(
   /** A job still waiting for a runner: a queued record, or one whose job GitHub has queued (or was not asked). */
   const waiting = (record: RunnerRecord) =>
     record.state === 'queued' || !jobs.has(record) || jobs.get(record)?.status === 'queued';
+  /** Runners whose job went elsewhere: free for a job their labels cover. */
+  const freed = [...jobs]
+    .filter(([record, job]) => job?.status !== 'queued' && job?.runnerName !== record.name)
+    .map(([record]) => record);
   for (const [record, job] of jobs) {
     try {
       if (job?.status === 'queued') {
-        await replaceIfTaken(deps, record, now(), log, deadline, report);
+        await replaceIfTaken(deps, record, freed, log, deadline, report);
         continue;
       }
       if (job?.runnerName === record.name) continue;
@@ -88,6 +91,7 @@ export async function removeIdleRunners(
   }
 
   // Where registrations are made: each repository of a record or a configured hook (its organisation, in org scope).
+  const liveNames = new Set(live.map((record) => record.name));
   const places = new Map<string, RepoRef>();
   for (const record of [...records, ...hooks]) {
     const key = deps.config.runnerScope === 'org' ? record.owner : `${record.owner}/${record.repo}`;
@@ -99,7 +103,9 @@ export async function removeIdleRunners(
       for (const registration of await deps.github.listRunners(place, deadline)) {
         if (!OURS.test(registration.name) || registration.busy) continue;
         // A record is made before its registration, so one that exists now may have a start under way: only a
-        // registration whose record is gone (read now, not from the pass's list) is an orphan.
+        // registration whose record is gone (read now, not from the pass's list) is an orphan. One the pass's list
+        // holds live needs no read: if it has gone since, the next pass finds it.
+        if (liveNames.has(registration.name)) continue;
         if ((await deps.records.getRecord(registration.name, deadline)) !== undefined) continue;
         await deps.github.deleteRunner(place, registration.id, deadline);
         report.orphans += 1;
@@ -112,25 +118,23 @@ export async function removeIdleRunners(
   }
 }
 
-/** A runner comes online and takes its job within seconds; one busy this long after its start took another job. */
-const TAKEN_AFTER_MS = 60_000;
-
 /**
  * The reconcile side of `handleInProgressJob`, for an `in_progress` delivery that never came: a started runner
- * whose own job GitHub still has queued, and which is busy, took another job; its job may need a replacement.
+ * whose own job GitHub has queued, and which is busy, runs another job; its job may need a replacement. Read in
+ * that order (job queued, then runner busy, then the job again in `replaceTakenRunner`), a runner that has just
+ * taken its own job is not mistaken for a taken one: GitHub marks the job in progress when it gives it out.
  */
 async function replaceIfTaken(
   deps: HandlerDeps,
   record: RunnerRecord,
-  now: number,
+  freed: readonly RunnerRecord[],
   log: Logger,
   deadline: Deadline,
   report: IdleReport,
 ): Promise<void> {
-  if (now - (record.startedAt ?? record.createdAt) < TAKEN_AFTER_MS) return;
   const registration = await deps.github.findRunner(record, record.name, deadline);
   if (!registration?.busy) return;
-  const replacement = await replaceTakenRunner(deps, record, [], log, deadline);
+  const replacement = await replaceTakenRunner(deps, record, freed, log, deadline);
   if (replacement.outcome === 'replaced') report.replaced += 1;
 }
 

@@ -18,7 +18,8 @@ export type Replacement =
  * instead, and the job it was made for would wait with no runner able to take it (a gpu job whose runner took a
  * small job, say). Holds the invariant: a job we accepted that GitHub still has queued has a runner of ours able to
  * take it. Nothing to do when the job no longer waits, when one of its own runners is still free, or when a runner
- * freed by the job that took this one (`freed`: that job's own records) covers its labels. Otherwise a replacement
+ * freed by the job that took this one (`freed`: that job's own records, or in reconcile every runner whose
+ * job went elsewhere) is idle and covers its labels. Otherwise a replacement
  * is recorded (`runner-<job id>-<n>`, the next generation, so two deciders make one) and started.
  */
 export async function replaceTakenRunner(
@@ -31,8 +32,12 @@ export async function replaceTakenRunner(
   const job = await deps.github.getJob(taken, taken.jobId, deadline);
   if (job.status !== 'queued')
     return { outcome: 'not-needed', reason: `job is no longer queued (${job.status})` };
-  if (freed.some((record) => record.state === 'started' && labelsCover(record.jobLabels, taken.jobLabels))) {
-    return { outcome: 'not-needed', reason: 'a freed runner can take it' };
+  for (const record of freed) {
+    if (record.state !== 'started' || !labelsCover(record.jobLabels, taken.jobLabels)) continue;
+    const registration = await deps.github.findRunner(record, record.name, deadline);
+    if (registration !== undefined && !registration.busy) {
+      return { outcome: 'not-needed', reason: 'a freed runner can take it' };
+    }
   }
   const ofJob = await deps.records.listRecordsOfJob(taken.jobId, deadline);
   for (const record of ofJob) {
