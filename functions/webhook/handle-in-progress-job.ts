@@ -4,14 +4,14 @@ import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { WorkflowJobEvent } from '../../shared/webhook/parse-workflow-job.js';
 import type { HandlerDeps } from './deps.js';
 import type { Outcome } from './outcome.js';
-import { replaceTakenRunner } from './replace-taken-runner.js';
+import { replaceRunner } from './replace-runner.js';
 
 const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /**
  * An `in_progress` delivery says which runner took the job (`runner_name`). When that runner was made for another
  * of our jobs, that job lost its runner: give it a replacement unless a runner able to take it is free (see
- * `replaceTakenRunner`). Which runner took the job is read from GitHub, not from the payload.
+ * `replaceRunner`). Which runner took the job is read from GitHub, not from the payload.
  */
 export async function handleInProgressJob(
   deps: HandlerDeps,
@@ -33,7 +33,7 @@ export async function handleInProgressJob(
   );
   if (taken === undefined) return { outcome: 'ignored', reason: 'no runner job for the runner that took it' };
   const freed = await deps.records.listRecordsOfJob(event.jobId, deadline);
-  const replacement = await replaceTakenRunner(deps, taken, freed, log, deadline);
+  const replacement = await replaceRunner(deps, taken, freed, log, deadline);
   return replacement.outcome === 'replaced'
     ? { outcome: 'replaced', job: replacement.job, reason: `another job took ${taken.name}` }
     : { outcome: 'ignored', reason: replacement.reason };

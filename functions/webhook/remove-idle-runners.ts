@@ -6,7 +6,7 @@ import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 import { jobAtGitHub } from './job-at-github.js';
 import { removeRunner } from './remove-runner.js';
-import { replaceTakenRunner } from './replace-taken-runner.js';
+import { replaceRunner } from './replace-runner.js';
 
 /** What removing idle runners did. */
 export interface IdleReport {
@@ -121,7 +121,7 @@ export async function removeIdleRunners(
 /**
  * The reconcile side of `handleInProgressJob`, for an `in_progress` delivery that never came: a started runner
  * whose own job GitHub has queued, and which is busy, runs another job; its job may need a replacement. Read in
- * that order (job queued, then runner busy, then the job again in `replaceTakenRunner`), a runner that has just
+ * that order (job queued, then runner busy, then the job again in `replaceRunner`), a runner that has just
  * taken its own job is not mistaken for a taken one: GitHub marks the job in progress when it gives it out.
  */
 async function replaceIfTaken(
@@ -134,7 +134,7 @@ async function replaceIfTaken(
 ): Promise<void> {
   const registration = await deps.github.findRunner(record, record.name, deadline);
   if (!registration?.busy) return;
-  const replacement = await replaceTakenRunner(deps, record, freed, log, deadline);
+  const replacement = await replaceRunner(deps, record, freed, log, deadline);
   if (replacement.outcome === 'replaced') report.replaced += 1;
 }
 

@@ -108,6 +108,12 @@ export function jobIdOfRunner(name: string | null | undefined): number | undefin
   return match && Number.isSafeInteger(jobId) ? jobId : undefined;
 }
 
+/** Which runner of its job a record is: 1 for the job's own (`runner-<id>`), n for a replacement (`runner-<id>-<n>`). */
+export function generationOf(name: string): number {
+  const match = /^runner-\d+-(\d+)$/.exec(name);
+  return match ? Number(match[1]) : 1;
+}
+
 /** The labels that identify a record's Job, its pod and its Secret. */
 export function runnerLabels(input: Pick<RecordFields, 'owner' | 'repo' | 'jobId'>): Record<string, string> {
   return {

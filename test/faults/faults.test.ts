@@ -416,8 +416,18 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
         .filter((line) => JSON.stringify(line).includes(name))
         .map((line) => ({ process: index, ...line })),
     );
+    const job = view.jobs.get(name) as
+      | (KubeObject & { metadata: { annotations?: object; creationTimestamp?: string } })
+      | undefined;
+    const secret = view.secrets.get(name) as
+      | (KubeObject & { metadata: { creationTimestamp?: string } })
+      | undefined;
+    const config = Buffer.from(secret?.data?.jitconfig ?? '', 'base64').toString();
+    const secretOf = github.runners.find((runner) => runner.encodedJitConfig === config);
     process.stdout.write(
-      `trace ${name}: registrations ${JSON.stringify(registrations.map(({ id, deleted }) => ({ id, deleted })))}\n` +
+      `trace ${name}: job uid ${job?.metadata.uid} made ${job?.metadata.creationTimestamp} ${JSON.stringify(job?.metadata.annotations ?? {})}\n` +
+        `  secret owner ${secret?.metadata.ownerReferences?.[0]?.uid} made ${secret?.metadata.creationTimestamp} holds ${secretOf ? `${secretOf.name}#${secretOf.id}` : 'an unknown config'}\n` +
+        `  registrations ${JSON.stringify(registrations.map(({ id, deleted }) => ({ id, deleted })))}\n` +
         `  calls ${JSON.stringify(calls.map(({ method, path, status }) => `${method} ${path} ${status}`))}\n` +
         lines.map((line) => `  ${JSON.stringify(line)}`).join('\n') +
         '\n',
