@@ -445,7 +445,8 @@ describe('an interrupted attempt that left a Secret behind', () => {
     const record = h.kubernetes.jobs.get('runner-12877621891');
     expect(record?.spec?.suspend).toBe(true);
     const annotations = (record?.metadata.annotations ?? {}) as Record<string, string>;
-    expect(annotations['kube-actions-runner.dev/claim']).toBe('');
+    // Recorded anew, unclaimed: free for the redelivery.
+    expect(annotations['kube-actions-runner.dev/claim'] ?? '').toBe('');
     expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(0);
     // The reset completed, so its mark (written first, in case it were cut short) is gone again.
     expect(h.kubernetes.leases.size).toBe(0);

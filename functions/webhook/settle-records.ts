@@ -98,7 +98,7 @@ async function settleQueued(
     status = (await jobAtGitHub(deps, record, deadline))?.status ?? 'missing';
   } catch (error) {
     // Let the claim go at once: held, it would make every pass skip the record until it expires.
-    await letClaimGo(deps, record.name, log);
+    await letClaimGo(deps, record.name, claim, log);
     throw error;
   }
   if (status === 'queued') {

@@ -81,12 +81,16 @@ export function createKubernetesRecordStore(
       );
       return patched !== undefined;
     },
-    async releaseClaim(name, deadline) {
+    async releaseClaim(name, claim, deadline) {
+      // 422: the test failed, the claim is someone else's (or was released) already; 404: the record is gone.
       await calls.unless(
-        [404],
+        [404, 422],
         calls.call(
           'failed to release the claim',
-          patchJob(name, [{ op: 'add', path: CLAIM_PATH, value: '' }]),
+          patchJob(name, [
+            { op: 'test', path: CLAIM_PATH, value: formatClaim(claim) },
+            { op: 'add', path: CLAIM_PATH, value: '' },
+          ]),
           deadline,
         ),
       );
