@@ -173,6 +173,11 @@ export interface GitHubStandIn {
   /** Sets what GitHub answers about the job besides its status (`runner_name`, `labels`, ...). */
   setJobFields(jobId: number, fields: Record<string, unknown>): void;
   /**
+   * GitHub gives the job to a live runner (not necessarily the one made for it): the job is in progress on it and
+   * the runner busy. Returns the runner, for the `in_progress` payload.
+   */
+  giveJob(jobId: number, runnerName: string): RegisteredRunner;
+  /**
    * The next call to the route has its answer made, then waits for `hook` before the answer is sent: for putting
    * another delivery exactly between two steps of the function.
    */
@@ -656,6 +661,14 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
     },
     setJobFields(jobId, fields) {
       for (const [key, job] of jobs) if (key.endsWith(`#${jobId}`)) Object.assign(job, fields);
+    },
+    giveJob(jobId, runnerName) {
+      const runner = runners.find((one) => one.name === runnerName && !one.deleted);
+      if (runner === undefined) throw new Error(`no live runner ${runnerName}`);
+      runner.busy = true;
+      const fields = { status: 'in_progress', runner_name: runnerName, runner_id: runner.id };
+      for (const [key, job] of jobs) if (key.endsWith(`#${jobId}`)) Object.assign(job, fields);
+      return runner;
     },
     holdAnswer(routeName, hook) {
       heldAnswers.set(routeName, hook);

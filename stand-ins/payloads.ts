@@ -81,6 +81,23 @@ export function completedPayload(
   };
 }
 
+/** The `in_progress` delivery GitHub sends when a runner takes a queued payload's job. */
+export function inProgressPayload(
+  queued: ReturnType<typeof queuedPayload>,
+  ranOn: { readonly id: number; readonly name: string },
+) {
+  return {
+    ...queued,
+    action: 'in_progress',
+    workflow_job: {
+      ...queued.workflow_job,
+      status: 'in_progress',
+      runner_id: ranOn.id,
+      runner_name: ranOn.name,
+    },
+  };
+}
+
 let deliveries = 0;
 
 /** Headers and body of a delivery as GitHub sends it, signed with the real `sign()`. */

@@ -201,13 +201,21 @@ describe('deliveries that get no runner', () => {
     expect(h.kubernetes.jobs.size).toBe(0);
   });
 
-  it.each(['in_progress', 'waiting'])('ignores the %s action with its reason', async (action) => {
-    const example = examplesOf('workflow_job').find((e) => e.action === action);
+  it('ignores the waiting action with its reason', async () => {
+    const example = examplesOf('workflow_job').find((e) => e.action === 'waiting');
+    const response = await deliver(example);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ outcome: 'ignored', reason: 'action waiting is not handled' });
+    expect(h.github.calls).toHaveLength(0);
+  });
+
+  it('answers an in_progress delivery of a job on a runner not ours without calling anyone', async () => {
+    const example = examplesOf('workflow_job').find((e) => e.action === 'in_progress');
     const response = await deliver(example);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       outcome: 'ignored',
-      reason: `action ${action} is not handled`,
+      reason: 'job runs on its own runner, or not on ours',
     });
     expect(h.github.calls).toHaveLength(0);
   });
@@ -437,7 +445,8 @@ describe('an interrupted attempt that left a Secret behind', () => {
     const record = h.kubernetes.jobs.get('runner-12877621891');
     expect(record?.spec?.suspend).toBe(true);
     const annotations = (record?.metadata.annotations ?? {}) as Record<string, string>;
-    expect(annotations['kube-actions-runner.dev/claim']).toBe('');
+    // Recorded anew, unclaimed: free for the redelivery.
+    expect(annotations['kube-actions-runner.dev/claim'] ?? '').toBe('');
     expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(0);
     // The reset completed, so its mark (written first, in case it were cut short) is gone again.
     expect(h.kubernetes.leases.size).toBe(0);

@@ -5,7 +5,7 @@ import { kubeconfigConnection } from '../shared/kubernetes/kubeconfig-connection
 import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
 import { buildRunnerJob } from '../shared/records/build-runner-job.js';
 import { createKubernetesRecordStore } from '../shared/records/kubernetes-record-store.js';
-import { CANCELLED_CLAIM } from '../shared/records/record-schema.js';
+import { CANCELLED_CLAIM, newClaim } from '../shared/records/record-schema.js';
 import type { RecordStore } from '../shared/records/record-store.js';
 import { deadlineIn } from '../shared/retry/with-retries.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
@@ -79,6 +79,18 @@ describe('the Kubernetes runner store against the API stand-in', () => {
     expect(error).toBeInstanceOf(RecordConflictError);
     expect(api.jobs.get('runner-5')?.spec?.suspend).toBe(true);
     await store.deleteRecord('runner-5');
+  });
+
+  it('releases only its own claim: a release sent late leaves the claim held now', async () => {
+    await store.createRecord(jobFor(6));
+    const record = await store.getRecord('runner-6');
+    const now = newClaim(30, Date.now());
+    expect(await store.claimRecord(record as NonNullable<typeof record>, now)).toBe(true);
+    await store.releaseClaim('runner-6', CLAIM);
+    expect((await store.getRecord('runner-6'))?.claim).toEqual(now);
+    await store.releaseClaim('runner-6', now);
+    expect((await store.getRecord('runner-6'))?.claim).toBeUndefined();
+    await store.deleteRecord('runner-6');
   });
 
   it('counts only unfinished runner Jobs', async () => {

@@ -102,12 +102,31 @@ describe('unfinished records', () => {
     expect(await (await runReconcile()).json()).toMatchObject({ started: 1 });
   });
 
-  it('removes a started runner Job whose pod never became ready within RUNNER_START_TIMEOUT_SECONDS', async () => {
+  it('replaces a runner whose pod never became ready within RUNNER_START_TIMEOUT_SECONDS, twice at most', async () => {
     await harness({ RUNNER_START_TIMEOUT_SECONDS: '600' });
     expect((await deliver(queued())).status).toBe(200);
     expect(await (await runReconcile()).json()).toMatchObject({ timedOut: 0 });
+    const live = () => h.github.runners.filter((runner) => !runner.deleted).map((runner) => runner.name);
+    // Its job still waits at GitHub: a new runner, then another, then no more (a bad image never comes up).
+    for (const name of ['runner-12877621891-2', 'runner-12877621891-3']) {
+      clock += 601_000;
+      expect(await (await runReconcile()).json()).toMatchObject({ timedOut: 1, replaced: 1 });
+      expect([...h.kubernetes.jobs.keys()]).toEqual([name]);
+      expect(h.kubernetes.jobs.get(name)?.spec?.suspend).toBe(false);
+      expect(live()).toEqual([name]);
+    }
     clock += 601_000;
-    expect(await (await runReconcile()).json()).toMatchObject({ timedOut: 1 });
+    expect(await (await runReconcile()).json()).toMatchObject({ timedOut: 1, replaced: 0 });
+    expect(h.kubernetes.jobs.size).toBe(0);
+    expect(live()).toEqual([]);
+  });
+
+  it('removes a runner that never came up without a replacement once its job no longer waits', async () => {
+    await harness({ RUNNER_START_TIMEOUT_SECONDS: '600' });
+    expect((await deliver(queued())).status).toBe(200);
+    h.github.setJobStatus(12877621891, 'completed');
+    clock += 601_000;
+    expect(await (await runReconcile()).json()).toMatchObject({ timedOut: 1, replaced: 0 });
     expect(h.kubernetes.jobs.size).toBe(0);
     expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(0);
   });

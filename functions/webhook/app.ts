@@ -20,6 +20,7 @@ import { readSignedBody } from '../../shared/webhook/read-signed-body.js';
 import { requestBodyOf } from '../../shared/webhook/request-body.js';
 import type { HandlerDeps } from './deps.js';
 import { handleCompletedJob } from './handle-completed-job.js';
+import { handleInProgressJob } from './handle-in-progress-job.js';
 import { handleQueuedJob } from './handle-queued-job.js';
 import type { Outcome } from './outcome.js';
 import { reconcile } from './reconcile.js';
@@ -116,6 +117,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
     if (job.action === 'completed') {
       return answer(c, jobLog, 200, await handleCompletedJob(deps, job, jobLog, deadline));
+    }
+    if (job.action === 'in_progress') {
+      return answer(c, jobLog, 200, await handleInProgressJob(deps, job, jobLog, deadline));
     }
     return answer(c, jobLog, 200, { outcome: 'ignored', reason: `action ${job.action} is not handled` });
   };

@@ -30,17 +30,35 @@ export async function handleCompletedJob(
   deadline: Deadline,
 ): Promise<Outcome> {
   if (event.runnerId !== null) return runnerFinished(deps, event, log, deadline);
-  const name = runnerJobName(event.jobId);
-  const record = await deps.records.getRecord(name, deadline);
-  // The record must be this repository's: a delivery of one tenant never acts on another's job.
-  if (record === undefined || !same(record.owner, event.owner) || !same(record.repo, event.repo)) {
-    return { outcome: 'ignored', reason: 'no runner job for this job' };
-  }
-  const status = (await jobAtGitHub(deps, record, deadline))?.status ?? 'missing';
+  // The job's own record, and any replacement made when another job took its runner.
+  const records = (await deps.records.listRecordsOfJob(event.jobId, deadline)).filter(
+    // The record must be this repository's: a delivery of one tenant never acts on another's job.
+    (record) => same(record.owner, event.owner) && same(record.repo, event.repo),
+  );
+  const first = records[0];
+  if (first === undefined) return { outcome: 'ignored', reason: 'no runner job for this job' };
+  const status = (await jobAtGitHub(deps, first, deadline))?.status ?? 'missing';
   if (status !== 'completed' && status !== 'missing') {
-    log.warn({ job: name, status }, 'completed delivery for a job GitHub says is not completed; runner kept');
+    log.warn(
+      { job: first.name, status },
+      'completed delivery for a job GitHub says is not completed; runner kept',
+    );
     return { outcome: 'ignored', reason: `GitHub says the job is ${status}` };
   }
+  const outcomes: Outcome[] = [];
+  for (const record of records) outcomes.push(await cancelRecord(deps, record, log, deadline));
+  const own = runnerJobName(event.jobId);
+  return outcomes[records.findIndex((record) => record.name === own)] ?? (outcomes[0] as Outcome);
+}
+
+/** Removes one record of a job GitHub says completed, or leaves it to the delivery starting it right now. */
+async function cancelRecord(
+  deps: HandlerDeps,
+  record: RunnerRecord,
+  log: Logger,
+  deadline: Deadline,
+): Promise<Outcome> {
+  const { name } = record;
   const now = (deps.now ?? Date.now)();
   let current: RunnerRecord | undefined = record;
   // A claim is replaced conditionally (on the record's resourceVersion), and the Job controller writes the

@@ -81,7 +81,7 @@ export async function handleQueuedJob(
       again = (await github.getJob(event, event.jobId, deadline)).status;
     } catch (error) {
       // The record stays, queued, for a redelivery or reconcile: let it go now rather than when the claim expires.
-      await letClaimGo(deps, name, log);
+      await letClaimGo(deps, name, claim, log);
       throw error;
     }
     if (again !== 'queued') {

@@ -1,4 +1,5 @@
 import type { Logger } from '../../shared/log/create-logger.js';
+import type { Claim } from '../../shared/records/record-schema.js';
 import { type Deadline, deadlineIn } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 
@@ -14,10 +15,11 @@ export function undoDeadline(): Deadline {
 export async function letClaimGo(
   deps: HandlerDeps,
   name: string,
+  claim: Claim,
   log: Logger,
   undo: Deadline = undoDeadline(),
 ): Promise<void> {
-  await deps.records.releaseClaim(name, undo).catch((releaseError: unknown) => {
+  await deps.records.releaseClaim(name, claim, undo).catch((releaseError: unknown) => {
     log.warn({ job: name, err: releaseError }, 'could not release the claim on the runner job');
   });
 }

@@ -5,4 +5,5 @@ export type Outcome =
   | { readonly outcome: 'pending'; readonly job: string; readonly reason: string }
   | { readonly outcome: 'waiting'; readonly job: string; readonly reason: string }
   | { readonly outcome: 'cancelled'; readonly job: string; readonly reason: string }
+  | { readonly outcome: 'replaced'; readonly job: string; readonly reason: string }
   | { readonly outcome: 'ignored'; readonly reason: string };

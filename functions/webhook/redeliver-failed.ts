@@ -9,10 +9,13 @@ export interface DeliverySource {
   redeliver(deliveryId: number): Promise<void>;
 }
 
+const REDELIVERED = new Set(['queued', 'in_progress', 'completed']);
+
 /**
- * Asks GitHub to deliver again the `queued` and `completed` deliveries of a source that no attempt answered with a
- * 2xx: a lost `queued` one leaves a job without a runner, a lost `completed` one (a cancellation) a runner without
- * a job.
+ * Asks GitHub to deliver again the `queued`, `in_progress` and `completed` deliveries of a source that no attempt
+ * answered with a 2xx: a lost `queued` one leaves a job without a runner, a lost `in_progress` one may leave a job
+ * whose runner another job took without a replacement, a lost `completed` one (a cancellation) a runner without a
+ * job.
  */
 export async function redeliverFailed(
   source: DeliverySource,
@@ -23,11 +26,7 @@ export async function redeliverFailed(
   const deliveries = await source.list();
   const byGuid = new Map<string, HookDelivery[]>();
   for (const delivery of deliveries) {
-    if (
-      delivery.event !== 'workflow_job' ||
-      (delivery.action !== 'queued' && delivery.action !== 'completed')
-    )
-      continue;
+    if (delivery.event !== 'workflow_job' || !REDELIVERED.has(delivery.action ?? '')) continue;
     byGuid.set(delivery.guid, [...(byGuid.get(delivery.guid) ?? []), delivery]);
   }
   for (const [guid, attempts] of byGuid) {

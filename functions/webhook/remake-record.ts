@@ -14,12 +14,17 @@ export async function remakeRecord(
   deps: HandlerDeps,
   fields: RecordFields,
   deadline: Deadline,
+  /** The record's name: the job's own by default, a replacement's when one is reset. */
+  name: string = runnerJobName(fields.jobId),
 ): Promise<{ record: RunnerRecord; made: boolean } | undefined> {
   const { config, records } = deps;
   const profile = profileForRecord(config.profiles, fields.jobLabels);
-  const result = await records.createRecord(buildRecordJob(config, profile, fields), deadline);
+  const result = await records.createRecord(
+    buildRecordJob(config, profile, fields, undefined, name),
+    deadline,
+  );
   if (result.created) return { record: result.record, made: true };
-  const existing = await records.getRecord(runnerJobName(fields.jobId), deadline);
+  const existing = await records.getRecord(name, deadline);
   return existing === undefined || existing.state === 'removed'
     ? undefined
     : { record: existing, made: false };

@@ -1,4 +1,4 @@
-import type { RepoRef } from '../../shared/github/github-client.js';
+import type { RepoRef, WorkflowJob } from '../../shared/github/github-client.js';
 import { labelsCover } from '../../shared/labels/label-matchers.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
@@ -6,6 +6,7 @@ import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 import { jobAtGitHub } from './job-at-github.js';
 import { removeRunner } from './remove-runner.js';
+import { replaceRunner } from './replace-runner.js';
 
 /** What removing idle runners did. */
 export interface IdleReport {
@@ -13,11 +14,13 @@ export interface IdleReport {
   surplus: number;
   /** `runner-*` registrations with no record (an interrupted start), idle, removed. */
   orphans: number;
+  /** Jobs whose runner another job took, given a replacement runner. */
+  replaced: number;
   failures: number;
 }
 
-/** Our registrations are named like their record: `runner-<job id>`. */
-const OURS = /^runner-\d+$/;
+/** Our registrations are named like their record: `runner-<job id>`, or `runner-<job id>-<n>` for a replacement. */
+const OURS = /^runner-\d+(-\d+)?$/;
 
 /**
  * Removes runners that would otherwise wait for a job that will never come, until a cancelled pod's
@@ -41,15 +44,39 @@ export async function removeIdleRunners(
 ): Promise<void> {
   const live = records.filter((record) => record.state === 'queued' || record.state === 'started');
   const started = live.filter((record) => record.state === 'started');
+  // First what GitHub says of each started runner's job, then the decisions, which depend on one another.
+  const jobs = new Map<RunnerRecord, WorkflowJob | undefined>();
   for (const record of shuffled(started)) {
-    // A runner whose job went elsewhere may be exactly what another of our jobs waits for: with equal labels,
-    // GitHub often runs job X on Y's runner, and Y then on X's. Keep it while any other live record's labels are
-    // covered by its own; it is removed once none is (a surplus pod costs less than a job left waiting).
-    if (live.some((other) => other !== record && labelsCover(record.jobLabels, other.jobLabels))) continue;
-    if (!spend()) return;
+    if (!spend()) break;
     try {
-      const job = await jobAtGitHub(deps, record, deadline);
-      if (job?.status === 'queued' || job?.runnerName === record.name) continue;
+      jobs.set(record, await jobAtGitHub(deps, record, deadline));
+    } catch (error) {
+      report.failures += 1;
+      log.warn({ job: record.name, err: error }, 'could not check a started runner');
+    }
+  }
+  /** A job still waiting for a runner: a queued record, or one whose job GitHub has queued (or was not asked). */
+  const waiting = (record: RunnerRecord) =>
+    record.state === 'queued' || !jobs.has(record) || jobs.get(record)?.status === 'queued';
+  /** Runners whose job went elsewhere: free for a job their labels cover. */
+  const freed = [...jobs]
+    .filter(([record, job]) => job?.status !== 'queued' && job?.runnerName !== record.name)
+    .map(([record]) => record);
+  for (const [record, job] of jobs) {
+    try {
+      if (job?.status === 'queued') {
+        await replaceIfTaken(deps, record, freed, log, deadline, report);
+        continue;
+      }
+      if (job?.runnerName === record.name) continue;
+      // A runner whose job went elsewhere may be exactly what another of our waiting jobs needs: with equal
+      // labels, GitHub often runs job X on Y's runner, and Y then on X's. Keep it while another job's waiting
+      // record asks for labels its own cover (a surplus pod for a while costs less than a job left waiting).
+      const needed = live.some(
+        (other) =>
+          other.jobId !== record.jobId && waiting(other) && labelsCover(record.jobLabels, other.jobLabels),
+      );
+      if (needed) continue;
       if (await removeRunner(deps, record, deadline)) {
         report.surplus += 1;
         log.info(
@@ -64,6 +91,7 @@ export async function removeIdleRunners(
   }
 
   // Where registrations are made: each repository of a record or a configured hook (its organisation, in org scope).
+  const liveNames = new Set(live.map((record) => record.name));
   const places = new Map<string, RepoRef>();
   for (const record of [...records, ...hooks]) {
     const key = deps.config.runnerScope === 'org' ? record.owner : `${record.owner}/${record.repo}`;
@@ -75,7 +103,9 @@ export async function removeIdleRunners(
       for (const registration of await deps.github.listRunners(place, deadline)) {
         if (!OURS.test(registration.name) || registration.busy) continue;
         // A record is made before its registration, so one that exists now may have a start under way: only a
-        // registration whose record is gone (read now, not from the pass's list) is an orphan.
+        // registration whose record is gone (read now, not from the pass's list) is an orphan. One the pass's list
+        // holds live needs no read: if it has gone since, the next pass finds it.
+        if (liveNames.has(registration.name)) continue;
         if ((await deps.records.getRecord(registration.name, deadline)) !== undefined) continue;
         await deps.github.deleteRunner(place, registration.id, deadline);
         report.orphans += 1;
@@ -86,6 +116,26 @@ export async function removeIdleRunners(
       log.warn({ err: error }, 'could not look for runner registrations without a job');
     }
   }
+}
+
+/**
+ * The reconcile side of `handleInProgressJob`, for an `in_progress` delivery that never came: a started runner
+ * whose own job GitHub has queued, and which is busy, runs another job; its job may need a replacement. Read in
+ * that order (job queued, then runner busy, then the job again in `replaceRunner`), a runner that has just
+ * taken its own job is not mistaken for a taken one: GitHub marks the job in progress when it gives it out.
+ */
+async function replaceIfTaken(
+  deps: HandlerDeps,
+  record: RunnerRecord,
+  freed: readonly RunnerRecord[],
+  log: Logger,
+  deadline: Deadline,
+  report: IdleReport,
+): Promise<void> {
+  const registration = await deps.github.findRunner(record, record.name, deadline);
+  if (!registration?.busy) return;
+  const replacement = await replaceRunner(deps, record, freed, log, deadline);
+  if (replacement.outcome === 'replaced') report.replaced += 1;
 }
 
 function shuffled<T>(items: readonly T[]): T[] {

@@ -28,7 +28,7 @@ export async function resetRecord(
   await deps.github.deleteRunner(record, runner.runnerId, deadline);
   await records.deleteRecord(record.name, deadline);
   // Only a live record lets the mark go; otherwise it stays, and reconcile makes the record once it can.
-  if ((await remakeRecord(deps, record, deadline)) === undefined) {
+  if ((await remakeRecord(deps, record, deadline, record.name)) === undefined) {
     throw new RecordConflictError('the reset runner job could not be made again yet');
   }
   await records.clearResetMark(record.jobId, deadline).catch((clearError: unknown) => {

@@ -1,11 +1,12 @@
 import type { Logger } from '../../shared/log/create-logger.js';
-import { newClaim } from '../../shared/records/record-schema.js';
+import { generationOf, newClaim } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 import { jobAtGitHub } from './job-at-github.js';
 import { letClaimGo } from './let-claim-go.js';
 import { removeRunner } from './remove-runner.js';
+import { replaceRunner } from './replace-runner.js';
 import { startRunner } from './start-runner.js';
 
 /** What one settling of the records did. */
@@ -20,12 +21,14 @@ export interface SettleReport {
   removed: number;
   /** Started records whose runner never came up within RUNNER_START_TIMEOUT_SECONDS, removed. */
   timedOut: number;
+  /** Jobs given a replacement runner: theirs never came up, or (reconcile) another job took it. */
+  replaced: number;
   /** Records that could not be handled this time (left for the next pass). */
   failures: number;
 }
 
 export function emptySettleReport(): SettleReport {
-  return { waiting: 0, slotsFreed: 0, started: 0, removed: 0, timedOut: 0, failures: 0 };
+  return { waiting: 0, slotsFreed: 0, started: 0, removed: 0, timedOut: 0, replaced: 0, failures: 0 };
 }
 
 /**
@@ -69,6 +72,7 @@ export async function settleRecords(
       else if (await removeRunner(deps, record, deadline)) {
         report.timedOut += 1;
         log.warn({ job: record.name }, 'removed a runner job that never started');
+        await retryStart(deps, record, log, deadline, report);
       }
     } catch (error) {
       report.failures += 1;
@@ -94,7 +98,7 @@ async function settleQueued(
     status = (await jobAtGitHub(deps, record, deadline))?.status ?? 'missing';
   } catch (error) {
     // Let the claim go at once: held, it would make every pass skip the record until it expires.
-    await letClaimGo(deps, record.name, log);
+    await letClaimGo(deps, record.name, claim, log);
     throw error;
   }
   if (status === 'queued') {
@@ -111,4 +115,29 @@ async function settleQueued(
     report.removed += 1;
     log.info({ job: record.name, status }, 'removed a runner job whose job no longer waits');
   }
+}
+
+/** Runners a job gets in all when each never comes up (a bad image, say): its own and two replacements. */
+const START_ATTEMPTS = 3;
+
+/**
+ * A job whose runner never came up still waits at GitHub, and its queued delivery was answered 2xx long ago: give
+ * it a replacement (a pod evicted, or stuck on a node that went away, comes up elsewhere), a few times at most.
+ */
+async function retryStart(
+  deps: HandlerDeps,
+  record: RunnerRecord,
+  log: Logger,
+  deadline: Deadline,
+  report: SettleReport,
+): Promise<void> {
+  if (generationOf(record.name) >= START_ATTEMPTS) {
+    log.error(
+      { job: record.name, attempts: START_ATTEMPTS },
+      'no runner of this job came up; it gets no more (see the Job events and the pod)',
+    );
+    return;
+  }
+  const replacement = await replaceRunner(deps, record, [], log, deadline, 'its runner never came up');
+  if (replacement.outcome === 'replaced') report.replaced += 1;
 }

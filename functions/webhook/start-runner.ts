@@ -52,7 +52,7 @@ export async function startRunner(
     const full = await takeSlots(deps, record, deadline);
     if (full !== undefined) {
       // Over a cap the record waits, unclaimed, and starts when a runner finishes (completed event or reconcile).
-      await records.releaseClaim(record.name, deadline);
+      await records.releaseClaim(record.name, claim, deadline);
       return { started: false, cancelled: false, reason: full };
     }
     slotsTaken = true;
@@ -114,7 +114,7 @@ export async function startRunner(
         log.warn({ job: record.name, err: releaseError }, 'could not free the runner slots');
       });
     }
-    await letClaimGo(deps, record.name, log, undo);
+    await letClaimGo(deps, record.name, claim, log, undo);
     throw error;
   }
 }

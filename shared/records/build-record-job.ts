@@ -13,12 +13,15 @@ export function buildRecordJob(
   profile: RunnerProfile,
   fields: RecordFields,
   claim?: Claim,
+  /** The Job's name: the job's own by default, a replacement's (`replacementName`) otherwise. */
+  name: string = runnerJobName(fields.jobId),
 ): V1Job {
   return buildRunnerJob({
     profile,
     namespace: config.namespace,
     ttlSecondsAfterFinished: config.jobTtlSeconds,
-    secretName: runnerJobName(fields.jobId),
+    name,
+    secretName: name,
     ...recordFieldsOf(fields),
     ...(claim === undefined ? {} : { claim }),
     suspend: true,

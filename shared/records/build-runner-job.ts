@@ -18,6 +18,8 @@ export interface RunnerJobInput extends RecordFields {
   readonly profile: RunnerProfile;
   /** Name of the Secret holding the JIT config. */
   readonly secretName: string;
+  /** The Job's name; by default the job's own (`runner-<job id>`), a replacement's otherwise. */
+  readonly name?: string;
   readonly namespace: string;
   readonly ttlSecondsAfterFinished: number;
   /** Who is finishing the record, and until when. */
@@ -40,7 +42,7 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: {
-      name: runnerJobName(input.jobId),
+      name: input.name ?? runnerJobName(input.jobId),
       namespace: input.namespace,
       labels,
       annotations: {

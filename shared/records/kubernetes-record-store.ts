@@ -3,7 +3,7 @@ import { RecordConflictError, UpstreamError } from '../errors/errors.js';
 import type { KubeApi } from '../kubernetes/kube-api.js';
 import type { Deadline } from '../retry/with-retries.js';
 import { createNamespacedCalls, type ListOf, type NamespacedCallsOptions } from './namespaced-calls.js';
-import { formatClaim, RECORD_ANNOTATIONS, RUNNER_APP_LABEL } from './record-schema.js';
+import { formatClaim, LABEL_PREFIX, RECORD_ANNOTATIONS, RUNNER_APP_LABEL } from './record-schema.js';
 import type { RecordStore } from './record-store.js';
 import { createResetMarks } from './reset-marks.js';
 import { isFinished, toRunnerRecord } from './runner-record.js';
@@ -29,13 +29,13 @@ export function createKubernetesRecordStore(
   const { jobs, secrets } = calls.paths;
   const patchJob = (name: string, body: unknown[]) => calls.jsonPatch(calls.named(jobs, name), body);
 
-  async function listRunnerJobs(deadline?: Deadline): Promise<V1Job[]> {
+  async function listRunnerJobs(deadline?: Deadline, selector = APP_SELECTOR): Promise<V1Job[]> {
     const found: V1Job[] = [];
     let page: string | undefined;
     do {
       const list = await calls.call<ListOf<V1Job>>(
         'failed to list runner Jobs',
-        { method: 'GET', path: jobs, query: { labelSelector: APP_SELECTOR, limit: 500, continue: page } },
+        { method: 'GET', path: jobs, query: { labelSelector: selector, limit: 500, continue: page } },
         deadline,
       );
       found.push(...list.items);
@@ -81,12 +81,16 @@ export function createKubernetesRecordStore(
       );
       return patched !== undefined;
     },
-    async releaseClaim(name, deadline) {
+    async releaseClaim(name, claim, deadline) {
+      // 422: the test failed, the claim is someone else's (or was released) already; 404: the record is gone.
       await calls.unless(
-        [404],
+        [404, 422],
         calls.call(
           'failed to release the claim',
-          patchJob(name, [{ op: 'add', path: CLAIM_PATH, value: '' }]),
+          patchJob(name, [
+            { op: 'test', path: CLAIM_PATH, value: formatClaim(claim) },
+            { op: 'add', path: CLAIM_PATH, value: '' },
+          ]),
           deadline,
         ),
       );
@@ -128,6 +132,12 @@ export function createKubernetesRecordStore(
       await calls.deleteUnlessMissing('failed to delete the runner Job', calls.named(jobs, name), deadline, {
         propagationPolicy: 'Background',
       });
+    },
+    async listRecordsOfJob(jobId, deadline) {
+      const selector = `${APP_SELECTOR},${LABEL_PREFIX}/job-id=${jobId}`;
+      return (await listRunnerJobs(deadline, selector))
+        .map(toRunnerRecord)
+        .filter((record) => record !== undefined);
     },
     async listRecords(deadline) {
       return (await listRunnerJobs(deadline)).map(toRunnerRecord).filter((record) => record !== undefined);

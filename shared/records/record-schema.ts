@@ -93,6 +93,27 @@ export function runnerJobName(jobId: number): string {
   return `runner-${jobId}`;
 }
 
+/**
+ * The name of a replacement runner for a job whose own runner another job took (`runner-<job id>-<n>`, n >= 2):
+ * deterministic, so two deliveries that both decide to replace it make one (a 409 for the second).
+ */
+export function replacementName(jobId: number, generation: number): string {
+  return `${runnerJobName(jobId)}-${generation}`;
+}
+
+/** The job id a runner of ours was made for, from its name (`runner-<id>` or `runner-<id>-<n>`); else undefined. */
+export function jobIdOfRunner(name: string | null | undefined): number | undefined {
+  const match = /^runner-(\d+)(?:-\d+)?$/.exec(name ?? '');
+  const jobId = Number(match?.[1]);
+  return match && Number.isSafeInteger(jobId) ? jobId : undefined;
+}
+
+/** Which runner of its job a record is: 1 for the job's own (`runner-<id>`), n for a replacement (`runner-<id>-<n>`). */
+export function generationOf(name: string): number {
+  const match = /^runner-\d+-(\d+)$/.exec(name);
+  return match ? Number(match[1]) : 1;
+}
+
 /** The labels that identify a record's Job, its pod and its Secret. */
 export function runnerLabels(input: Pick<RecordFields, 'owner' | 'repo' | 'jobId'>): Record<string, string> {
   return {

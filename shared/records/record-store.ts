@@ -25,8 +25,11 @@ export interface RecordStore {
    * resourceVersion). False when someone else changed it first. Only a claim's holder may start the record.
    */
   claimRecord(record: RunnerRecord, claim: Claim, deadline?: Deadline): Promise<boolean>;
-  /** Gives a claim up early (best effort), so that a redelivery need not wait for it to expire. */
-  releaseClaim(name: string, deadline?: Deadline): Promise<void>;
+  /**
+   * Gives a claim up early (best effort), so that a redelivery need not wait for it to expire; only while it is
+   * still `claim` (a release sent late, or answered late, must not take the claim of whoever holds it now).
+   */
+  releaseClaim(name: string, claim: Claim, deadline?: Deadline): Promise<void>;
   /** Stores a registration's JIT config in the record's Secret; `exists` when a Secret of that name is already there. */
   createJitSecret(secret: V1Secret, deadline?: Deadline): Promise<'created' | 'exists'>;
   /**
@@ -40,6 +43,8 @@ export interface RecordStore {
    * error.
    */
   deleteRecord(name: string, deadline?: Deadline): Promise<void>;
+  /** The records of one job: its own, and replacements made when another job took its runner. */
+  listRecordsOfJob(jobId: number, deadline?: Deadline): Promise<RunnerRecord[]>;
   /** Every record (`app=github-runner` Jobs this version can read), in every state. */
   listRecords(deadline?: Deadline): Promise<RunnerRecord[]>;
   /**

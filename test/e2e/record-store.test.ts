@@ -1,7 +1,7 @@
 /**
  * The record store's transitions as the real API server judges them, with the function's own ServiceAccount:
  * a start is conditional on the starter's claim (a JSON Patch `test` op, which the API server answers with 422
- * when it fails), so a cancellation that replaced the claim wins.
+ * when it fails), so a cancellation that replaced the claim wins; a release is conditional the same way.
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,5 +80,25 @@ describe('startRecord on the real API server', () => {
     await store.deleteRecord('runner-9100000002');
     const gone = await store.startRecord('runner-9100000002', claim, Date.now()).catch((e: unknown) => e);
     expect(gone).toBeInstanceOf(RecordConflictError);
+  });
+
+  it('lets a release sent late go by: it releases only its own claim, never the one held now', async () => {
+    const first = newClaim(30, Date.now());
+    const fields = fieldsOf(9_100_000_003);
+    const profile = profileForRecord(config.profiles, fields.jobLabels);
+    await store.createRecord(buildRecordJob(config, profile, fields, first));
+    // The first holder's claim expired and another took the record over; then the first one's release arrives.
+    const second = newClaim(30, Date.now());
+    let taken = false;
+    for (let attempt = 0; attempt < 5 && !taken; attempt += 1) {
+      const record = await store.getRecord('runner-9100000003');
+      taken = await store.claimRecord(record as NonNullable<typeof record>, second);
+    }
+    expect(taken).toBe(true);
+    await store.releaseClaim('runner-9100000003', first);
+    expect((await store.getRecord('runner-9100000003'))?.claim).toEqual(second);
+    await store.releaseClaim('runner-9100000003', second);
+    expect((await store.getRecord('runner-9100000003'))?.claim).toBeUndefined();
+    await store.deleteRecord('runner-9100000003');
   });
 });

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { afterAll, expect, inject, it } from 'vitest';
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
-import { completedPayload, queuedPayload } from '../../stand-ins/payloads.js';
+import { completedPayload, inProgressPayload, queuedPayload } from '../../stand-ins/payloads.js';
 import { type ServerProcess, startServerProcess } from '../../stand-ins/server-process.js';
 import { startApiProxy } from './api-proxy.js';
 import { seededRandom } from './seeded-random.js';
@@ -34,6 +34,8 @@ const WEBHOOK_SECRET = 'faults-webhook-secret';
 const GITHUB_TOKEN = 'github_pat_faults';
 const RECONCILE_TOKEN = 'faults-reconcile-token';
 const HOOK_ID = 292430182;
+/** Jobs given runners made for other jobs (a gpu job's runner taking a small job), each with its in_progress delivery. */
+const STOLEN = Number(process.env.FAULTS_STOLEN ?? 6);
 
 let github: GitHubStandIn;
 type KubeObject = {
@@ -104,6 +106,8 @@ async function startBackend(): Promise<Backend> {
 
 let kubernetes: Backend;
 let server: ServerProcess | undefined;
+/** Every function process of the run (the killed one too), for the trace of a job that went wrong. */
+const processes: ServerProcess[] = [];
 
 afterAll(async () => {
   await server?.stop();
@@ -122,9 +126,14 @@ async function startFunction(kubeconfig: string, namespace: string): Promise<Ser
     RUNNER_MODE: 'standard',
     CLAIM_TTL_SECONDS: '2',
     MAX_RUNNERS: String(MAX_RUNNERS),
+    // The stand-in runs no runners, so the registration of a Job whose pod finished stays; with a TTL shorter than
+    // the run (a loaded machine makes it long), the record would go and reconcile remove that registration as an
+    // orphan, and the tally would count a lost job where a real runner would have run it.
+    JOB_TTL_SECONDS: '3600',
     RECONCILE_HOOKS: `lineville/elastic-machines-testing:${HOOK_ID}`,
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.FAULTS_LOG_LEVEL ?? 'warn',
   });
+  processes.push(started);
   github.setHook({ url: `${started.url}/webhook`, secret: WEBHOOK_SECRET, hookId: HOOK_ID });
   return started;
 }
@@ -149,7 +158,12 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
   server = await startFunction(kubeconfig, namespace);
 
   const jobs = Array.from({ length: JOBS }, (_, index) => {
-    const payload = queuedPayload({ jobId: 900_000_000 + index });
+    // One job in ten asks for a gpu: its runner can take a small job, the small job's runner cannot take it.
+    const base = queuedPayload({ jobId: 900_000_000 + index });
+    const payload =
+      index % 10 === 3
+        ? queuedPayload({ jobId: 900_000_000 + index, labels: [...base.workflow_job.labels, 'gpu'] })
+        : base;
     github.addJob(payload.repository.full_name, payload.workflow_job);
     const draw = random();
     // 10% cancelled before their queued delivery, 6% after it (racing the start, or the restart).
@@ -212,6 +226,23 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
   });
   await restarting;
   await github.settled();
+
+  // Runners taken by another job, while the weather is still bad: GitHub gives a small job to a gpu job's
+  // runner, and says so in an in_progress delivery; the gpu job must get a replacement runner.
+  const live = (name: string) =>
+    github.runners.some((runner) => runner.name === name && !runner.deleted && !runner.busy);
+  const standing = jobs.filter((job) => !job.cancelled && live(`runner-${job.payload.workflow_job.id}`));
+  const gpus = standing.filter((job) => job.payload.workflow_job.labels.includes('gpu')).slice(0, STOLEN);
+  const smalls = standing.filter((job) => !job.payload.workflow_job.labels.includes('gpu'));
+  const stolen = new Map<number, number>(); // small job id -> the gpu job whose runner took it
+  for (const [index, gpu] of gpus.entries()) {
+    const small = smalls[index];
+    if (small === undefined) break;
+    const runner = github.giveJob(small.payload.workflow_job.id, `runner-${gpu.payload.workflow_job.id}`);
+    stolen.set(small.payload.workflow_job.id, gpu.payload.workflow_job.id);
+    await github.deliver('workflow_job', inProgressPayload(small.payload, runner));
+  }
+  await github.settled();
   const deliveryWall = Date.now() - started;
 
   // The weather clears; reconcile until a pass finds nothing to do.
@@ -234,7 +265,9 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
       'removed',
       'surplus',
       'orphans',
+      'replaced',
       'timedOut',
+      'replaced',
       'redelivered',
       'restored',
       'resetsUnderWay',
@@ -263,10 +296,24 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
   let cancelledLeft = 0;
   let created = 0;
   const problems: string[] = [];
+  /** A job's runners: its own (`runner-<id>`) and replacements (`runner-<id>-<n>`), idle ones (able to take it). */
+  const runnersOf = (id: number) =>
+    liveRunners.filter((runner) => runner.name === `runner-${id}` || runner.name.startsWith(`runner-${id}-`));
+  const gaveRunner = new Set(stolen.values());
   for (const { payload, cancelled } of jobs) {
-    const name = `runner-${payload.workflow_job.id}`;
+    const id = payload.workflow_job.id;
+    if (stolen.has(id)) {
+      // It ran on another job's runner; its own runner may stay for another job, or go as surplus.
+      if (runnersOf(id).length > 1) {
+        duplicated += 1;
+        problems.push(`runner-${id}: ran elsewhere, yet ${runnersOf(id).length} runners`);
+      }
+      continue;
+    }
+    // A job whose runner was taken waits for its replacement: the idle one among its runners.
+    const registrations = runnersOf(id).filter((runner) => !runner.busy);
+    const name = gaveRunner.has(id) ? (registrations[0]?.name ?? `runner-${id}-2`) : `runner-${id}`;
     const job = jobsByName.get(name);
-    const registrations = liveRunners.filter((runner) => runner.name === name);
     const secret = view.secrets.get(name);
     if (cancelled) {
       // A cancelled job keeps nothing: a Job left waits (or runs) for nothing, a registration can take another job.
@@ -293,8 +340,8 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
       created += 1;
     }
   }
-  const names = new Set(jobs.map(({ payload }) => `runner-${payload.workflow_job.id}`));
-  for (const runner of liveRunners) if (!names.has(runner.name)) orphans += 1;
+  const ids = new Set(jobs.map(({ payload }) => String(payload.workflow_job.id)));
+  for (const runner of liveRunners) if (!ids.has(/^runner-(\d+)/.exec(runner.name)?.[1] ?? '')) orphans += 1;
   for (const [name, secret] of view.secrets) {
     const owner = secret.metadata.ownerReferences?.[0]?.uid;
     if (jobsByName.get(name)?.metadata.uid !== owner) {
@@ -330,6 +377,9 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
     'cancelled before queued': jobs.filter((job) => job.cancelled === 'before').length,
     'cancelled after queued': jobs.filter((job) => job.cancelled === 'after').length,
     'runner cap (MAX_RUNNERS)': MAX_RUNNERS,
+    'runners taken by another job': stolen.size,
+    'replacements made': [...gaveRunner].filter((id) => runnersOf(id).some((r) => r.name !== `runner-${id}`))
+      .length,
     'delivery attempts answered 202': github.deliveries.filter((d) => d.statusCode === 202).length,
     'records reconcile left waiting': passes.reduce((sum, pass) => sum + Number(pass.waiting), 0),
     'delivery attempts': attempts,
@@ -352,6 +402,37 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
   process.stdout.write(`reconcile passes: ${JSON.stringify(passes)}\n`);
   if (problems.length > 0)
     process.stdout.write(`problems (first 20):\n  ${problems.slice(0, 20).join('\n  ')}\n`);
+  // What happened to each job that went wrong: its registrations at GitHub, the calls on them, and the function's
+  // log lines naming it (at FAULTS_LOG_LEVEL=info, every step).
+  for (const problem of problems.slice(0, 5)) {
+    const name = /^runner-\d+/.exec(problem)?.[0];
+    if (name === undefined) continue;
+    const registrations = github.runners.filter((runner) => runner.name === name);
+    const ids = new Set(registrations.map((runner) => String(runner.id)));
+    const calls = github.calls.filter((call) => ids.has(call.path.split('/').at(-1) ?? ''));
+    const lines = processes.flatMap((p, index) =>
+      p
+        .logs()
+        .filter((line) => JSON.stringify(line).includes(name))
+        .map((line) => ({ process: index, ...line })),
+    );
+    const job = view.jobs.get(name) as
+      | (KubeObject & { metadata: { annotations?: object; creationTimestamp?: string } })
+      | undefined;
+    const secret = view.secrets.get(name) as
+      | (KubeObject & { metadata: { creationTimestamp?: string } })
+      | undefined;
+    const config = Buffer.from(secret?.data?.jitconfig ?? '', 'base64').toString();
+    const secretOf = github.runners.find((runner) => runner.encodedJitConfig === config);
+    process.stdout.write(
+      `trace ${name}: job uid ${job?.metadata.uid} made ${job?.metadata.creationTimestamp} ${JSON.stringify(job?.metadata.annotations ?? {})}\n` +
+        `  secret owner ${secret?.metadata.ownerReferences?.[0]?.uid} made ${secret?.metadata.creationTimestamp} holds ${secretOf ? `${secretOf.name}#${secretOf.id}` : 'an unknown config'}\n` +
+        `  registrations ${JSON.stringify(registrations.map(({ id, deleted }) => ({ id, deleted })))}\n` +
+        `  calls ${JSON.stringify(calls.map(({ method, path, status }) => `${method} ${path} ${status}`))}\n` +
+        lines.map((line) => `  ${JSON.stringify(line)}`).join('\n') +
+        '\n',
+    );
+  }
 
   expect(failedAttempts).toBeGreaterThan(0); // the faults did bite
   expect(github.violations).toEqual([]);
@@ -364,5 +445,5 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
     orphans: 0,
     cancelledLeft: 0,
   });
-  expect(created).toBe(requested);
+  expect(created + stolen.size).toBe(requested);
 }, 600_000);

@@ -1,0 +1,40 @@
+import type { Logger } from '../../shared/log/create-logger.js';
+import { jobIdOfRunner } from '../../shared/records/record-schema.js';
+import type { Deadline } from '../../shared/retry/with-retries.js';
+import type { WorkflowJobEvent } from '../../shared/webhook/parse-workflow-job.js';
+import type { HandlerDeps } from './deps.js';
+import type { Outcome } from './outcome.js';
+import { replaceRunner } from './replace-runner.js';
+
+const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
+
+/**
+ * An `in_progress` delivery says which runner took the job (`runner_name`). When that runner was made for another
+ * of our jobs, that job lost its runner: give it a replacement unless a runner able to take it is free (see
+ * `replaceRunner`). Which runner took the job is read from GitHub, not from the payload.
+ */
+export async function handleInProgressJob(
+  deps: HandlerDeps,
+  event: WorkflowJobEvent,
+  log: Logger,
+  deadline: Deadline,
+): Promise<Outcome> {
+  const madeFor = jobIdOfRunner(event.runnerName);
+  if (madeFor === undefined || madeFor === event.jobId) {
+    return { outcome: 'ignored', reason: 'job runs on its own runner, or not on ours' };
+  }
+  const running = await deps.github.getJob(event, event.jobId, deadline);
+  if (running.runnerName !== event.runnerName) {
+    return { outcome: 'ignored', reason: 'GitHub names another runner for this job' };
+  }
+  // Only a record of the delivery's own owner: one tenant's delivery never makes runners for another.
+  const taken = (await deps.records.listRecordsOfJob(madeFor, deadline)).find(
+    (record) => record.name === event.runnerName && same(record.owner, event.owner),
+  );
+  if (taken === undefined) return { outcome: 'ignored', reason: 'no runner job for the runner that took it' };
+  const freed = await deps.records.listRecordsOfJob(event.jobId, deadline);
+  const replacement = await replaceRunner(deps, taken, freed, log, deadline);
+  return replacement.outcome === 'replaced'
+    ? { outcome: 'replaced', job: replacement.job, reason: `another job took ${taken.name}` }
+    : { outcome: 'ignored', reason: replacement.reason };
+}
