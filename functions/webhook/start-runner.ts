@@ -46,7 +46,7 @@ export async function startRunner(
     const node = await nodeToWaitFor(deps, record, deadline);
     if (node !== undefined) {
       // No node has its machine: the record waits, unclaimed, like a record over a cap (reconcile tries again).
-      await records.releaseClaim(record.name, deadline);
+      await records.releaseClaim(record.name, claim, deadline);
       return { started: false, cancelled: false, reason: node.reason, node };
     }
     const full = await takeSlots(deps, record, deadline);
