@@ -94,6 +94,20 @@ describe('a runner taken by another job', () => {
     expect(live()).toEqual(['runner-912 (busy)', 'runner-912-2 (busy)']);
   });
 
+  it('answers 5xx, never replaced, when the replacement record was not made (a 409 with nothing behind it)', async () => {
+    await harness();
+    const small = queued(961, SMALL);
+    const gpu = queued(962, GPU);
+    for (const payload of [small, gpu]) expect(await deliver(payload)).toMatchObject({ outcome: 'created' });
+    const taken = runs(small, 'runner-962');
+    h.kubernetes.failNext('POST', 'jobs', 409);
+    expect((await deliverSigned(h, taken)).status).toBeGreaterThanOrEqual(500);
+    expect(h.kubernetes.jobs.has('runner-962-2')).toBe(false);
+    // GitHub delivers it again: the replacement is made.
+    expect(await deliver(taken)).toMatchObject({ outcome: 'replaced', job: 'runner-962-2' });
+    expect(h.kubernetes.jobs.get('runner-962-2')?.spec?.suspend).toBe(false);
+  });
+
   it('needs no replacement when the freed runner can take the job (equal labels)', async () => {
     await harness();
     const first = queued(921, SMALL);

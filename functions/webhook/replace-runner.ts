@@ -1,3 +1,4 @@
+import { RecordConflictError } from '../../shared/errors/errors.js';
 import { labelsCover } from '../../shared/labels/label-matchers.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { profileForRecord } from '../../shared/profiles/runner-profile.js';
@@ -65,7 +66,15 @@ export async function replaceRunner(
     buildRecordJob(deps.config, profile, recordFieldsOf(lost), claim, name),
     deadline,
   );
-  if (!created.created) return { outcome: 'replaced', job: name };
+  if (!created.created) {
+    // Another decider made it (it starts it, or reconcile does): fine. But a 409 may also be a replacement of the
+    // same name still going away: no record, and no answer may claim one.
+    const existing = await deps.records.getRecord(name, deadline);
+    if (existing === undefined || existing.state === 'removed') {
+      throw new RecordConflictError('the replacement runner job was deleted while it was being made');
+    }
+    return { outcome: 'replaced', job: name };
+  }
   log.info({ job: lost.name, replacement: name }, `${why}; starting a replacement`);
   const result = await startRunner(deps, created.record, claim, log, deadline);
   return result.started || !result.cancelled
