@@ -229,7 +229,10 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
 
   // Runners taken by another job, while the weather is still bad: GitHub gives a small job to a gpu job's
   // runner, and says so in an in_progress delivery; the gpu job must get a replacement runner.
+  // Only a runner that is up can take a job: a started Job (not one an interrupted start left suspended).
+  const before = await kubernetes.view();
   const live = (name: string) =>
+    before.jobs.get(name)?.spec?.suspend === false &&
     github.runners.some((runner) => runner.name === name && !runner.deleted && !runner.busy);
   const standing = jobs.filter((job) => !job.cancelled && live(`runner-${job.payload.workflow_job.id}`));
   const gpus = standing.filter((job) => job.payload.workflow_job.labels.includes('gpu')).slice(0, STOLEN);
