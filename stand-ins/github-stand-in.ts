@@ -121,6 +121,8 @@ export interface RecordedCall {
   readonly path: string;
   readonly status: number;
   readonly authorization: string | undefined;
+  /** When the answer was sent (ms since the epoch). */
+  readonly at: number;
 }
 
 /** One attempt at delivering an event to the webhook, as GitHub records it. */
@@ -629,6 +631,7 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       path: request.url.pathname,
       status: result.status,
       authorization: request.headers.authorization,
+      at: Date.now(),
     });
     return { ...result, headers: { ...rateHeaders(), ...result.headers } };
   });

@@ -416,7 +416,10 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
     const lines = processes.flatMap((p, index) =>
       p
         .logs()
-        .filter((line) => JSON.stringify(line).includes(name))
+        .filter((line) => {
+          const text = JSON.stringify(line);
+          return text.includes(name) || text.includes(`"jobId":${name.slice(7)}`);
+        })
         .map((line) => ({ process: index, ...line })),
     );
     const job = view.jobs.get(name) as
@@ -431,7 +434,7 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
       `trace ${name}: job uid ${job?.metadata.uid} made ${job?.metadata.creationTimestamp} ${JSON.stringify(job?.metadata.annotations ?? {})}\n` +
         `  secret owner ${secret?.metadata.ownerReferences?.[0]?.uid} made ${secret?.metadata.creationTimestamp} holds ${secretOf ? `${secretOf.name}#${secretOf.id}` : 'an unknown config'}\n` +
         `  registrations ${JSON.stringify(registrations.map(({ id, deleted }) => ({ id, deleted })))}\n` +
-        `  calls ${JSON.stringify(calls.map(({ method, path, status }) => `${method} ${path} ${status}`))}\n` +
+        `  calls ${JSON.stringify(calls.map(({ method, path, status, at }) => `${new Date(at).toISOString()} ${method} ${path} ${status}`))}\n` +
         lines.map((line) => `  ${JSON.stringify(line)}`).join('\n') +
         '\n',
     );
