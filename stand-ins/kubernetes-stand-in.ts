@@ -49,6 +49,8 @@ export interface KubernetesStandIn {
   ): void;
   /** The next request of `METHOD resource` is applied, then its answer is lost (the connection is reset). */
   loseAnswerNext(method: string, resource: 'jobs' | 'secrets' | 'leases'): void;
+  /** Runs `then` right after the next request of `METHOD resource` is applied, before it is answered. */
+  afterNext(method: string, resource: 'jobs' | 'secrets' | 'leases', then: () => void): void;
   /**
    * From now on, each request meets a fault with this probability: an error status, or a delay (a slow or
    * hanging API server). A write that meets a delay is still applied, as when only the answer is lost.
@@ -110,6 +112,7 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
   const requestCounts = new Map<string, number>();
   const failures = new Map<string, { status: number; count: number; after: number }>();
   const losing = new Set<string>();
+  const afterHooks = new Map<string, () => void>();
   let resourceVersion = 1000;
   let nodes: readonly { name: string; labels: Record<string, string> }[] | undefined;
   let chaos:
@@ -163,11 +166,13 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
         'injected failure',
       );
     }
-    if (losing.delete(key)) {
-      const applied = serve(request.method, resource, namespace, name, request);
-      return { ...applied, status: 0, body: undefined, reset: true };
+    const applied = serve(request.method, resource, namespace, name, request);
+    const then = afterHooks.get(key);
+    if (then !== undefined) {
+      afterHooks.delete(key);
+      then();
     }
-    return serve(request.method, resource, namespace, name, request);
+    return losing.delete(key) ? { ...applied, status: 0, body: undefined, reset: true } : applied;
   }
 
   function serve(
@@ -379,6 +384,9 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     },
     loseAnswerNext(method, resource) {
       losing.add(`${method} ${resource}`);
+    },
+    afterNext(method, resource, then) {
+      afterHooks.set(`${method} ${resource}`, then);
     },
     failNext(method, resource, code, count = 1, after = 0) {
       failures.set(`${method} ${resource}`, { status: code, count, after });

@@ -125,6 +125,17 @@ describe('a start whose answer was lost', () => {
     expect(h.kubernetes.jobs.get('runner-82')?.spec?.suspend).toBe(false);
     expect(liveRegistrations().map((runner) => runner.name)).toEqual(['runner-82']);
   });
+
+  it('is still a start when the runner has already finished by the time it is read again', async () => {
+    await harness();
+    const payload = queued({ jobId: 84 });
+    // A fast runner: its pod ran and the Job completed before the lost answer's retry read the record again
+    // (seen on the real control plane, whose fake node finishes pods at once). The runner is ours, and it ran.
+    h.kubernetes.loseAnswerNext('PATCH', 'jobs');
+    h.kubernetes.afterNext('PATCH', 'jobs', () => h.kubernetes.completeJob('runner-84'));
+    expect((await deliver(payload)).body).toMatchObject({ outcome: 'created' });
+    expect(liveRegistrations().map((runner) => runner.name)).toEqual(['runner-84']);
+  });
 });
 
 describe('a cancellation racing a status write', () => {

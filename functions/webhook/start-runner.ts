@@ -73,8 +73,10 @@ export async function startRunner(
     } catch (error) {
       if (!(error instanceof RecordConflictError)) throw error;
       const current = await records.getRecord(record.name, deadline);
-      // Our own start went through and only its answer was lost (a retry then met its own change): started.
-      if (current?.state === 'started' && current.startedAt === startedAt) {
+      // Our own start went through and only its answer was lost (a retry then met its own change): started. Its
+      // runner may even have finished already (the record then reads finished): the start is still ours.
+      const ours = current?.state === 'started' || current?.state === 'finished';
+      if (ours && current?.startedAt === startedAt) {
         metrics.runnerJobsCreated.inc({ owner: record.owner, repo: record.repo });
         return { started: true, runner };
       }
