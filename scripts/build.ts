@@ -7,9 +7,9 @@ import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
 
-import { BUNDLE, OUTFILE } from './dist-paths.js';
+import { BUNDLE, DOCTOR, OUTFILE } from './dist-paths.js';
 
-export { BUNDLE, OUTFILE } from './dist-paths.js';
+export { BUNDLE, DOCTOR, OUTFILE } from './dist-paths.js';
 
 const common = {
   bundle: true,
@@ -31,6 +31,15 @@ export const FUNCTION_BUNDLE: BuildOptions = {
   sourcemap: true,
 };
 
+/** The doctor's bundle: one file with every dependency, run by `node dist/doctor.cjs` in the image too. */
+export const DOCTOR_BUNDLE: BuildOptions = {
+  ...common,
+  entryPoints: [fileURLToPath(new URL('./doctor.ts', import.meta.url))],
+  outfile: DOCTOR,
+  minify: true,
+  keepNames: true,
+};
+
 /** Builds the bundle and its loader; removes a code cache of an earlier bundle. */
 export async function buildBundle(): Promise<string> {
   rmSync(`${BUNDLE}.cache`, { force: true });
@@ -40,6 +49,7 @@ export async function buildBundle(): Promise<string> {
     entryPoints: [fileURLToPath(new URL('../functions/webhook/start.ts', import.meta.url))],
     outfile: OUTFILE,
   });
+  await build(DOCTOR_BUNDLE);
   return OUTFILE;
 }
 

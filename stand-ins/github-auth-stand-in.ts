@@ -6,6 +6,7 @@
  * https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-json-web-token-jwt-for-a-github-app
  */
 import { createVerify, randomBytes } from 'node:crypto';
+import { APP_SELF_PATHS, appSelfBody, DEFAULT_PERMISSIONS, installationBody } from './github-app-bodies.js';
 import type { JsonResponse } from './http-server.js';
 
 export interface StandInApp {
@@ -16,7 +17,12 @@ export interface StandInApp {
     readonly id: number;
     readonly account: string;
     readonly repositories?: readonly string[];
+    /** What the installation was granted; unset: actions and administration write, metadata read (not enforced). */
+    readonly permissions?: Readonly<Record<string, 'read' | 'write'>>;
   }[];
+  /** The App's webhook (`GET /app/hook/config`) and the events it subscribes to (`GET /app`). */
+  readonly hook?: { readonly url: string; readonly contentType?: string; readonly secret?: boolean };
+  readonly events?: readonly string[];
 }
 
 export interface StandInAuthOptions {
@@ -24,6 +30,11 @@ export interface StandInAuthOptions {
   readonly token?: string;
   /** Fine-grained PATs: token -> the one owner it covers. */
   readonly pats?: Readonly<Record<string, string>>;
+  /**
+   * What a fine-grained PAT was granted (`administration: 'read'`, ...), checked on every route that needs a
+   * permission; a token not listed here may do everything its owner allows.
+   */
+  readonly patPermissions?: Readonly<Record<string, Readonly<Record<string, 'read' | 'write'>>>>;
   readonly apps?: readonly StandInApp[];
   /** Serve under this path, as GitHub Enterprise Server serves its API under `/api/v3`. */
   readonly pathPrefix?: string;
@@ -43,7 +54,10 @@ const error = (status: number, message: string): JsonResponse => ({
 });
 
 export function createStandInAuth(options: StandInAuthOptions) {
-  const installationTokens = new Map<string, { owner: string; installationId: number; expiresAt: number }>();
+  const installationTokens = new Map<
+    string,
+    { owner: string; installationId: number; expiresAt: number; permissions?: Readonly<Record<string, string>> }
+  >();
   const minted: number[] = [];
 
   function verifyJwt(authorization: string | undefined): StandInApp | undefined {
@@ -69,6 +83,18 @@ export function createStandInAuth(options: StandInAuthOptions) {
     return app;
   }
 
+  /** `GET /app`, `GET /app/installations`, `GET /app/hook/config`: what an App reads of itself, for its JWT. */
+  function appAbout(
+    method: string,
+    path: string,
+    authorization: string | undefined,
+  ): { route: string; answer: JsonResponse } | undefined {
+    if (method !== 'GET' || !APP_SELF_PATHS.includes(path)) return undefined;
+    const app = verifyJwt(authorization);
+    if (app === undefined) return { route: `get ${path}`, answer: error(401, 'A JSON web token could not be decoded') };
+    return { route: `get ${path}`, answer: { status: 200, body: appSelfBody(app, path) } };
+  }
+
   return {
     /** Installation tokens minted so far (their installation ids), to see the cache at work. */
     minted,
@@ -87,6 +113,14 @@ export function createStandInAuth(options: StandInAuthOptions) {
       }
       return 'bad-credentials';
     },
+    /** Whether the credential holds `permission` (`administration=write`; write covers read). */
+    permits(authorization: string | undefined, permission: string): boolean {
+      const token = /^(?:token|Bearer) (.+)$/i.exec(authorization ?? '')?.[1] ?? '';
+      const granted = options.patPermissions?.[token] ?? installationTokens.get(token)?.permissions;
+      if (granted === undefined) return true;
+      const [name = '', level] = permission.split('=');
+      return granted[name] === 'write' || granted[name] === level;
+    },
     /** The App endpoints (JWT-authenticated), or undefined for any other path. */
     appRoute(
       method: string,
@@ -95,6 +129,8 @@ export function createStandInAuth(options: StandInAuthOptions) {
     ): { route: string; answer: JsonResponse } | undefined {
       const mint = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(path);
       const lookup = /^\/repos\/([^/]+)\/([^/]+)\/installation$/.exec(path);
+      const about = appAbout(method, path, authorization);
+      if (about !== undefined) return about;
       if (!(method === 'POST' && mint) && !(method === 'GET' && lookup)) return undefined;
       const route = mint
         ? 'post /app/installations/{installation_id}/access_tokens'
@@ -112,6 +148,7 @@ export function createStandInAuth(options: StandInAuthOptions) {
           owner: installation.account,
           installationId: installation.id,
           expiresAt,
+          ...(installation.permissions ? { permissions: installation.permissions } : {}),
         });
         minted.push(installation.id);
         return {
@@ -121,7 +158,7 @@ export function createStandInAuth(options: StandInAuthOptions) {
             body: {
               token,
               expires_at: new Date(expiresAt).toISOString().replace(/\.\d+Z$/, 'Z'),
-              permissions: { actions: 'write', administration: 'write', metadata: 'read' },
+              permissions: installation.permissions ?? DEFAULT_PERMISSIONS,
               repository_selection: 'all',
             },
           },
@@ -136,47 +173,5 @@ export function createStandInAuth(options: StandInAuthOptions) {
       if (installation === undefined) return { route, answer: error(404, 'Not Found') };
       return { route, answer: { status: 200, body: installationBody(app, installation) } };
     },
-  };
-}
-
-function installationBody(app: StandInApp, installation: StandInApp['installations'][number]) {
-  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  return {
-    id: installation.id,
-    account: {
-      login: installation.account,
-      id: 1,
-      node_id: 'MDQ6VXNlcjE=',
-      avatar_url: 'https://avatars.githubusercontent.com/u/1',
-      gravatar_id: '',
-      url: `https://api.github.com/users/${installation.account}`,
-      html_url: `https://github.com/${installation.account}`,
-      followers_url: `https://api.github.com/users/${installation.account}/followers`,
-      following_url: `https://api.github.com/users/${installation.account}/following{/other_user}`,
-      gists_url: `https://api.github.com/users/${installation.account}/gists{/gist_id}`,
-      starred_url: `https://api.github.com/users/${installation.account}/starred{/owner}{/repo}`,
-      subscriptions_url: `https://api.github.com/users/${installation.account}/subscriptions`,
-      organizations_url: `https://api.github.com/users/${installation.account}/orgs`,
-      repos_url: `https://api.github.com/users/${installation.account}/repos`,
-      events_url: `https://api.github.com/users/${installation.account}/events{/privacy}`,
-      received_events_url: `https://api.github.com/users/${installation.account}/received_events`,
-      type: 'User',
-      site_admin: false,
-    },
-    repository_selection: installation.repositories === undefined ? 'all' : 'selected',
-    access_tokens_url: `https://api.github.com/app/installations/${installation.id}/access_tokens`,
-    repositories_url: 'https://api.github.com/installation/repositories',
-    html_url: `https://github.com/settings/installations/${installation.id}`,
-    app_id: app.appId,
-    app_slug: 'kube-actions-runner',
-    target_id: 1,
-    target_type: 'User',
-    permissions: { actions: 'write', administration: 'write', metadata: 'read' },
-    events: ['workflow_job'],
-    created_at: now,
-    updated_at: now,
-    single_file_name: null,
-    suspended_by: null,
-    suspended_at: null,
   };
 }

@@ -33,7 +33,12 @@ export type RouteName =
   | 'redeliver'
   | 'listHooks'
   | 'createHook'
-  | 'updateHook';
+  | 'updateHook'
+  | 'getHook'
+  | 'removeToken'
+  | 'orgRemoveToken'
+  | 'runs'
+  | 'rateLimit';
 
 const ROUTES: Record<RouteName, { method: string; path: string; pattern: RegExp }> = {
   repository: {
@@ -101,6 +106,52 @@ const ROUTES: Record<RouteName, { method: string; path: string; pattern: RegExp 
     path: '/repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts',
     pattern: /^\/repos\/([^/]+)\/([^/]+)\/hooks\/(\d+)\/deliveries\/(\d+)\/attempts$/,
   },
+  // What `doctor` reads: a hook's settings, permission probes that register nothing, the rate limit.
+  getHook: {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/hooks/{hook_id}',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/hooks\/(\d+)$/,
+  },
+  removeToken: {
+    method: 'post',
+    path: '/repos/{owner}/{repo}/actions/runners/remove-token',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runners\/remove-token$/,
+  },
+  orgRemoveToken: {
+    method: 'post',
+    path: '/orgs/{org}/actions/runners/remove-token',
+    pattern: /^\/orgs\/([^/]+)\/actions\/runners\/remove-token$/,
+  },
+  runs: {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/actions/runs',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs$/,
+  },
+  rateLimit: { method: 'get', path: '/rate_limit', pattern: /^\/rate_limit$/ },
+};
+
+/**
+ * The fine-grained permission each route needs, as GitHub's "Permissions required for fine-grained personal
+ * access tokens" lists it and its 403s name it (`x-accepted-github-permissions`). Write covers read.
+ */
+const PERMISSIONS: Partial<Record<RouteName, string>> = {
+  repository: 'metadata=read',
+  job: 'actions=read',
+  runs: 'actions=read',
+  jit: 'administration=write',
+  runners: 'administration=read',
+  deleteRunner: 'administration=write',
+  removeToken: 'administration=write',
+  orgJit: 'organization_self_hosted_runners=write',
+  orgRunners: 'organization_self_hosted_runners=read',
+  orgDeleteRunner: 'organization_self_hosted_runners=write',
+  orgRemoveToken: 'organization_self_hosted_runners=write',
+  deliveries: 'repository_hooks=read',
+  redeliver: 'repository_hooks=write',
+  listHooks: 'repository_hooks=read',
+  getHook: 'repository_hooks=read',
+  createHook: 'repository_hooks=write',
+  updateHook: 'repository_hooks=write',
 };
 
 export interface RegisteredRunner {
@@ -313,6 +364,26 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
           .toReversed()
           .map(deliveryBody);
         return { status: 200, body: items };
+      }
+      case 'getHook': {
+        const found = repoHooks(repository).find((item) => item.id === Number(match[3]));
+        return found === undefined ? error(404, 'Not Found') : { status: 200, body: found };
+      }
+      case 'removeToken':
+      case 'orgRemoveToken':
+        return {
+          status: 201,
+          body: {
+            token: randomBytes(20).toString('hex').toUpperCase(),
+            expires_at: new Date(Date.now() + 3600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+          },
+        };
+      case 'runs':
+        return { status: 200, body: { total_count: 0, workflow_runs: [] } };
+      case 'rateLimit': {
+        const core = { limit: 5000, remaining, reset: Math.floor(Date.now() / 1000) + 3600, used: 5000 - remaining };
+        const search = { limit: 30, remaining: 30, reset: core.reset, used: 0 };
+        return { status: 200, body: { resources: { core, search }, rate: core } };
       }
       case 'redeliver': {
         const original = deliveries.find(
@@ -528,15 +599,27 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       }
       return { name: 'app', answer: app.answer };
     }
-    remaining = Math.max(0, remaining - 1);
+    // GitHub does not count reading the rate limit against it.
+    if (request.url.pathname !== '/rate_limit') remaining = Math.max(0, remaining - 1);
     for (const [name, spec] of Object.entries(ROUTES) as [RouteName, (typeof ROUTES)[RouteName]][]) {
       const match = spec.pattern.exec(request.url.pathname);
       if (match && request.method.toLowerCase() === spec.method) {
         // Fine-grained PATs and installation tokens reach only their own owner's resources.
         const allowed = auth.authorize(request.headers.authorization, match[1] ?? '');
         if (allowed === 'bad-credentials') return { name, answer: error(401, 'Bad credentials') };
-        if (allowed === 'forbidden') {
+        // The rate limit belongs to the credential, not to an owner.
+        if (allowed === 'forbidden' && name !== 'rateLimit') {
           return { name, answer: error(403, 'Resource not accessible by personal access token') };
+        }
+        const permission = PERMISSIONS[name];
+        if (permission !== undefined && !auth.permits(request.headers.authorization, permission)) {
+          return {
+            name,
+            answer: {
+              ...error(403, 'Resource not accessible by personal access token'),
+              headers: { 'x-accepted-github-permissions': permission },
+            },
+          };
         }
         const fault = injected(name);
         const result: JsonResponse =

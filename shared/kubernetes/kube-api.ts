@@ -15,6 +15,13 @@ export interface KubeRequest {
   /** Defaults to `application/json`; a list of object metadata only is `...;as=PartialObjectMetadataList;...`. */
   readonly accept?: string;
   readonly signal?: AbortSignal;
+  /** Headers added to the request (e.g. `Impersonate-User`, for `doctor`). */
+  readonly headers?: Readonly<Record<string, string>>;
+  /**
+   * Told of the API server's `Warning` headers (RFC 7234 code 299: admission warnings such as Pod Security's
+   * "would violate PodSecurity"), their texts unquoted.
+   */
+  readonly onWarnings?: (warnings: readonly string[]) => void;
 }
 
 /** The small part of the Kubernetes REST API the function uses: JSON in, JSON out. */
@@ -69,7 +76,10 @@ export function createKubeApi(connection: KubeConnection, proxyEnv: ProxyEnv = N
       }
       const body = call.body === undefined ? undefined : JSON.stringify(call.body);
       const send = (authorization: string | undefined) => {
-        const headers: Record<string, string> = { accept: call.accept ?? 'application/json' };
+        const headers: Record<string, string> = {
+          ...call.headers,
+          accept: call.accept ?? 'application/json',
+        };
         if (authorization !== undefined) headers.authorization = authorization;
         if (body !== undefined) headers['content-type'] = call.contentType ?? 'application/json';
         return sendRequest(
@@ -92,6 +102,10 @@ export function createKubeApi(connection: KubeConnection, proxyEnv: ProxyEnv = N
         if (renewed !== authorization) response = await send(renewed);
       }
       const text = response.body.toString('utf8');
+      const warning = response.headers.warning;
+      if (call.onWarnings !== undefined && warning !== undefined) {
+        call.onWarnings(parseWarnings(Array.isArray(warning) ? warning.join(', ') : warning));
+      }
       if (response.status >= 200 && response.status < 300) {
         return (text === '' ? undefined : JSON.parse(text)) as T;
       }
@@ -104,6 +118,18 @@ export function createKubeApi(connection: KubeConnection, proxyEnv: ProxyEnv = N
     },
     close: () => agents.destroy(),
   };
+}
+
+/**
+ * The texts of `Warning` header values (`299 - "text"`, several joined by `, `), unquoted. The API server writes
+ * each as a quoted string with `\\` and `\"` escaped.
+ */
+export function parseWarnings(header: string): string[] {
+  const found: string[] = [];
+  for (const match of header.matchAll(/\d{3} \S+ "((?:[^"\\]|\\.)*)"/g)) {
+    found.push((match[1] ?? '').replace(/\\(.)/g, '$1'));
+  }
+  return found;
 }
 
 /** The `message` of a Kubernetes Status body, or the start of whatever else came back. */

@@ -91,6 +91,7 @@ describe('the Dockerfile', () => {
     expect(ops(runtime, 'COPY').map((i) => i.args)).toEqual([
       '--from=build /usr/local/bin/node /nodejs/bin/node',
       '--from=build /src/dist/start.cjs /src/dist/webhook.cjs /src/dist/webhook.cjs.cache ./',
+      '--from=build /src/dist/doctor.cjs ./',
     ]);
     const entrypoint = JSON.parse(ops(runtime, 'ENTRYPOINT').at(-1)?.args ?? '[]') as string[];
     expect(entrypoint.at(-1)).toBe('/app/start.cjs');
