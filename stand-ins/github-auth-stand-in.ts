@@ -38,6 +38,8 @@ export interface StandInAuthOptions {
   readonly apps?: readonly StandInApp[];
   /** Serve under this path, as GitHub Enterprise Server serves its API under `/api/v3`. */
   readonly pathPrefix?: string;
+  /** The version `GET /meta` says under a path prefix (GitHub Enterprise Server's `installed_version`). */
+  readonly enterpriseVersion?: string;
   /**
    * Check every request and answer against GitHub's OpenAPI description (default). Benchmarks turn it off, so
    * that the stand-in answers as close to instantly as it can.

@@ -38,7 +38,8 @@ export type RouteName =
   | 'removeToken'
   | 'orgRemoveToken'
   | 'runs'
-  | 'rateLimit';
+  | 'rateLimit'
+  | 'meta';
 
 const ROUTES: Record<RouteName, { method: string; path: string; pattern: RegExp }> = {
   repository: {
@@ -128,6 +129,7 @@ const ROUTES: Record<RouteName, { method: string; path: string; pattern: RegExp 
     pattern: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs$/,
   },
   rateLimit: { method: 'get', path: '/rate_limit', pattern: /^\/rate_limit$/ },
+  meta: { method: 'get', path: '/meta', pattern: /^\/meta$/ },
 };
 
 /**
@@ -385,6 +387,15 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
         const search = { limit: 30, remaining: 30, reset: core.reset, used: 0 };
         return { status: 200, body: { resources: { core, search }, rate: core } };
       }
+      case 'meta':
+        // GitHub Enterprise Server (served under a path prefix, as /api/v3) says its version; github.com does not.
+        return {
+          status: 200,
+          body: {
+            verifiable_password_authentication: false,
+            ...(options.pathPrefix ? { installed_version: options.enterpriseVersion ?? '3.17.0' } : {}),
+          },
+        };
       case 'redeliver': {
         const original = deliveries.find(
           (d) => !d.app && d.repository === repository && d.id === Number(match[4]),
@@ -605,7 +616,8 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       const match = spec.pattern.exec(request.url.pathname);
       if (match && request.method.toLowerCase() === spec.method) {
         // Fine-grained PATs and installation tokens reach only their own owner's resources.
-        const allowed = auth.authorize(request.headers.authorization, match[1] ?? '');
+        const allowed =
+          name === 'meta' ? 'ok' : auth.authorize(request.headers.authorization, match[1] ?? '');
         if (allowed === 'bad-credentials') return { name, answer: error(401, 'Bad credentials') };
         // The rate limit belongs to the credential, not to an owner.
         if (allowed === 'forbidden' && name !== 'rateLimit') {

@@ -4,7 +4,7 @@ import { KubeApiError } from '../kubernetes/kube-api.js';
 import type { RunnerProfile } from '../profiles/runner-profile.js';
 import { buildRecordJob } from '../records/build-record-job.js';
 import { type Check, type Finding, fail, notRun, pass, warn } from './check.js';
-import { type KubeDoctorContext, reason, requestWith } from './kube-doctor-context.js';
+import { API_FAILED, type KubeDoctorContext, reason, requestWith } from './kube-doctor-context.js';
 import { sampleLabels, sampleRecordFields } from './sample-record.js';
 
 /** The Pod Security level each mode's pod meets (README, proven by test/e2e/pod-security.test.ts). */
@@ -37,7 +37,7 @@ async function admit(
 ): Promise<Finding> {
   const { config, api, asFunction } = context;
   if (config === undefined) return notRun('the configuration is invalid');
-  if (api === undefined || asFunction === undefined) return notRun('the API server did not answer');
+  if (api === undefined || asFunction === undefined) return notRun(API_FAILED);
   if (context.namespaceExists === false) return notRun(`namespace ${config.namespace} does not exist`);
   const namespace = encodeURIComponent(config.namespace);
   const job = buildRecordJob(config, profile, sampleRecordFields(sampleLabels(profile)));

@@ -77,10 +77,16 @@ export function githubChecks(context: GitHubDoctorContext): Check[] {
 }
 
 async function ghesVersion(context: GitHubDoctorContext, signal: AbortSignal): Promise<Finding> {
-  const { data } = await context.request('GET /meta', { request: { signal } });
+  let data: unknown;
+  try {
+    ({ data } = await context.request('GET /meta', { request: { signal } }));
+  } catch (error) {
+    throw new Error(`GET /meta: ${describeGitHubError(error)}`);
+  }
   const version = (data as { installed_version?: unknown }).installed_version;
-  if (typeof version !== 'string')
-    return warn('the server does not say its version (not GitHub Enterprise Server?)');
+  if (typeof version !== 'string') {
+    return pass(`${context.config.githubApiUrl} answers as GitHub does, with no Enterprise Server version`);
+  }
   const [major, minor] = version.split('.').map(Number);
   if (major === 3 && (minor ?? 0) < GHES_JIT_MINOR) {
     return fail(

@@ -42,3 +42,6 @@ export function reason(error: unknown): string {
   const text = String((error as Error).message ?? error);
   return /abort|timeout/i.test(text) ? 'timed out' : text;
 }
+
+/** Why the checks after a failed first one do not run. */
+export const API_FAILED = 'the check "API server reachable" failed';

@@ -3,7 +3,13 @@ import { type KubeApi, KubeApiError } from '../kubernetes/kube-api.js';
 import type { KubeConnection } from '../kubernetes/kube-connection.js';
 import { admissionChecks } from './admission-checks.js';
 import { type Check, type Finding, fail, notRun, pass } from './check.js';
-import { impersonating, type KubeDoctorContext, reason, requestWith } from './kube-doctor-context.js';
+import {
+  API_FAILED,
+  impersonating,
+  type KubeDoctorContext,
+  reason,
+  requestWith,
+} from './kube-doctor-context.js';
 import { rbacChecks } from './rbac-checks.js';
 
 export interface KubernetesCheckDeps {
@@ -53,14 +59,22 @@ export function kubernetesChecks(deps: KubernetesCheckDeps): Check[] {
             { method: 'GET', path: '/version' },
             signal,
           );
-          context.api = api;
-          context.asFunction = deps.as === undefined ? api : impersonating(api, deps.as);
           // Providers write minors like "33+".
           const minor = Number.parseInt(version.minor ?? '', 10);
           const text = version.gitVersion ?? `v${version.major}.${version.minor}`;
           context.version = { major: Number.parseInt(version.major ?? '', 10), minor, text };
+          const asFunction = deps.as === undefined ? api : impersonating(api, deps.as);
+          const user = await whoAmI(asFunction, signal);
+          context.api = api;
+          if (user instanceof KubeApiError) {
+            return fail(
+              `these credentials (${connection.source}) may not act as ${deps.as}: ${user.message}`,
+              "drop --as to judge these credentials as the function's own, or run with a kubeconfig that may impersonate (a cluster admin's)",
+            );
+          }
+          context.asFunction = asFunction;
           return pass(
-            `Kubernetes ${text} at ${connection.server.origin} (credentials: ${connection.source})`,
+            `Kubernetes ${text} at ${connection.server.origin} (credentials: ${connection.source}${user ? `, judged as ${user}` : ''})`,
           );
         } catch (error) {
           api.close();
@@ -83,7 +97,7 @@ export function kubernetesChecks(deps: KubernetesCheckDeps): Check[] {
       async run() {
         const { version, config } = context;
         if (config === undefined) return notRun('the configuration is invalid');
-        if (version === undefined) return notRun('the API server did not answer');
+        if (version === undefined) return notRun(API_FAILED);
         const short: string[] = [];
         for (const profile of config.profiles) {
           const need = NEEDS[profile.mode];
@@ -118,7 +132,7 @@ async function checkNamespace(
 ): Promise<Finding> {
   const { api, asFunction } = context;
   if (context.config === undefined) return notRun('the configuration is invalid');
-  if (api === undefined || asFunction === undefined) return notRun('the API server did not answer');
+  if (api === undefined || asFunction === undefined) return notRun(API_FAILED);
   const missing = () => {
     context.namespaceExists = false;
     return fail(
@@ -171,6 +185,29 @@ async function checkNamespace(
         `kubectl create namespace ${namespace}; kubectl apply -f knative/rbac.yaml (its Role and RoleBinding)`,
       );
     }
+    throw error;
+  }
+}
+
+/**
+ * Who the API server takes the caller for (SelfSubjectReview, Kubernetes 1.28+): the user the function's
+ * permissions are judged as. `undefined` when the server cannot say; the error when it refuses (impersonation).
+ */
+async function whoAmI(api: KubeApi, signal: AbortSignal): Promise<string | undefined | KubeApiError> {
+  try {
+    const review = await requestWith<{ status?: { userInfo?: { username?: string } } }>(
+      api,
+      {
+        method: 'POST',
+        path: '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+      },
+      signal,
+    );
+    return review.status?.userInfo?.username;
+  } catch (error) {
+    if (error instanceof KubeApiError && (error.status === 403 || error.status === 401)) return error;
+    if (error instanceof KubeApiError && error.status === 404) return undefined;
     throw error;
   }
 }

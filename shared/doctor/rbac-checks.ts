@@ -1,6 +1,6 @@
 import { type RbacRule, RECORD_STORE_RULES } from '../records/rbac-rules.js';
 import { type Check, fail, notRun, pass, warn } from './check.js';
-import { type KubeDoctorContext, requestWith } from './kube-doctor-context.js';
+import { API_FAILED, type KubeDoctorContext, requestWith } from './kube-doctor-context.js';
 
 interface AccessReview {
   readonly status?: { readonly allowed?: boolean; readonly reason?: string };
@@ -39,7 +39,7 @@ export function rbacChecks(context: KubeDoctorContext): Check[] {
     async run(signal) {
       const api = context.asFunction;
       if (context.config === undefined) return notRun('the configuration is invalid');
-      if (api === undefined) return notRun('the API server did not answer');
+      if (api === undefined) return notRun(API_FAILED);
       const refused: string[] = [];
       for (const verb of rule.verbs) {
         const review = await requestWith<AccessReview>(
@@ -77,7 +77,7 @@ export function rbacChecks(context: KubeDoctorContext): Check[] {
     async run(signal) {
       const api = context.asFunction;
       if (context.config === undefined) return notRun('the configuration is invalid');
-      if (api === undefined) return notRun('the API server did not answer');
+      if (api === undefined) return notRun(API_FAILED);
       const review = await requestWith<RulesReview>(
         api,
         {
