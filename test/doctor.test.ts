@@ -146,6 +146,20 @@ describe('doctor: GitHub credentials', () => {
   });
 });
 
+describe('doctor: GitHub Enterprise Server', () => {
+  it.each([
+    ['3.9.2', 'fail'],
+    ['3.17.0', 'pass'],
+  ])('judges version %s by when just-in-time runners came (3.10): %s', async (version, status) => {
+    github = await startGitHubStandIn({ token: TOKEN, pathPrefix: '/api/v3', enterpriseVersion: version });
+    const results = await githubResults();
+    expect(results.get('GitHub Enterprise Server version')).toMatchObject({
+      status,
+      seen: `GitHub Enterprise Server ${version}`,
+    });
+  });
+});
+
 describe('doctor: webhooks', () => {
   it('passes a hook set up as setup-webhooks does, whose URL answers as the function does', async () => {
     github = await startGitHubStandIn({ token: TOKEN });
