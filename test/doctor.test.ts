@@ -204,6 +204,23 @@ describe('doctor: webhooks', () => {
     expect(results.get(`octo-org/app hook ${hookId} URL answers`)).toMatchObject({ status: 'fail' });
   });
 
+  it('fails a hook of an owner the function has no credential for', async () => {
+    github = await startGitHubStandIn({ token: TOKEN });
+    const context = createGitHubDoctorContext(
+      loadConfig({
+        ...env({ GITHUB_TOKEN: '', GITHUB_TOKENS: `octo-org=${TOKEN}` }),
+        RECONCILE_HOOKS: 'hubot/app:7',
+      }),
+      fetch,
+      [],
+    );
+    const settings = (await run(webhookChecks(context))).get('hubot/app hook 7 settings');
+    expect(settings).toMatchObject({
+      status: 'fail',
+      seen: 'no GitHub token for owner hubot: add hubot=<token> to GITHUB_TOKENS',
+    });
+  });
+
   it('counts the failed recent deliveries and says what a 401 means', async () => {
     github = await startGitHubStandIn({ token: TOKEN });
     const url = await answering(401);

@@ -1,3 +1,4 @@
+import { NoCredentialError } from '../errors/errors.js';
 import type { GitHubCredential } from '../github/credentials.js';
 import { type Check, type Finding, fail, notRun, pass, warn } from './check.js';
 import {
@@ -109,6 +110,9 @@ export function webhookChecks(context: GitHubDoctorContext, now: () => number = 
         try {
           found = await hook.settings(signal);
         } catch (error) {
+          if (error instanceof NoCredentialError) {
+            return fail(error.message, 'give the owner a token (GITHUB_TOKENS) or install the App there');
+          }
           const status = statusOf(error);
           if (status === 404 || status === 403 || status === 401) {
             return fail(
