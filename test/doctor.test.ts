@@ -153,7 +153,7 @@ describe('doctor: GitHub Enterprise Server', () => {
   ])('judges version %s by when just-in-time runners came (3.10): %s', async (version, status) => {
     github = await startGitHubStandIn({ token: TOKEN, pathPrefix: '/api/v3', enterpriseVersion: version });
     const results = await githubResults();
-    expect(results.get('GitHub Enterprise Server version')).toMatchObject({
+    expect(results.get('API server and version')).toMatchObject({
       status,
       seen: `GitHub Enterprise Server ${version}`,
     });

@@ -60,3 +60,58 @@ describe("GitHub's published contract, as the stand-in checks it", () => {
     expect(JOB.checkResponse(200, { id: 1, status: 'queued' }).length).toBeGreaterThan(5);
   });
 });
+
+describe("GitHub's App endpoints, as the stand-in checks them", () => {
+  const INSTALLATIONS = operation('get', '/app/installations');
+  const APP = operation('get', '/app');
+  const url = 'https://api.github.com/users/octocat';
+  const user = {
+    login: 'octocat',
+    id: 1,
+    node_id: 'U_1',
+    avatar_url: 'https://avatars.githubusercontent.com/u/1',
+    gravatar_id: '',
+    url,
+    html_url: 'https://github.com/octocat',
+    followers_url: url,
+    following_url: url,
+    gists_url: url,
+    starred_url: url,
+    subscriptions_url: url,
+    organizations_url: url,
+    repos_url: url,
+    events_url: url,
+    received_events_url: url,
+    type: 'User',
+    site_admin: false,
+  };
+  const app = {
+    id: 1,
+    node_id: 'A_1',
+    owner: user,
+    name: 'app',
+    description: null,
+    external_url: 'https://example.com',
+    html_url: 'https://github.com/apps/app',
+    created_at: '2026-01-01T00:00:00Z',
+    updated_at: '2026-01-01T00:00:00Z',
+    permissions: {},
+    events: ['workflow_job'],
+  };
+
+  it('takes a nullable schema without a type (the App, an owner of either shape) as "this or null"', () => {
+    expect(APP.checkResponse(200, app)).toEqual([]);
+    expect(APP.checkResponse(200, null)).toEqual([]);
+    expect(APP.checkResponse(200, { ...app, owner: { login: 'octocat' } }).length).toBeGreaterThan(0);
+  });
+
+  it('holds an installation in the list to its published account shape', () => {
+    const installation = { id: 1, account: user, permissions: {}, events: [] };
+    expect(INSTALLATIONS.checkResponse(200, [{ ...installation, account: null }]).join()).not.toMatch(
+      /account/,
+    );
+    expect(
+      INSTALLATIONS.checkResponse(200, [{ ...installation, account: { login: 'octocat' } }]).join(),
+    ).toMatch(/account/);
+  });
+});

@@ -25,7 +25,7 @@ export function githubChecks(context: GitHubDoctorContext): Check[] {
   if (!/^https:\/\/api\.github\.com$/i.test(config.githubApiUrl)) {
     checks.push({
       group: 'github',
-      check: 'GitHub Enterprise Server version',
+      check: 'API server and version',
       run: (signal) => ghesVersion(context, signal),
     });
   }
