@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../shared/config/load-config.js';
 import { type Check, type CheckResult, runCheck, runChecks } from '../shared/doctor/check.js';
 import { formatTable } from '../shared/doctor/format-table.js';
+import { functionChecks } from '../shared/doctor/function-checks.js';
 import { githubChecks } from '../shared/doctor/github-checks.js';
 import { createGitHubDoctorContext } from '../shared/doctor/github-doctor-context.js';
 import { runDoctor } from '../shared/doctor/run-doctor.js';
@@ -249,6 +250,30 @@ describe('doctor: webhooks', () => {
       status: 'fail',
       seen: 'sends push, not workflow_job',
     });
+  });
+});
+
+describe('doctor: the function', () => {
+  it('renders a job per profile, and warns of a profile an earlier one always wins over', async () => {
+    const profiles = [
+      'profiles:',
+      '  - { name: linux, match: linux, mode: standard }',
+      '  - { name: gpu, match: gpu, mode: userns }',
+      '  - { name: big-linux, match: big+linux, mode: dind }',
+    ].join('\n');
+    const loaded = {
+      config: loadConfig({ WEBHOOK_SECRET: 's', GITHUB_TOKEN: 't', RUNNER_PROFILES: profiles }),
+    };
+    const results = await run(functionChecks(loaded));
+    expect(results.get('a job on [self-hosted, gpu]')).toMatchObject({
+      status: 'pass',
+      seen: 'profile gpu (userns): ghcr.io/actions/actions-runner:2.338.0',
+    });
+    const shadowed = results.get('a job on [self-hosted, big, linux]');
+    expect(shadowed?.status).toBe('warn');
+    expect(shadowed?.seen).toContain('profile big-linux is never chosen for it');
+    const asked = await run(functionChecks(loaded, ['self-hosted', 'arm64']));
+    expect(asked.get('a job on [self-hosted, arm64]')?.seen).toContain('no profile matches');
   });
 });
 
