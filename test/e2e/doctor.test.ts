@@ -14,7 +14,13 @@ import type { CheckResult } from '../../shared/doctor/check.js';
 import { runDoctor } from '../../shared/doctor/run-doctor.js';
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { type ServerProcess, startServerProcess } from '../../stand-ins/server-process.js';
-import { ensureNamespace, kubectl, kubectlStatus, serviceAccountKubeconfig } from './support/cluster.js';
+import {
+  ensureNamespace,
+  kubectl,
+  kubectlStatus,
+  serviceAccountKubeconfig,
+  waitFor,
+} from './support/cluster.js';
 
 const RUNNERS = 'kar-doctor-runners';
 const FUNCTION_NAMESPACE = 'kar-doctor-function';
@@ -33,6 +39,47 @@ function rbac(jobVerbs?: string): string {
     manifest = manifest.replace('verbs: ["create", "get", "patch", "delete", "list"]', `verbs: ${jobVerbs}`);
   }
   return manifest;
+}
+
+/**
+ * Applies the Role with these job verbs and waits until the authorizer uses it: RBAC and Pod Security read
+ * through informer caches, so a change is seen a moment after it is written.
+ */
+async function useRbac(jobVerbs?: string): Promise<void> {
+  kubectl(['apply', '-f', '-'], rbac(jobVerbs));
+  const patch = jobVerbs === undefined || jobVerbs.includes('"patch"') ? 'yes' : 'no';
+  const update = jobVerbs?.includes('"update"') ? 'yes' : 'no';
+  await waitFor('the Role to take effect', () => {
+    const can = (verb: string) =>
+      kubectlStatus(['auth', 'can-i', verb, 'jobs.batch', '-n', RUNNERS, '--as', AS]).output.trim();
+    return can('patch') === patch && can('update') === update ? true : undefined;
+  });
+}
+
+/** Labels the namespace's Pod Security enforce level (or removes it) and waits until admission uses it. */
+async function enforce(level: 'restricted' | undefined): Promise<void> {
+  kubectl([
+    'label',
+    'namespace',
+    RUNNERS,
+    `pod-security.kubernetes.io/enforce${level ? `=${level}` : '-'}`,
+    '--overwrite',
+  ]);
+  const privileged = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: 'kar-doctor-probe' },
+    spec: { containers: [{ name: 'c', image: 'example.invalid/c', securityContext: { privileged: true } }] },
+  });
+  await waitFor('the Pod Security label to take effect', () => {
+    let refused = false;
+    try {
+      kubectl(['create', '--dry-run=server', '-n', RUNNERS, '-f', '-'], privileged);
+    } catch {
+      refused = true;
+    }
+    return refused === (level !== undefined) ? true : undefined;
+  });
 }
 
 let github: GitHubStandIn;
@@ -113,7 +160,7 @@ describe('doctor on the real API server', () => {
   });
 
   it('fails dind in a namespace whose Pod Security enforces restricted, with the label that mends it', async () => {
-    kubectl(['label', 'namespace', RUNNERS, 'pod-security.kubernetes.io/enforce=restricted', '--overwrite']);
+    await enforce('restricted');
     try {
       const admitted = row(await doctor(), 'profile default (dind) admitted');
       expect(admitted?.status).toBe('fail');
@@ -125,24 +172,24 @@ describe('doctor on the real API server', () => {
       const standard = row(await doctor({ RUNNER_MODE: 'standard' }), 'profile default (standard) admitted');
       expect(standard?.status).toBe('pass');
     } finally {
-      kubectl(['label', 'namespace', RUNNERS, 'pod-security.kubernetes.io/enforce-']);
+      await enforce(undefined);
     }
   });
 
   it('fails a service account without patch on jobs, naming the verb and the manifest that grants it', async () => {
-    kubectl(['apply', '-f', '-'], rbac('["create", "get", "delete", "list"]'));
+    await useRbac('["create", "get", "delete", "list"]');
     try {
       const jobs = row(await doctor(), 'may create, get, patch, delete, list jobs.batch');
       expect(jobs?.status).toBe('fail');
       expect(jobs?.seen).toBe(`not allowed in ${RUNNERS}: patch jobs.batch`);
       expect(jobs?.fix).toContain('kubectl apply -f knative/rbac.yaml');
     } finally {
-      kubectl(['apply', '-f', '-'], rbac());
+      await useRbac();
     }
   });
 
   it('warns of permissions beyond what the function needs', async () => {
-    kubectl(['apply', '-f', '-'], rbac('["create", "get", "patch", "delete", "list", "update", "watch"]'));
+    await useRbac('["create", "get", "patch", "delete", "list", "update", "watch"]');
     try {
       const extra = row(await doctor(), 'no more permissions than needed');
       expect(extra?.status).toBe('warn');
@@ -150,7 +197,7 @@ describe('doctor on the real API server', () => {
         /update jobs\.batch.*watch jobs\.batch|watch jobs\.batch.*update jobs\.batch/,
       );
     } finally {
-      kubectl(['apply', '-f', '-'], rbac());
+      await useRbac();
     }
   });
 
