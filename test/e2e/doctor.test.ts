@@ -88,7 +88,7 @@ let env: Record<string, string>;
 
 beforeAll(async () => {
   ensureNamespace(FUNCTION_NAMESPACE);
-  kubectl(['apply', '-f', '-'], rbac());
+  await useRbac();
   github = await startGitHubStandIn({ token: TOKEN });
   const accountKubeconfig = serviceAccountKubeconfig(
     mkdtempSync(join(tmpdir(), 'kar-doctor-')),
