@@ -14,6 +14,7 @@ import { githubChecks } from '../shared/doctor/github-checks.js';
 import { createGitHubDoctorContext } from '../shared/doctor/github-doctor-context.js';
 import { runDoctor } from '../shared/doctor/run-doctor.js';
 import { webhookChecks } from '../shared/doctor/webhook-checks.js';
+import { parseWarnings } from '../shared/kubernetes/kube-api.js';
 import { KubeConfigError } from '../shared/kubernetes/kube-connection.js';
 import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
 import { queuedPayload } from '../stand-ins/payloads.js';
@@ -289,6 +290,15 @@ describe('doctor: the run', () => {
       ['pass', 'ok'],
     ]);
     expect((await runCheck(passes, 50)).status).toBe('pass');
+  });
+
+  it("reads the API server's Warning headers, several joined, quotes escaped", () => {
+    const header =
+      '299 - "would violate PodSecurity \\"restricted:latest\\": privileged (container \\"dind\\"), a, b", 299 - "second"';
+    expect(parseWarnings(header)).toEqual([
+      'would violate PodSecurity "restricted:latest": privileged (container "dind"), a, b',
+      'second',
+    ]);
   });
 
   it('prints a table with a mark, the check, what was seen and the fix', () => {
