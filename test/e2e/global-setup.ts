@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
-import { buildBundle } from '../../scripts/build.js';
+import { buildBundle, buildDoctor } from '../../scripts/build.js';
 
 const script = fileURLToPath(new URL('../../scripts/control-plane/cluster.sh', import.meta.url));
 const versions = fileURLToPath(new URL('../../scripts/control-plane/versions.env', import.meta.url));
@@ -17,6 +17,7 @@ declare module 'vitest' {
 /** Builds the bundle, starts the real control plane (building it first when needed); returns how to use it. */
 export async function startCluster(): Promise<{ kubeconfig: string; kubectl: string; stop: () => void }> {
   await buildBundle();
+  await buildDoctor();
   const started = spawnSync('bash', [script, 'start'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     encoding: 'utf8',
