@@ -1,7 +1,8 @@
 /**
  * `npm run build`: bundles the function into `dist/webhook.cjs` (one minified file holding every runtime
  * dependency) with its loader `dist/start.cjs`, then warms the V8 code cache (`scripts/warm-code-cache.ts`).
- * What `npm start`, the image and the OpenFaaS stack run. `--no-warm` skips the cache.
+ * What `npm start`, the image and the OpenFaaS stack run. It also bundles `dist/doctor.cjs` (`scripts/doctor.ts`).
+ * `--no-warm` skips the cache.
  */
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
