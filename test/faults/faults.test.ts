@@ -258,6 +258,15 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
       method: 'POST',
       headers: { authorization: `Bearer ${RECONCILE_TOKEN}` },
     });
+    if (response.status !== 200) {
+      const errors = server.logs().filter((line) => line.level === 'error' || line.task === 'reconcile');
+      process.stdout.write(
+        `reconcile answered ${response.status}: ${await response.text()}\n${errors
+          .slice(-10)
+          .map((line) => `  ${JSON.stringify(line)}`)
+          .join('\n')}\n`,
+      );
+    }
     expect(response.status).toBe(200);
     const report = (await response.json()) as Record<string, number | boolean>;
     await github.settled();
