@@ -72,6 +72,28 @@ describe('MAX_RUNNERS', () => {
   });
 });
 
+describe('freeing slots in a reconcile pass', () => {
+  it('counts a slot it could not free as a failure, and still does the rest of the pass', async () => {
+    h = await startAppHarness({ MAX_RUNNERS: '1', RECONCILE_TOKEN: 't' });
+    await post(queued(300));
+    expect((await post(queued(301))).body.outcome).toBe('waiting');
+    h.kubernetes.completeJob('runner-300');
+    h.kubernetes.failNext('DELETE', 'leases', 403);
+    const first = await h.app.request('/reconcile', {
+      method: 'POST',
+      headers: { authorization: 'Bearer t' },
+    });
+    expect(first.status).toBe(200);
+    expect(await first.json()).toMatchObject({ slotsFreed: 0, failures: 1 });
+    // The next pass frees it, and the waiting job starts.
+    const second = await h.app.request('/reconcile', {
+      method: 'POST',
+      headers: { authorization: 'Bearer t' },
+    });
+    expect(await second.json()).toMatchObject({ slotsFreed: 1, started: 1 });
+  });
+});
+
 describe('a profile cap', () => {
   it('holds back that profile only', async () => {
     const profiles =
