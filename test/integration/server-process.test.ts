@@ -72,7 +72,9 @@ describe('the built function process', () => {
     expect(text).toMatch(/^runner_jobs_active 1$/m);
   });
 
-  it('writes JSON log lines with no secret in them', () => {
+  it('writes JSON log lines with no secret in them', async () => {
+    // Log lines are written asynchronously: the delivery's line may reach the pipe after its answer did.
+    await server.logged('runner job created');
     const logs = server.logs();
     expect(logs.some((line) => line.msg === 'listening')).toBe(true);
     expect(logs.some((line) => line.outcome === 'created' && line.jobId === 12877621891)).toBe(true);
