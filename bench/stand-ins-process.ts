@@ -1,7 +1,8 @@
 /**
  * The bench's stand-ins of GitHub and the Kubernetes API, in a process of their own so that they do not share
  * an event loop with the load generator. Driven over IPC by `bench/run.ts`: it announces its URLs, then answers
- * `addJobs` (queued jobs GitHub should know) and `jobCount` (Jobs created so far).
+ * `addJobs` (queued jobs GitHub should know), `jobCount` (Jobs created so far) and `callCount` (requests
+ * served so far).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,9 @@ export type StandInsCommand =
       readonly op: 'addJobs';
       readonly jobs: { repository: string; job: Record<string, unknown> }[];
     }
-  | { readonly id: number; readonly op: 'jobCount' };
+  | { readonly id: number; readonly op: 'jobCount' }
+  /** Requests served so far, GitHub's and the API server's together. */
+  | { readonly id: number; readonly op: 'callCount' };
 
 const token = process.env.BENCH_GITHUB_TOKEN ?? '';
 const github = await startGitHubStandIn({ token, checkContract: false });
@@ -35,8 +38,12 @@ process.on('message', (command: StandInsCommand) => {
   if (command.op === 'addJobs') {
     for (const { repository, job } of command.jobs) github.addJob(repository, job);
     process.send?.({ id: command.id, result: command.jobs.length });
-  } else {
+  } else if (command.op === 'jobCount') {
     process.send?.({ id: command.id, result: kubernetes.jobs.size });
+  } else {
+    let calls = github.calls.length;
+    for (const count of kubernetes.requestCounts.values()) calls += count;
+    process.send?.({ id: command.id, result: calls });
   }
 });
 process.on('disconnect', () => {
