@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { BenchOptionsError, parseBenchOptions, SECTIONS } from '../bench/bench-options.js';
+import { type BenchOptionsError, parseBenchOptions, SECTIONS } from '../bench/bench-options.js';
 
 const run = promisify(execFile);
 const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
@@ -47,16 +47,20 @@ describe('npm run bench with bad settings', () => {
   it.each([
     [{ BENCH_RUNS: 'abc' }, 'BENCH_RUNS must be a whole number'],
     [{ BENCH_SECTIONS: 'foo' }, 'BENCH_SECTIONS must list some of'],
-  ])('%o: says what is wrong and exits 2 before measuring anything', async (env, message) => {
-    const failure = await run(tsx, [script], {
-      env: { PATH: process.env.PATH ?? '', ...env },
-      timeout: 20_000,
-    }).then(
-      () => ({ code: 0, stdout: '', stderr: '' }),
-      (error: { code: number; stdout: string; stderr: string }) => error,
-    );
-    expect(failure.code).toBe(2);
-    expect(failure.stderr).toContain(message);
-    expect(failure.stdout).not.toContain('bundle built');
-  }, 30_000);
+  ])(
+    '%o: says what is wrong and exits 2 before measuring anything',
+    async (env, message) => {
+      const failure = await run(tsx, [script], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+        timeout: 20_000,
+      }).then(
+        () => ({ code: 0, stdout: '', stderr: '' }),
+        (error: { code: number; stdout: string; stderr: string }) => error,
+      );
+      expect(failure.code).toBe(2);
+      expect(failure.stderr).toContain(message);
+      expect(failure.stdout).not.toContain('bundle built');
+    },
+    30_000,
+  );
 });
