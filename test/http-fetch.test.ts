@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { githubRequest } from '../shared/github/github-request.js';
+import { restRequest } from '../shared/github/rest-request.js';
 import { createHttpFetch } from '../shared/http/http-fetch.js';
 import { type RecordingServer, startRecordingServer } from './support/recording-server.js';
 
@@ -86,6 +87,55 @@ describe('createHttpFetch', () => {
     expect(main.connections()).toBe(before);
     await expect(httpFetch(`${main.url}/slow`, { signal: AbortSignal.timeout(30) })).rejects.toMatchObject({
       name: 'AbortError',
+    });
+  });
+
+  it('gives up after timeoutMs with a TimeoutError, and a request in time is not cut', async () => {
+    const started = performance.now();
+    await expect(httpFetch(`${main.url}/slow`, { timeoutMs: 30 })).rejects.toMatchObject({
+      name: 'TimeoutError',
+      message: expect.stringMatching(/timeout/),
+    });
+    expect(performance.now() - started).toBeLessThan(450);
+    expect(await (await httpFetch(`${main.url}/again`, { timeoutMs: 5000 })).json()).toEqual({
+      id: 7,
+      name: 'ü',
+    });
+  });
+
+  it('restRequest calls as @octokit/request does: path encoded, query, JSON body, errors with status', async () => {
+    const request = restRequest(main.url, httpFetch);
+    const ok = await request('GET /repos/{owner}/{repo}/runners', {
+      owner: 'o w',
+      repo: 'r',
+      per_page: 100,
+      headers: { authorization: 'token t' },
+      request: { timeoutMs: 5000 },
+    });
+    expect(ok.data).toEqual({ id: 7, name: 'ü' });
+    expect(ok.headers['x-ratelimit-remaining']).toBe('4999');
+    expect(last()?.url).toBe('/repos/o%20w/r/runners?per_page=100');
+    expect(last()?.headers).toMatchObject({
+      authorization: 'token t',
+      accept: 'application/vnd.github.v3+json',
+      'x-github-api-version': '2022-11-28',
+    });
+    await request('POST /repos/{owner}/{repo}/x', { owner: 'o', repo: 'r', name: 'n', labels: ['a'] });
+    expect(last()?.headers['content-type']).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(last()?.body ?? '')).toEqual({ name: 'n', labels: ['a'] });
+    const error = await request('GET /missing', {}).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({
+      name: 'HttpError',
+      status: 404,
+      response: { data: { message: 'Not Found' } },
+    });
+    const timedOut = await request('GET /slow', { request: { timeoutMs: 30 } }).catch(
+      (caught: unknown) => caught,
+    );
+    expect(timedOut).toMatchObject({
+      status: 500,
+      response: undefined,
+      message: expect.stringMatching(/timeout/),
     });
   });
 

@@ -101,6 +101,18 @@ describe('createKubeApi', () => {
     release();
   });
 
+  it('gives up after timeoutMs with a TimeoutError', async () => {
+    let release = () => {};
+    const until = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    answer = { status: 200, body: '{}', until };
+    await expect(api.request({ method: 'GET', path: '/slow', timeoutMs: 30 })).rejects.toMatchObject({
+      name: 'TimeoutError',
+    });
+    release();
+  });
+
   it('after a 401, asks for a fresh token and tries once more; the same token is not sent twice', async () => {
     const seenBefore = server.seen.length;
     answer = { status: 401, body: '{"kind":"Status","message":"Unauthorized"}' };

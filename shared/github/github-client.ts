@@ -12,7 +12,7 @@ import {
 import { type Deadline, deadlineIn, type RetryAdvice, withRetries } from '../retry/with-retries.js';
 import { OWNER_LOGIN, REPOSITORY_NAME } from '../webhook/parse-workflow-job.js';
 import type { CredentialProvider, GitHubCredential } from './credentials.js';
-import { githubRequest } from './github-request.js';
+import { restRequest } from './rest-request.js';
 
 /** A repository as GitHub's REST paths name it; in App mode, with the installation that delivered it. */
 export interface RepoRef {
@@ -146,7 +146,11 @@ type Answer<T> = { status: number; data: T; headers: Record<string, unknown> };
 /** Builds the GitHub REST client on `@octokit/request`; each call authenticates as the owner's credential. */
 export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const { defaultBudgetMs = 8000, requestTimeoutMs = 5000, scope = 'repo' } = options;
-  const request = githubRequest(options.baseUrl, options.fetch, options.userAgent);
+  const request = restRequest(
+    options.baseUrl,
+    (options.fetch ?? fetch) as unknown as Parameters<typeof restRequest>[1],
+    options.userAgent,
+  );
 
   /** The App's own credential; without one (PAT mode) the App endpoints cannot be called. */
   const appCredential = async () => {
@@ -172,11 +176,11 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       return await withRetries(
         async (remainingMs) => {
           try {
-            const signal = AbortSignal.timeout(Math.max(1, Math.min(requestTimeoutMs, remainingMs)));
+            const timeoutMs = Math.max(1, Math.min(requestTimeoutMs, remainingMs));
             const response = await request(route, {
               ...parameters,
               headers: { authorization },
-              request: { signal },
+              request: { timeoutMs },
             });
             const headers = response.headers as Record<string, unknown>;
             options.observe?.(route, response.status, headers, credential.label);

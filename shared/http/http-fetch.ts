@@ -12,6 +12,8 @@ export interface HttpFetchInit {
   readonly body?: string | Uint8Array | null;
   readonly signal?: AbortSignal | null;
   readonly redirect?: 'follow' | 'manual' | 'error';
+  /** Longest each request (each redirect too) may take: a `TimeoutError` after (not in WHATWG fetch). */
+  readonly timeoutMs?: number;
 }
 
 /** The part of a WHATWG `Response` that `@octokit/request` reads. */
@@ -70,7 +72,9 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308]);
  * a POST, turn into a GET without body; the `authorization` header is dropped when the origin changes). Each
  * request, redirects too, goes through the proxy `proxy` names for its URL.
  */
-export function createHttpFetch(options: HttpFetchOptions = {}): HttpFetch & { close(): void } {
+export function createHttpFetch(
+  options: HttpFetchOptions = {},
+): HttpFetch & { close(): void; readonly supportsTimeout: true } {
   const proxy = options.proxy ?? NO_PROXY_ENV;
   const agents: KeepAliveAgents = keepAliveAgents(options.maxSockets ?? 128, {
     ...(options.tls ? { tls: options.tls } : {}),
@@ -92,6 +96,7 @@ export function createHttpFetch(options: HttpFetchOptions = {}): HttpFetch & { c
           headers,
           ...(body === undefined ? {} : { body }),
           ...(init.signal ? { signal: init.signal } : {}),
+          ...(init.timeoutMs === undefined ? {} : { timeoutMs: init.timeoutMs }),
         },
         agents,
       );
@@ -118,7 +123,7 @@ export function createHttpFetch(options: HttpFetchOptions = {}): HttpFetch & { c
       url = next;
     }
   };
-  return Object.assign(httpFetch, { close: () => agents.destroy() });
+  return Object.assign(httpFetch, { close: () => agents.destroy(), supportsTimeout: true as const });
 }
 
 function toResponse(raw: RawResponse, url: URL, redirected: boolean): HttpFetchResponse {

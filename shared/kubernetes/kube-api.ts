@@ -22,6 +22,8 @@ export interface KubeRequest {
    * "would violate PodSecurity"), their texts unquoted.
    */
   readonly onWarnings?: (warnings: readonly string[]) => void;
+  /** Longest the call may take (see `RawRequest.timeoutMs`). */
+  readonly timeoutMs?: number;
 }
 
 /** The small part of the Kubernetes REST API the function uses: JSON in, JSON out. */
@@ -89,6 +91,7 @@ export function createKubeApi(connection: KubeConnection, proxyEnv: ProxyEnv = N
             headers,
             ...(body === undefined ? {} : { body }),
             ...(call.signal ? { signal: call.signal } : {}),
+            ...(call.timeoutMs === undefined ? {} : { timeoutMs: call.timeoutMs }),
           },
           agents,
         );

@@ -68,7 +68,7 @@ export function createNamespacedCalls(
         (remainingMs) =>
           api.request<T>({
             ...request,
-            signal: AbortSignal.timeout(Math.max(1, Math.min(requestTimeoutMs, remainingMs))),
+            timeoutMs: Math.max(1, Math.min(requestTimeoutMs, remainingMs)),
           }),
         { deadline, advise: adviseRetry },
       );
