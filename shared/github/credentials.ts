@@ -1,7 +1,5 @@
-import { createAppAuth } from '@octokit/auth-app';
 import type { GitHubAuth } from '../config/github-auth.js';
 import { NoCredentialError } from '../errors/errors.js';
-import { githubRequest } from './github-request.js';
 
 /** A token to call GitHub with, and a name for it that is safe for logs and metric labels. */
 export interface GitHubCredential {
@@ -54,8 +52,23 @@ export function createAppCredentials(options: {
   baseUrl: string;
   fetch?: typeof fetch;
 }): CredentialProvider {
-  const request = githubRequest(options.baseUrl, options.fetch);
-  const auth = createAppAuth({ appId: options.appId, privateKey: options.privateKey, request });
+  // Loaded on first use: `@octokit/auth-app` and `@octokit/request` are a good part of the bundle, and a deployment
+  // with tokens never needs them; imported dynamically, the bundle evaluates them only in App mode (cold start).
+  const loaded = Promise.all([import('@octokit/auth-app'), import('./github-request.js')]).then(
+    ([{ createAppAuth }, { githubRequest }]) => {
+      const request = githubRequest(options.baseUrl, options.fetch);
+      return {
+        request,
+        auth: createAppAuth({ appId: options.appId, privateKey: options.privateKey, request }),
+      };
+    },
+  );
+  const auth = async (
+    parameters: { type: 'app' } | { type: 'installation'; installationId: number },
+  ): Promise<{ token: string }> => {
+    const { auth: appAuth } = await loaded;
+    return parameters.type === 'app' ? appAuth(parameters) : appAuth(parameters);
+  };
   const installations = new Map<string, number>();
 
   async function installationOf(owner: string, repo: string | undefined): Promise<number> {
@@ -65,6 +78,7 @@ export function createAppCredentials(options: {
     if (repo === undefined) throw new NoCredentialError(`no App installation known for owner ${owner}`);
     const { token } = await auth({ type: 'app' });
     try {
+      const { request } = await loaded;
       const { data } = await request('GET /repos/{owner}/{repo}/installation', {
         owner,
         repo,
