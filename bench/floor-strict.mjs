@@ -3,11 +3,14 @@
 // register the JIT runner, create the Secret the pod mounts. Through node:http keep-alive agents (no undici), with
 // no framework, no validation beyond the signature, no retries, no logging, no metrics and no durability (the Job
 // is created running; nothing survives a crash half way). The function's calls beyond these four are the price of
-// its guarantees; `bench/run.ts` states the ceiling that sets.
+// its guarantees; `bench/run.ts` states the ceiling that sets. The Job is the one the function makes (its runner
+// pod, rendered once by the bench into FLOOR_JOB_TEMPLATE with `__NAME__` for the name), sent as a string.
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:http';
 
-const { PORT, WEBHOOK_SECRET, GITHUB_API_URL, GITHUB_TOKEN, K8S_URL } = process.env;
+const { PORT, WEBHOOK_SECRET, GITHUB_API_URL, GITHUB_TOKEN, K8S_URL, FLOOR_JOB_TEMPLATE } = process.env;
+const jobTemplate = readFileSync(FLOOR_JOB_TEMPLATE, 'utf8');
 const agent = new Agent({ keepAlive: true, maxSockets: 128 });
 const gh = {
   authorization: `token ${GITHUB_TOKEN}`,
@@ -20,7 +23,7 @@ const namespace = '/namespaces/default';
 /** One JSON call through the keep-alive agent; resolves with the parsed answer. */
 function call(base, method, path, headers, body) {
   const url = new URL(base + path);
-  const data = body === undefined ? undefined : JSON.stringify(body);
+  const data = body === undefined || typeof body === 'string' ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const req = request(
       url,
@@ -59,32 +62,13 @@ createServer((req, res) => {
     const name = `runner-${id}`;
     const job = await call(GITHUB_API_URL, 'GET', `${repo}/actions/jobs/${id}`, gh);
     if (job.status !== 'queued') return res.end(JSON.stringify({ outcome: 'ignored' }));
-    const created = await call(K8S_URL, 'POST', `/apis/batch/v1${namespace}/jobs`, kube, {
-      apiVersion: 'batch/v1',
-      kind: 'Job',
-      metadata: { name, labels: { app: 'github-runner' } },
-      spec: {
-        backoffLimit: 0,
-        template: {
-          spec: {
-            restartPolicy: 'Never',
-            containers: [
-              {
-                name: 'runner',
-                image: 'ghcr.io/actions/actions-runner:latest',
-                command: ['/home/runner/run.sh'],
-                env: [
-                  {
-                    name: 'ACTIONS_RUNNER_INPUT_JITCONFIG',
-                    valueFrom: { secretKeyRef: { name, key: 'jitconfig' } },
-                  },
-                ],
-              },
-            ],
-          },
-        },
-      },
-    });
+    const created = await call(
+      K8S_URL,
+      'POST',
+      `/apis/batch/v1${namespace}/jobs`,
+      kube,
+      jobTemplate.replaceAll('__NAME__', name),
+    );
     const jit = await call(GITHUB_API_URL, 'POST', `${repo}/actions/runners/generate-jitconfig`, gh, {
       name,
       runner_group_id: 1,

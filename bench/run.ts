@@ -10,7 +10,7 @@
  * Longer than 250 lines on purpose: every section and its floor side by side, so each ratio is read in one place.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, renameSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +18,8 @@ import { build } from 'esbuild';
 import { loadAll } from 'js-yaml';
 import { BUNDLE, buildBundle, FUNCTION_BUNDLE, OUTFILE } from '../scripts/build.js';
 import { warmCodeCache } from '../scripts/warm-code-cache.js';
+import { loadConfig } from '../shared/config/load-config.js';
+import { buildRecordJob } from '../shared/records/build-record-job.js';
 import { queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
 import { freePort } from '../stand-ins/server-process.js';
 import { BenchOptionsError, parseBenchOptions } from './bench-options.js';
@@ -116,9 +118,39 @@ function functionEnv(port: number): Record<string, string> {
   };
 }
 
-/** What the handler floors need: where the stand-ins are. */
+/**
+ * The runner Job the function makes for a queued job (standard mode, unsuspended, no claim), with `__NAME__` where
+ * its name goes: the strict floor sends the same Job, so that the calls compared are the same calls.
+ */
+function writeJobTemplate(): string {
+  const config = loadConfig({ WEBHOOK_SECRET: SECRET, GITHUB_TOKEN: TOKEN, RUNNER_MODE: 'standard' });
+  const profile = config.profiles[0];
+  if (profile === undefined) throw new Error('no runner profile');
+  const job = buildRecordJob(config, profile, {
+    owner: 'Codertocat',
+    repo: 'Hello-World',
+    jobId: 424242,
+    runId: 1,
+    runAttempt: 1,
+    deliveryId: 'delivery',
+    hookId: undefined,
+    installationId: undefined,
+    jobLabels: ['self-hosted', 'linux'],
+  });
+  const text = JSON.stringify({ ...job, spec: { ...job.spec, suspend: false } }).replaceAll(
+    'runner-424242',
+    '__NAME__',
+  );
+  const file = join(mkdtempSync(join(tmpdir(), 'kar-bench-job-')), 'job.json');
+  writeFileSync(file, text);
+  return file;
+}
+const jobTemplate = writeJobTemplate();
+
+/** What the handler floors need: where the stand-ins are, and the Job to create. */
 function floorEnv(port: number): Record<string, string> {
   return {
+    FLOOR_JOB_TEMPLATE: jobTemplate,
     PATH: process.env.PATH ?? '',
     PORT: String(port),
     WEBHOOK_SECRET: SECRET,

@@ -67,15 +67,19 @@ export function createKubeApi(connection: KubeConnection, proxyEnv: ProxyEnv = N
     tls: connection.tls,
     proxyFor: proxy === undefined ? (url) => proxyFor(proxyEnv, url) : () => proxy,
   });
-  const base = connection.server.pathname.replace(/\/$/, '');
+  // The URL is built as a string and parsed once: a parsed URL edited field by field (pathname, then each query
+  // parameter) is serialised again at every step.
+  const base = connection.server.origin + connection.server.pathname.replace(/\/$/, '');
 
   return {
     async request<T>(call: KubeRequest): Promise<T> {
-      const url = new URL(connection.server);
-      url.pathname = base + call.path;
-      for (const [name, value] of Object.entries(call.query ?? {})) {
-        if (value !== undefined) url.searchParams.set(name, String(value));
+      let query = '';
+      for (const name in call.query) {
+        const value = call.query[name];
+        if (value !== undefined)
+          query += `${query === '' ? '?' : '&'}${encodeURIComponent(name)}=${encodeURIComponent(value)}`;
       }
+      const url = new URL(base + call.path + query);
       const body = call.body === undefined ? undefined : JSON.stringify(call.body);
       const send = (authorization: string | undefined) => {
         const headers: Record<string, string> = {
