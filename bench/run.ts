@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { loadAll } from 'js-yaml';
 import { BUNDLE, buildBundle, FUNCTION_BUNDLE, OUTFILE } from '../scripts/build.js';
+import { ENTRY_ENV, NODE_FLAGS } from '../scripts/dist-paths.js';
 import { warmCodeCache } from '../scripts/warm-code-cache.js';
 import { loadConfig } from '../shared/config/load-config.js';
 import { buildRecordJob } from '../shared/records/build-record-job.js';
@@ -112,6 +113,8 @@ function functionEnv(port: number): Record<string, string> {
     KUBECONFIG: urls.kubeconfig,
     RUNNER_MODE: 'standard',
     LOG_LEVEL: 'silent',
+    // As the image runs it.
+    ...ENTRY_ENV,
     ...(process.env.BENCH_FUNCTION_NODE_OPTIONS
       ? { NODE_OPTIONS: process.env.BENCH_FUNCTION_NODE_OPTIONS }
       : {}),
@@ -160,8 +163,10 @@ function floorEnv(port: number): Record<string, string> {
   };
 }
 
+/** Starts a server script; the function as its image runs it, with the entry's V8 flags. */
 function start(script: string, env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [script], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const flags = script === OUTFILE ? NODE_FLAGS : [];
+  return spawn(process.execPath, [...flags, script], { env, stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 async function stop(child: ChildProcess) {

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { ENTRY_ENV, NODE_FLAGS } from '../../scripts/dist-paths.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 type Instruction = { readonly op: string; readonly args: string };
@@ -62,8 +63,13 @@ describe('the Dockerfile', () => {
     );
     expect(JSON.parse(ops(runtime, 'ENTRYPOINT').at(-1)?.args ?? '[]')).toEqual([
       '/nodejs/bin/node',
+      ...NODE_FLAGS,
       '/app/start.cjs',
     ]);
+    const env = ops(runtime, 'ENV')
+      .flatMap((i) => i.args.split(/\s+/))
+      .map((pair) => pair.split('=') as [string, string]);
+    for (const [name, value] of Object.entries(ENTRY_ENV)) expect(env).toContainEqual([name, value]);
   });
 
   it('builds with npm ci from the lock file, then bundles', () => {
@@ -107,7 +113,7 @@ describe('the Dockerfile', () => {
     const scripts = (
       JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { scripts: Record<string, string> }
     ).scripts;
-    expect(scripts.start).toContain('node dist/start.cjs');
+    expect(scripts.start).toContain(`node ${NODE_FLAGS.join(' ')} dist/start.cjs`);
     expect(scripts.build).toContain('scripts/build.ts');
   });
 });
