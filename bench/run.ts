@@ -6,6 +6,7 @@
  * agent, nothing else. Every runtime in BENCH_NODES (by default this Node.js and the machine's own `node`, when
  * that is another version) gets a table of its own: the whole bench runs again on it.
  * Prints tables (medians over BENCH_RUNS runs); exits non-zero if the settings or the harness itself fail.
+ * BENCH_FUNCTION_NODE_OPTIONS adds V8/Node flags to the function's (to measure one before adopting it).
  *
  * Longer than 250 lines on purpose: every section and its floor side by side, so each ratio is read in one place.
  */
