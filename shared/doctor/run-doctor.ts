@@ -11,6 +11,7 @@ import { githubChecks } from './github-checks.js';
 import { createGitHubDoctorContext } from './github-doctor-context.js';
 import type { KubeDoctorContext } from './kube-doctor-context.js';
 import { kubernetesChecks } from './kubernetes-checks.js';
+import { nodeChecks } from './node-checks.js';
 import { redactSecrets, secretsOf } from './redact-secrets.js';
 import { webhookChecks } from './webhook-checks.js';
 
@@ -54,7 +55,7 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
       connect: () => (connection instanceof Error ? raise(connection) : connection),
       createApi: (connection) => createKubeApi(connection, config?.proxy),
       as: options.as,
-    }),
+    }).concat(nodeChecks(context)),
   ];
   if (config !== undefined) {
     const github = createGitHubDoctorContext(config, fetchImpl, options.repositories ?? []);
