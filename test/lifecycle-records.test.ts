@@ -115,6 +115,43 @@ describe('a cancellation', () => {
   });
 });
 
+describe('a start that outlives its claim', () => {
+  // The claim lapses (30 s by default) while the start is slowed; another delivery may take the record over and
+  // start it, so the slow one must no longer act as if the record were its own.
+  it('does not delete the registration it finds: once the claim lapsed it may be a live runner', async () => {
+    await harness();
+    const payload = queued({ jobId: 86 });
+    // A first attempt registered a runner, then failed: its registration stays, the record is queued.
+    h.kubernetes.failNext('POST', 'secrets', 403);
+    expect((await deliver(payload)).status).toBe(502);
+    expect(liveRegistrations()).toHaveLength(1);
+    // The next attempt's JIT meets that registration (409) only after its claim lapsed.
+    h.github.holdAnswer('jit', async () => {
+      clock += 31_000;
+    });
+    expect((await deliver(payload)).status).toBeGreaterThanOrEqual(500);
+    expect(liveRegistrations()).toHaveLength(1);
+    expect(h.kubernetes.jobs.get('runner-86')?.spec?.suspend).toBe(true);
+  });
+
+  it('does not reset the record over a Secret it finds, and removes only its own new registration', async () => {
+    await harness();
+    const payload = queued({ jobId: 87 });
+    const uid = () => h.kubernetes.jobs.get('runner-87')?.metadata.uid;
+    let before: string | undefined;
+    h.github.holdAnswer('jit', async () => {
+      before = uid();
+      clock += 31_000;
+    });
+    h.kubernetes.failNext('POST', 'secrets', 409);
+    expect((await deliver(payload)).status).toBeGreaterThanOrEqual(500);
+    expect(before).toBeDefined();
+    expect(h.kubernetes.leases.size).toBe(0); // no reset mark: no reset began
+    expect(liveRegistrations()).toHaveLength(0);
+    expect(uid()).toBe(before);
+  });
+});
+
 describe('a start whose answer was lost', () => {
   it('is still a start: the retry meets its own change, and the runner is kept', async () => {
     await harness();

@@ -56,7 +56,14 @@ export async function startRunner(
       return { started: false, cancelled: false, reason: full };
     }
     slotsTaken = true;
-    const runner = await registerRunner(deps, record, log, deadline);
+    // Deleting a stale registration and resetting the record are safe only while no one else may hold the record:
+    // a claim lapses, and another delivery may take the record over and start it (its runner is then no stale one).
+    const holdClaim = () => {
+      if (now() >= claim.until) {
+        throw new RecordConflictError('the claim lapsed while the runner was being started');
+      }
+    };
+    const runner = await registerRunner(deps, record, holdClaim, log, deadline);
     const secret = await records.createJitSecret(
       buildJitSecret({
         namespace: config.namespace,
@@ -66,7 +73,14 @@ export async function startRunner(
       }),
       deadline,
     );
-    if (secret === 'exists') await resetRecord(deps, record, runner, log, deadline);
+    if (secret === 'exists') {
+      if (now() >= claim.until) {
+        // Not ours to reset any more; the registration just made is ours alone (no pod has its config).
+        await deps.github.deleteRunner(record, runner.runnerId, deadline);
+        holdClaim();
+      }
+      await resetRecord(deps, record, runner, log, deadline);
+    }
     const startedAt = now();
     try {
       await records.startRecord(record.name, claim, startedAt, deadline);
@@ -154,7 +168,13 @@ async function takeSlots(
  * Registers the JIT runner. A 409 means a registration of this name survives from an interrupted attempt (the Job
  * is still suspended, so no pod ever used it): delete that stale, idle registration and try once more.
  */
-async function registerRunner(deps: HandlerDeps, record: RunnerRecord, log: Logger, deadline: Deadline) {
+async function registerRunner(
+  deps: HandlerDeps,
+  record: RunnerRecord,
+  holdClaim: () => void,
+  log: Logger,
+  deadline: Deadline,
+) {
   const request = {
     name: record.name,
     runnerGroupId: deps.config.runnerGroupId,
@@ -167,6 +187,7 @@ async function registerRunner(deps: HandlerDeps, record: RunnerRecord, log: Logg
     if (!(error instanceof UpstreamError && error.status === 409)) throw error;
     const stale = await deps.github.findRunner(record, record.name, deadline);
     if (stale === undefined || stale.busy) throw error;
+    holdClaim();
     log.info(
       { job: record.name, runnerId: stale.id },
       'deleting a stale runner registration of an interrupted attempt',
