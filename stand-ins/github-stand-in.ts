@@ -14,6 +14,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';
 import { createStandInAuth, type StandInAuthOptions } from './github-auth-stand-in.js';
+import { createStandInLimiter, type LimitViolation, type StandInLimits } from './github-limits-stand-in.js';
 import { operation } from './github-contract.js';
 import { repositoryBody } from './github-repository.js';
 import { type JsonRequest, type JsonResponse, startJsonServer } from './http-server.js';
@@ -214,6 +215,8 @@ export interface GitHubStandIn {
   readonly violations: string[];
   /** Installation ids of the installation tokens minted, in order. */
   readonly mintedInstallationTokens: number[];
+  /** Requests refused for GitHub's rate limits (with `limits`), in order. */
+  readonly limitViolations: readonly LimitViolation[];
   /** Repository webhooks as GitHub holds them (secrets masked), and the real secrets by hook id. */
   hooksOf(repository: string): readonly Record<string, unknown>[];
   hookSecret(id: number): string | undefined;
@@ -255,8 +258,14 @@ export interface GitHubStandIn {
   close(): Promise<void>;
 }
 
-export async function startGitHubStandIn(options: StandInAuthOptions): Promise<GitHubStandIn> {
+export async function startGitHubStandIn(
+  options: StandInAuthOptions & {
+    /** Enforce GitHub's documented secondary rate limits, minutes compressed (see github-limits-stand-in.ts). */
+    readonly limits?: StandInLimits;
+  },
+): Promise<GitHubStandIn> {
   const auth = createStandInAuth(options);
+  const limiter = options.limits === undefined ? undefined : createStandInLimiter(options.limits);
   const jobs = new Map<string, Record<string, unknown>>();
   const visibilities = new Map<string, 'public' | 'private' | 'internal'>();
   /** The stand-in's own API URL, for the URLs in its answers (known once it listens). */
@@ -712,6 +721,29 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
     const url = new URL(incoming.url);
     url.pathname = incoming.url.pathname.slice(prefix.length);
     const request = { ...incoming, url };
+    const credential = request.headers.authorization ?? '';
+    if (limiter !== undefined) {
+      const endpoint = endpointOf(request.method, url.pathname);
+      const refused = limiter.admit(credential, request.method, endpoint);
+      if (refused !== undefined) {
+        calls.push({ route: 'unknown', method: request.method, path: url.pathname, status: 403, authorization: credential, at: Date.now() });
+        return { ...refused, headers: { ...rateHeaders(), ...refused.headers } };
+      }
+    }
+    try {
+      return await answerRequest(request);
+    } finally {
+      limiter?.done(credential);
+    }
+  });
+  /** The endpoint a request counts against: its route template, or its path. */
+  function endpointOf(method: string, path: string): string {
+    for (const spec of Object.values(ROUTES)) {
+      if (spec.pattern.test(path) && method.toLowerCase() === spec.method) return `${spec.method} ${spec.path}`;
+    }
+    return `${method.toLowerCase()} ${path.replace(/\d+/g, '{id}')}`;
+  }
+  async function answerRequest(request: JsonRequest): Promise<JsonResponse> {
     const { name, answer } = route(request);
     const held = name === 'app' || name === 'unknown' ? undefined : heldAnswers.get(name);
     // A held answer is sent as it was made, whatever the hook changes meanwhile (its body may be live state).
@@ -729,7 +761,7 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
       at: Date.now(),
     });
     return { ...result, headers: { ...rateHeaders(), ...result.headers } };
-  });
+  }
 
   ownUrl = `${server.url}${prefix}`;
   return {
@@ -739,6 +771,7 @@ export async function startGitHubStandIn(options: StandInAuthOptions): Promise<G
     deliveries,
     violations,
     mintedInstallationTokens: auth.minted,
+    limitViolations: limiter?.violations ?? [],
     hooksOf: (repository) => hooks.get(repository) ?? [],
     hookSecret: (id) => secretsOfHooks.get(id),
     addJob(fullName, workflowJob, status = 'queued') {

@@ -366,13 +366,41 @@ describe('when GitHub or Kubernetes fails', () => {
     expect(h.github.runners.filter((runner) => !runner.deleted)).toHaveLength(1);
   });
 
-  it('retries a passing GitHub 503 and a 429 within the delivery, then creates the runner', async () => {
+  it('retries a passing GitHub 503 within the delivery, then creates the runner', async () => {
     const payload = queued();
     h.github.failNext('job', 503);
-    h.github.inject('jit', { status: 429, retryAfterSeconds: 0 });
     const response = await deliver(payload);
     expect(response.status).toBe(200);
     expect(h.kubernetes.jobs.get('runner-12877621891')?.spec?.suspend).toBe(false);
+  });
+
+  it('keeps the record of a job whose registration GitHub refused for a rate limit: 202 waiting, not retried', async () => {
+    const payload = queued();
+    h.github.inject('jit', { status: 429, retryAfterSeconds: 30 });
+    const response = await deliver(payload);
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ outcome: 'waiting', job: 'runner-12877621891' });
+    expect(h.kubernetes.jobs.get('runner-12877621891')?.spec?.suspend).toBe(true);
+    expect(h.github.calls.filter((call) => call.route === 'jit')).toHaveLength(1);
+    // Paused: a repeated delivery calls GitHub no more before the Retry-After, and still waits.
+    const again = await deliver(payload);
+    expect(again.status).toBe(202);
+    expect(h.github.calls.filter((call) => call.route === 'jit')).toHaveLength(1);
+  });
+
+  it('records a job whose status read GitHub refused for a rate limit, to be read again later', async () => {
+    const payload = queued();
+    h.github.inject('job', {
+      status: 403,
+      retryAfterSeconds: 30,
+      message: 'You have exceeded a secondary rate limit',
+    });
+    const response = await deliver(payload);
+    expect(response.status).toBe(202);
+    expect(await response.json()).toMatchObject({ outcome: 'waiting', job: 'runner-12877621891' });
+    const record = h.kubernetes.jobs.get('runner-12877621891');
+    expect(record?.spec?.suspend).toBe(true);
+    expect(h.github.runners).toHaveLength(0);
   });
 
   it('answers 202 pending while another delivery holds the claim', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { UpstreamError } from '../shared/errors/errors.js';
+import { GitHubLimitError, UpstreamError } from '../shared/errors/errors.js';
 import { createTokenCredentials } from '../shared/github/credentials.js';
 import { createGitHubClient, type GitHubClient } from '../shared/github/github-client.js';
 import { deadlineIn } from '../shared/retry/with-retries.js';
@@ -129,25 +129,32 @@ describe('the GitHub client against the stand-in', () => {
     }
   });
 
-  it('waits as long as Retry-After asks on a 429, then succeeds', async () => {
+  it('never retries a 429 before its Retry-After: the call fails at once with when GitHub allows it again', async () => {
     gh.inject('job', { status: 429, retryAfterSeconds: 1 });
     const started = Date.now();
-    expect((await client.getJob(repo, 12877621891)).status).toBe('queued');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
-    expect(observed.map((o) => o.status)).toEqual([429, 200]);
+    const error = await client.getJob(repo, 12877621891).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GitHubLimitError);
+    expect(error).toMatchObject({ status: 429 });
+    expect((error as GitHubLimitError).until).toBeGreaterThanOrEqual(started + 1000);
+    expect(Date.now() - started).toBeLessThan(900);
+    expect(observed.map((o) => o.status)).toEqual([429]);
   });
 
-  it('does not wait past its deadline for a Retry-After', async () => {
-    gh.inject('job', { status: 429, retryAfterSeconds: 30 });
+  it('takes a 403 with Retry-After (a secondary rate limit, remaining above 0) as a limit, not a refusal', async () => {
+    gh.inject('job', {
+      status: 403,
+      retryAfterSeconds: 30,
+      message: 'You have exceeded a secondary rate limit',
+    });
     const waits: number[] = [];
     const recording = clientWith(async (ms) => {
       waits.push(ms);
     });
-    const error = await recording.getJob(repo, 12877621891, deadlineIn(2000)).catch((e: unknown) => e);
-    expect(error).toMatchObject({ status: 429 });
-    // A 30 s wait cannot fit a 2 s deadline: it gives up at once instead of waiting.
+    const error = await recording.getJob(repo, 12877621891, deadlineIn(8000)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(GitHubLimitError);
+    expect((error as GitHubLimitError).reason).not.toContain('secondary');
     expect(waits).toEqual([]);
-    expect(observed.map((o) => o.status)).toEqual([429]);
+    expect(observed.map((o) => o.status)).toEqual([403]);
   });
 
   it('retries a dropped connection', async () => {

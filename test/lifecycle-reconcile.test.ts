@@ -83,7 +83,13 @@ describe('a reconcile pass', () => {
   });
 
   it('clears a backlog of 300 records in successive passes, each under the budget', async () => {
-    h = await startAppHarness({ RECONCILE_TOKEN: TOKEN, RECONCILE_BUDGET_SECONDS: '7' });
+    // GitHub's budget is not what this measures: a second-long window lets every pass start what its time allows.
+    h = await startAppHarness({
+      RECONCILE_TOKEN: TOKEN,
+      RECONCILE_BUDGET_SECONDS: '7',
+      GITHUB_POINTS_PER_MINUTE: '900',
+      GITHUB_LIMIT_WINDOW_SECONDS: '1',
+    });
     await backlog(300);
     const passes: { report: Record<string, number | boolean>; ms: number }[] = [];
     do passes.push(await reconcile());

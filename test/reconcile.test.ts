@@ -189,6 +189,23 @@ describe('failed deliveries', () => {
     expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 0 });
   });
 
+  it('finishes the record of a failed delivery instead of asking GitHub to redeliver it', async () => {
+    await harness({ RECONCILE_HOOKS: 'lineville/elastic-machines-testing:292430182' });
+    const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });
+    closeServer = () => server.close();
+    await new Promise((resolve) => server.once('listening', resolve));
+    const port = (server.address() as AddressInfo).port;
+    h.github.setHook({ url: `http://127.0.0.1:${port}/webhook`, secret: WEBHOOK_SECRET, hookId: 292430182 });
+    // The record is made, then the registration fails: GitHub shows a failed delivery of a recorded job.
+    h.github.failNext('jit', 403);
+    expect(await h.github.deliver('workflow_job', queued(1003))).toBe(502);
+    expect(h.kubernetes.jobs.get('runner-1003')?.spec?.suspend).toBe(true);
+    clock += 60_000;
+    expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 0, started: 1, failures: 0 });
+    expect(h.github.calls.filter((call) => call.route === 'redeliver')).toHaveLength(0);
+    expect(h.kubernetes.jobs.get('runner-1003')?.spec?.suspend).toBe(false);
+  });
+
   it("in App mode, redelivers through the App webhook's own deliveries, authenticated as the App", async () => {
     await harness(APP_ENV, { apps: [APP] });
     const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });

@@ -25,6 +25,7 @@ import { handleQueuedJob } from './handle-queued-job.js';
 import type { Outcome } from './outcome.js';
 import { reconcile } from './reconcile.js';
 import { requireBearer } from './require-bearer.js';
+import { createWaitingPacer, startWaitingRecords } from './start-waiting.js';
 
 export interface AppDeps extends HandlerDeps {
   readonly log: Logger;
@@ -38,6 +39,7 @@ type Env = { Variables: { log: Logger; owner: string; repo: string } };
 export function createApp(deps: AppDeps): Hono<Env> {
   const { config, metrics, log } = deps;
   const app = new Hono<Env>();
+  const pacer = createWaitingPacer(deps, log);
 
   app.get('/health', (c) => c.json({ status: 'ok' }));
   // OpenFaaS probes functions at /_/health.
@@ -107,6 +109,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
         hookId: Number.isSafeInteger(hookId) && hookId > 0 ? hookId : undefined,
       };
       const outcome = await handleQueuedJob(deps, job, delivery, jobLog, deadline);
+      // Durable, then paced: a delivery that got its runner starts a few that wait for GitHub, budget allowing.
+      if (outcome.outcome === 'created') await startWaitingRecords(deps, job, jobLog, deadline);
+      else if (outcome.outcome === 'waiting') pacer.remember(job);
       // 202: the runner job is recorded but another delivery is still starting it; reconcile finishes it if not.
       return answer(
         c,
@@ -135,6 +140,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const report = await reconcile(deps, reconcileLog, {
       hooks: config.reconcileHooks,
       budgetMs: config.reconcileBudgetSeconds * 1000,
+      scope: c.req.query('scope') === 'records' ? 'records' : 'all',
     });
     reconcileLog.info(report, 'reconcile done');
     return c.json(report, 200);

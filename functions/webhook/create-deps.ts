@@ -1,4 +1,5 @@
 import type { Config } from '../../shared/config/load-config.js';
+import { createCredentialBudget } from '../../shared/github/credential-budget.js';
 import { createCredentials } from '../../shared/github/credentials.js';
 import { createGitHubClient } from '../../shared/github/github-client.js';
 import { createHttpFetch } from '../../shared/http/http-fetch.js';
@@ -9,6 +10,8 @@ import type { Logger } from '../../shared/log/create-logger.js';
 import { createMetrics, observeGitHub } from '../../shared/metrics/create-metrics.js';
 import { createStatsdPush, type MetricsPush } from '../../shared/metrics/statsd-push.js';
 import { createKubernetesRecordStore } from '../../shared/records/kubernetes-record-store.js';
+import { createNamespacedCalls } from '../../shared/records/namespaced-calls.js';
+import { createPauseLeases } from '../../shared/records/pause-leases.js';
 import type { AppDeps } from './app.js';
 
 export interface DepsInput {
@@ -34,9 +37,20 @@ export interface Deps extends AppDeps {
 export function createDeps({ config, kubernetes, log, now }: DepsInput): Deps {
   const kubeApi = createKubeApi(kubernetes, config.proxy);
   const records = createKubernetesRecordStore(kubeApi, config.namespace);
+  // Each credential's share of GitHub's limits in this instance, and its pause, shared through a Lease.
+  const budget = createCredentialBudget(config.githubLimits, {
+    pauses: createPauseLeases(createNamespacedCalls(kubeApi, config.namespace)),
+    onStoreError: (error) => log.warn({ err: error }, 'could not read or write a GitHub pause'),
+    ...(now ? { now } : {}),
+  });
   const metrics = createMetrics({
     ...config.metrics,
     countActiveRunners: () => records.countActive(),
+    credentialPauses: () =>
+      budget.credentials().map((credential) => ({
+        credential,
+        until: budget.status(credential).pausedUntil ?? 0,
+      })),
     onCollectError: (error) => log.warn({ err: error }, 'could not count active runner jobs'),
   });
   // GitHub is called through node:http(s) keep-alive agents, not the global (undici) fetch,
@@ -50,6 +64,7 @@ export function createDeps({ config, kubernetes, log, now }: DepsInput): Deps {
     credentials: createCredentials(config.githubAuth, config.githubApiUrl, fetch),
     scope: config.runnerScope,
     observe: observeGitHub(metrics),
+    budget,
   });
   const metricsPush =
     config.metrics.statsdAddress === undefined
@@ -63,6 +78,7 @@ export function createDeps({ config, kubernetes, log, now }: DepsInput): Deps {
   return {
     config,
     github,
+    budget,
     records,
     metrics,
     nodes: createNodeReader(kubeApi, now ? { now } : {}),

@@ -1,4 +1,5 @@
 import type { Config } from '../../shared/config/load-config.js';
+import type { CredentialBudget } from '../../shared/github/credential-budget.js';
 import type { GitHubClient } from '../../shared/github/github-client.js';
 import type { NodeReader } from '../../shared/kubernetes/node-platforms.js';
 import type { Metrics } from '../../shared/metrics/create-metrics.js';
@@ -8,6 +9,8 @@ import type { RecordStore } from '../../shared/records/record-store.js';
 export interface HandlerDeps {
   readonly config: Config;
   readonly github: GitHubClient;
+  /** Each credential's share of GitHub's limits and its pause (what `doctor` reports); the client asks it. */
+  readonly budget?: CredentialBudget;
   readonly records: RecordStore;
   readonly metrics: Metrics;
   /** The cluster's nodes, when the function may list them (optional ClusterRole); absent: never asked. */

@@ -8,6 +8,7 @@ import { jobAtGitHub } from './job-at-github.js';
 import type { Outcome } from './outcome.js';
 import { removeRunner } from './remove-runner.js';
 import { emptySettleReport, settleRecords } from './settle-records.js';
+import { startWaitingRecords } from './start-waiting.js';
 
 /** Most waiting records a `completed` delivery starts; the rest wait for the next runner to finish, or reconcile. */
 const STARTS_PER_COMPLETION = 10;
@@ -113,6 +114,9 @@ async function runnerFinished(
         await settleRecords(deps, log, deadline, () => budget-- > 0, report);
         if (report.started > 0)
           log.info({ started: report.started }, 'started runner jobs that waited for capacity');
+      } else {
+        // Uncapped, records may still wait for GitHub's limits: start some, as the budget allows.
+        await startWaitingRecords(deps, event, log, deadline, STARTS_PER_COMPLETION);
       }
     }
   }

@@ -1,4 +1,6 @@
-import { RecordConflictError } from '../../shared/errors/errors.js';
+import { GitHubLimitError, RecordConflictError } from '../../shared/errors/errors.js';
+import type { WorkflowJob } from '../../shared/github/github-client.js';
+import { sameLabels } from '../../shared/labels/same-labels.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { chooseProfile } from '../../shared/profiles/runner-profile.js';
 import { buildRecordJob } from '../../shared/records/build-record-job.js';
@@ -38,10 +40,13 @@ export async function handleQueuedJob(
   // A job for a machine no profile places (windows, macOS, two architectures) is ignored the same way, with why.
   const asked = chooseProfile(config.profiles, event.labels);
   if (asked.profile === undefined) return { outcome: 'ignored', reason: asked.reason };
-  const job = await github.getJob(event, event.jobId, deadline);
-  if (job.status !== 'queued')
+  // Refused for GitHub's limits, the job is recorded all the same (from the signed payload's labels), and its status
+  // read again before its runner is registered: no job depends on a redelivery because GitHub was busy.
+  const job = await readUnlessLimited(() => github.getJob(event, event.jobId, deadline));
+  if (job !== undefined && job.status !== 'queued')
     return { outcome: 'ignored', reason: `job is no longer queued (${job.status})` };
-  const { profile, reason } = chooseProfile(config.profiles, job.labels);
+  const jobLabels = job?.labels ?? event.labels;
+  const { profile, reason } = chooseProfile(config.profiles, jobLabels);
   if (profile === undefined) return { outcome: 'ignored', reason };
   // A payload may omit or misstate `private`: under PUBLIC_REPOSITORIES=deny, GitHub's own answer decides.
   if (config.policy.publicRepositories === 'deny' && (await github.isPublic(event, deadline))) {
@@ -66,7 +71,7 @@ export async function handleQueuedJob(
         deliveryId: delivery.id,
         hookId: delivery.hookId,
         installationId: event.installationId,
-        jobLabels: job.labels,
+        jobLabels,
       },
       claim,
     ),
@@ -76,17 +81,26 @@ export async function handleQueuedJob(
     // A cancellation that arrived between GitHub's answer above and the record's creation found no record and was
     // answered `ignored`: nothing else would remove this one. Now that the record exists, any later cancellation
     // finds it; ask once more for one that came before.
-    let again: string;
+    let again: WorkflowJob;
     try {
-      again = (await github.getJob(event, event.jobId, deadline)).status;
+      again = await github.getJob(event, event.jobId, deadline);
     } catch (error) {
       // The record stays, queued, for a redelivery or reconcile: let it go now rather than when the claim expires.
       await letClaimGo(deps, name, claim, log);
+      // Durable, then paced: the record waits for GitHub and is started as the budget allows.
+      if (error instanceof GitHubLimitError) return { outcome: 'waiting', job: name, reason: error.reason };
       throw error;
     }
-    if (again !== 'queued') {
+    if (again.status !== 'queued') {
       await records.deleteRecord(name, deadline);
-      return { outcome: 'ignored', reason: `job is no longer queued (${again})` };
+      return { outcome: 'ignored', reason: `job is no longer queued (${again.status})` };
+    }
+    if (job === undefined && !sameLabels(again.labels, jobLabels)) {
+      // Recorded from the payload's labels while GitHub was busy, and GitHub's own differ: the profile (so the pod)
+      // is only ever chosen from GitHub's answer. Remove it; the job stays GitHub's to route elsewhere.
+      await records.deleteRecord(name, deadline);
+      log.warn({ job: name }, "the payload's labels differ from GitHub's; record removed");
+      return { outcome: 'ignored', reason: "the delivery's labels differ from the job's at GitHub" };
     }
   }
 
@@ -120,4 +134,14 @@ export async function handleQueuedJob(
     return { outcome: result.cancelled ? 'cancelled' : 'waiting', job: name, reason: result.reason };
   }
   return { outcome: 'created', job: name, runnerId: result.runner.runnerId };
+}
+
+/** A read of GitHub, or `undefined` when GitHub's limits refused it (any other failure is thrown). */
+async function readUnlessLimited<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof GitHubLimitError) return undefined;
+    throw error;
+  }
 }

@@ -28,6 +28,11 @@ export interface ReconcileOptions {
   readonly maxActions?: number;
   /** How far back to look for failed deliveries; GitHub lets a delivery be redelivered for 3 days. */
   readonly deliveryWindowMs?: number;
+  /**
+   * `records`: settle the records only (start those waiting, as GitHub's budget allows), without looking through
+   * deliveries or sweeping idle runners: the cheap pass called every minute while a backlog exists.
+   */
+  readonly scope?: 'all' | 'records';
 }
 
 /**
@@ -73,6 +78,7 @@ export async function reconcile(
   await restoreResets(deps, log, deadline, spend, report);
   const records = await settleRecords(deps, log, deadline, spend, report);
   cutShort();
+  if (options.scope === 'records') return report;
 
   // Repository hooks named in the configuration, and those that delivered the jobs still recorded. A record
   // with an installation came through the GitHub App's own webhook, which is looked at below.
@@ -87,6 +93,8 @@ export async function reconcile(
       });
     }
   }
+  // Deliveries whose job has a record: finished from the record, never redelivered.
+  const recordedDeliveries = new Set(records.map((record) => record.deliveryId));
   const since = new Date(now() - deliveryWindowMs).toISOString().replace(/\.\d+Z$/, 'Z');
   const sources: DeliverySource[] = [...hooks.values()].map((hook) => ({
     where: { hook: hook.hookId, repo: `${hook.owner}/${hook.repo}` },
@@ -103,7 +111,7 @@ export async function reconcile(
   for (const source of sources) {
     if (report.truncated) break;
     try {
-      await redeliverFailed(source, spend, report, log);
+      await redeliverFailed(source, spend, report, log, recordedDeliveries);
     } catch (error) {
       report.failures += 1;
       log.warn({ ...source.where, err: error }, 'could not check webhook deliveries');

@@ -15,13 +15,16 @@ const REDELIVERED = new Set(['queued', 'in_progress', 'completed']);
  * Asks GitHub to deliver again the `queued`, `in_progress` and `completed` deliveries of a source that no attempt
  * answered with a 2xx: a lost `queued` one leaves a job without a runner, a lost `in_progress` one may leave a job
  * whose runner another job took without a replacement, a lost `completed` one (a cancellation) a runner without a
- * job.
+ * job. A `queued` delivery whose job is already recorded (`recorded`: the GUIDs records were made from) is not
+ * redelivered: the record is finished from itself (settling), and a redelivery would only cost GitHub's points
+ * to be answered `exists` or `waiting`.
  */
 export async function redeliverFailed(
   source: DeliverySource,
   spend: () => boolean,
   report: { redelivered: number },
   log: Logger,
+  recorded: ReadonlySet<string> = new Set(),
 ): Promise<void> {
   const deliveries = await source.list();
   const byGuid = new Map<string, HookDelivery[]>();
@@ -33,6 +36,7 @@ export async function redeliverFailed(
     // Status 0 or none: still in flight or never answered; a 2xx: handled. Only GUIDs with no 2xx at all.
     if (attempts.some((attempt) => attempt.statusCode >= 200 && attempt.statusCode < 300)) continue;
     const latest = attempts[0];
+    if (latest?.action === 'queued' && recorded.has(guid)) continue;
     if (latest === undefined || !spend()) return;
     await source.redeliver(latest.id);
     report.redelivered += 1;

@@ -1,3 +1,4 @@
+import { GitHubLimitError } from '../../shared/errors/errors.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { generationOf, newClaim } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
@@ -11,8 +12,10 @@ import { startRunner } from './start-runner.js';
 
 /** What one settling of the records did. */
 export interface SettleReport {
-  /** Queued records left waiting because a concurrency cap is full. */
+  /** Queued records left waiting because a concurrency cap is full, or for GitHub. */
   waiting: number;
+  /** Of those, the records waiting for GitHub: the credential is paused or this instance's budget is spent. */
+  waitingForGitHub: number;
   /** Runner slots freed because the record holding them had finished or was gone. */
   slotsFreed: number;
   /** Queued records given their runner (queued -> started). */
@@ -28,7 +31,16 @@ export interface SettleReport {
 }
 
 export function emptySettleReport(): SettleReport {
-  return { waiting: 0, slotsFreed: 0, started: 0, removed: 0, timedOut: 0, replaced: 0, failures: 0 };
+  return {
+    waiting: 0,
+    waitingForGitHub: 0,
+    slotsFreed: 0,
+    started: 0,
+    removed: 0,
+    timedOut: 0,
+    replaced: 0,
+    failures: 0,
+  };
 }
 
 /**
@@ -43,6 +55,12 @@ export async function settleRecords(
   deadline: Deadline,
   spend: () => boolean,
   report: SettleReport,
+  /**
+   * `oldest`: records oldest first (reconcile, a finished runner's freed slot). `anywhere`: from a random point of
+   * that order, so that the many deliveries starting waiting records at once (on every instance) do not all reach
+   * for the same oldest ones and lose the race for their claims.
+   */
+  from: 'oldest' | 'anywhere' = 'oldest',
 ): Promise<RunnerRecord[]> {
   const now = deps.now ?? Date.now;
   const records = (await deps.records.listRecords(deadline)).sort((a, b) => a.createdAt - b.createdAt);
@@ -63,7 +81,8 @@ export async function settleRecords(
     }
   }
   const startTimeoutMs = deps.config.runnerStartTimeoutSeconds * 1000;
-  for (const record of records) {
+  const offset = from === 'anywhere' ? Math.floor(Math.random() * records.length) : 0;
+  for (const record of [...records.slice(offset), ...records.slice(0, offset)]) {
     const unclaimed = (record.claim?.until ?? 0) <= now();
     // From when it was started, not created: a record may wait long for a slot before it starts.
     const neverCameUp =
@@ -72,6 +91,13 @@ export async function settleRecords(
       now() - (record.startedAt ?? record.createdAt) > startTimeoutMs;
     // Finished records are done; removed ones are going away, not to build on.
     if (!((record.state === 'queued' && unclaimed) || neverCameUp)) continue;
+    // Waiting for GitHub costs nothing to find out (the budget is in memory, a pause one shared read): such a
+    // record is counted, not claimed, and spends none of the pass's actions.
+    if (record.state === 'queued' && (await deps.github.startBlocked(record).catch(() => undefined))) {
+      report.waiting += 1;
+      report.waitingForGitHub += 1;
+      continue;
+    }
     if (!spend()) break;
     try {
       if (record.state === 'queued') await settleQueued(deps, record, log, deadline, report);
@@ -85,6 +111,7 @@ export async function settleRecords(
       log.warn({ job: record.name, err: error }, 'could not reconcile a runner job');
     }
   }
+  deps.metrics.waitingForGitHub.set(report.waitingForGitHub);
   return records;
 }
 
@@ -105,6 +132,11 @@ async function settleQueued(
   } catch (error) {
     // Let the claim go at once: held, it would make every pass skip the record until it expires.
     await letClaimGo(deps, record.name, claim, log);
+    if (error instanceof GitHubLimitError) {
+      report.waiting += 1;
+      report.waitingForGitHub += 1;
+      return;
+    }
     throw error;
   }
   if (status === 'queued') {
@@ -116,6 +148,7 @@ async function settleQueued(
       report.removed += 1;
     } else {
       report.waiting += 1;
+      if (result.forGitHub) report.waitingForGitHub += 1;
     }
   } else if (await removeRunner(deps, record, deadline)) {
     report.removed += 1;

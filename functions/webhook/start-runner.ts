@@ -1,4 +1,9 @@
-import { PermanentUpstreamError, RecordConflictError, UpstreamError } from '../../shared/errors/errors.js';
+import {
+  GitHubLimitError,
+  PermanentUpstreamError,
+  RecordConflictError,
+  UpstreamError,
+} from '../../shared/errors/errors.js';
 import type { JitRunner } from '../../shared/github/github-client.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
@@ -14,7 +19,7 @@ import { resetRecord } from './reset-record.js';
 /** The runner's working folder, relative to its install directory (GitHub's default). */
 const WORK_FOLDER = '_work';
 
-/** Whether the runner was started, waits for capacity or a node, or was cancelled while starting (and why). */
+/** Whether the runner was started, waits (for capacity, a node or GitHub), or was cancelled while starting (and why). */
 export type StartResult =
   | { readonly started: true; readonly runner: JitRunner }
   | {
@@ -23,6 +28,8 @@ export type StartResult =
       readonly reason: string;
       /** Set when it waits because no node has the machine its job asks for. */
       readonly node?: NodeWait;
+      /** Waiting for GitHub (a paused credential, a spent budget) rather than for capacity. */
+      readonly forGitHub?: boolean;
     };
 
 /**
@@ -43,6 +50,12 @@ export async function startRunner(
   const now = deps.now ?? Date.now;
   let slotsTaken = false;
   try {
+    // GitHub's limits first: a record that cannot be registered now takes no slot, and waits unclaimed.
+    const blocked = await deps.github.startBlocked(record);
+    if (blocked !== undefined) {
+      await records.releaseClaim(record.name, claim, deadline);
+      return { started: false, cancelled: false, reason: blocked.reason, forGitHub: true };
+    }
     const node = await nodeToWaitFor(deps, record, deadline);
     if (node !== undefined) {
       // No node has its machine: the record waits, unclaimed, like a record over a cap (reconcile tries again).
@@ -64,6 +77,7 @@ export async function startRunner(
       }
     };
     const runner = await registerRunner(deps, record, holdClaim, log, deadline);
+    metrics.queuedToRegistered.observe(Math.max(0, now() - record.createdAt) / 1000);
     const secret = await records.createJitSecret(
       buildJitSecret({
         namespace: config.namespace,
@@ -131,6 +145,10 @@ export async function startRunner(
       });
     }
     await letClaimGo(deps, record.name, claim, log, undo);
+    // GitHub's limits refused a call: the record waits, unclaimed, and is started as the budget allows.
+    if (error instanceof GitHubLimitError) {
+      return { started: false, cancelled: false, reason: error.reason, forGitHub: true };
+    }
     throw error;
   }
 }

@@ -3,6 +3,8 @@
  * and its check sit in one function (the house rule: config parsed in one place), so every problem is reported at
  * once.
  */
+
+import type { GitHubLimits } from '../github/credential-budget.js';
 import { type LabelMatcher, parseLabelMatchers } from '../labels/label-matchers.js';
 import { type MetricsConfig, parseMetricsConfig } from '../metrics/metrics-config.js';
 import type { RepositoryPolicy } from '../policy/repository-policy.js';
@@ -15,6 +17,7 @@ import {
 } from '../profiles/runner-profile.js';
 import { createEnvReader, type Env } from './env-reader.js';
 import { type GitHubAuth, parseGitHubAuth } from './github-auth.js';
+import { parseGitHubLimits } from './github-limits.js';
 import { type ProxyEnv, parseProxyEnv } from './parse-proxy-env.js';
 import { DEFAULT_DIND_IMAGES, DEFAULT_RUNNER_IMAGES, RUNNER_MODES, type RunnerMode } from './runner-modes.js';
 import { parseWebhookSecrets, redactWebhookSecrets, type WebhookSecrets } from './webhook-secrets.js';
@@ -76,6 +79,8 @@ export interface Config {
   readonly reconcileHooks: readonly { owner: string; repo: string; hookId: number }[];
   /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and lower-case forms); logs with its passwords as `***` by itself. */
   readonly proxy: ProxyEnv;
+  /** This instance's share of GitHub's rate limits, per credential (GITHUB_LIMIT_INSTANCES and the GITHUB_* limits). */
+  readonly githubLimits: GitHubLimits;
 }
 
 /** Every problem found in the environment, reported at once. */
@@ -189,6 +194,7 @@ export function loadConfig(env: Env): Config {
     reconcileBudgetSeconds: integer('RECONCILE_BUDGET_SECONDS', 7, 2, 3600),
     reconcileHooks: parseHooks(text('RECONCILE_HOOKS'), problems),
     proxy: parseProxyEnv(env, problems),
+    githubLimits: parseGitHubLimits(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -83,6 +83,27 @@ export class PermanentUpstreamError extends UpstreamError {
   }
 }
 
+/**
+ * GitHub cannot be called for this credential now: it answered with a rate limit (403 or 429 with `retry-after`,
+ * or `x-ratelimit-remaining: 0` with `x-ratelimit-reset`) and asked us to wait until `until`, or this instance's
+ * own budget for the credential (concurrent calls, points a minute) is spent. Nothing is retried before `until`:
+ * the record stays queued and is started as the budget allows (a 202 `waiting`, not a failure).
+ * https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits
+ */
+export class GitHubLimitError extends UpstreamError {
+  override readonly name = 'GitHubLimitError';
+  constructor(
+    /** Why, in our own words (no GitHub text): safe to answer with. */
+    readonly reason: string,
+    /** When the credential may be called again (ms since epoch). */
+    readonly until: number,
+    status: number | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super('github', reason, status, options);
+  }
+}
+
 /** Upstream statuses that cannot change by asking again. */
 export const PERMANENT_UPSTREAM_STATUSES: ReadonlySet<number> = new Set([400, 404, 422]);
 

@@ -3,6 +3,7 @@
  * lines on purpose: one file holds GitHub's whole contract with us, so a reader checks it against the docs in one place.
  */
 import {
+  GitHubLimitError,
   NoCredentialError,
   PayloadError,
   PERMANENT_UPSTREAM_STATUSES,
@@ -11,6 +12,7 @@ import {
 } from '../errors/errors.js';
 import { type Deadline, deadlineIn, type RetryAdvice, withRetries } from '../retry/with-retries.js';
 import { OWNER_LOGIN, REPOSITORY_NAME } from '../webhook/parse-workflow-job.js';
+import { type CredentialBudget, limitAnswer } from './credential-budget.js';
 import type { CredentialProvider, GitHubCredential } from './credentials.js';
 import { restRequest } from './rest-request.js';
 
@@ -93,6 +95,11 @@ export interface GitHubClient {
   listAppDeliveries(since: string, deadline?: Deadline): Promise<HookDelivery[]>;
   /** Asks GitHub to deliver a past delivery of the App's webhook again (App mode only). */
   redeliverApp(deliveryId: number, deadline?: Deadline): Promise<void>;
+  /**
+   * Why a runner for this repository cannot be started now (its credential is paused, or this instance's budget
+   * for a job read and a JIT registration is spent), taking nothing; undefined when it can.
+   */
+  startBlocked(repo: RepoRef): Promise<GitHubLimitError | undefined>;
 }
 
 /**
@@ -114,6 +121,11 @@ export interface GitHubClientOptions {
   /** The seam for tests and for keep-alive agents: a WHATWG fetch. Defaults to the global one. */
   readonly fetch?: typeof fetch;
   readonly observe?: GitHubResponseObserver;
+  /**
+   * Each credential's share of GitHub's limits and its pause, asked before every call; a rate-limit answer pauses
+   * the credential. Without one, calls are not budgeted (a rate-limit answer is still never retried).
+   */
+  readonly budget?: CredentialBudget;
   /** Deadline of a call made without one; GitHub gives a whole delivery 10 s. */
   readonly defaultBudgetMs?: number;
   /** Longest single request. */
@@ -175,6 +187,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     try {
       return await withRetries(
         async (remainingMs) => {
+          const release = await options.budget?.acquire(credential.label, route, deadline);
           try {
             const timeoutMs = Math.max(1, Math.min(requestTimeoutMs, remainingMs));
             const response = await request(route, {
@@ -186,13 +199,34 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
             options.observe?.(route, response.status, headers, credential.label);
             return { status: response.status, data: response.data as T, headers };
           } catch (error) {
-            options.observe?.(route, httpStatusOf(error) ?? 0, responseHeadersOf(error), credential.label);
-            throw error;
+            const status = httpStatusOf(error);
+            const headers = responseHeadersOf(error);
+            options.observe?.(route, status ?? 0, headers, credential.label);
+            const until = limitAnswer(
+              status,
+              headers,
+              messageOf(error),
+              Date.now(),
+              options.budget?.limits.windowMs,
+            );
+            if (until === undefined) throw error;
+            // Never asked again before GitHub allows it, here or on any other instance (the pause is shared).
+            await options.budget?.pause(credential.label, until);
+            const seconds = Math.ceil((until - Date.now()) / 1000);
+            throw new GitHubLimitError(
+              `${what}: GitHub's rate limit asks to wait ${seconds} s (HTTP ${status})`,
+              until,
+              status,
+              { cause: error },
+            );
+          } finally {
+            release?.();
           }
         },
         { deadline, advise: adviseRetry, ...(options.sleep ? { sleep: options.sleep } : {}) },
       );
     } catch (error) {
+      if (error instanceof GitHubLimitError) throw error;
       const status = httpStatusOf(error);
       const message = `${what}: ${describe(error, status)}`;
       // 400, 404 and 422 say the request itself cannot succeed: no retry, redelivery or reconcile pass changes it.
@@ -390,26 +424,37 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         deadline,
       );
     },
+    async startBlocked(repo) {
+      if (options.budget === undefined) return undefined;
+      const credential = await options.credentials.credentialFor(repo);
+      return options.budget.blocked(credential.label, [
+        ROUTES.job,
+        scope === 'org' ? ROUTES.orgJit : ROUTES.jit,
+      ]);
+    },
   };
 }
 
 /**
- * GitHub asks clients to wait on 429 and on a spent rate limit (403 with `x-ratelimit-remaining: 0`), for
- * `retry-after` seconds or until `x-ratelimit-reset`; 5xx and network failures are worth another try.
+ * 5xx and network failures are worth another try (after `retry-after` when the answer has one). A rate-limit answer
+ * (GitHubLimitError) is not retried within the call: GitHub asks for no call before its `retry-after` or
+ * `x-ratelimit-reset`, and repeated violations can get an integration banned; the record waits and is started when
+ * the credential may be called again.
  * https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#handle-rate-limit-errors-appropriately
  */
 function adviseRetry(error: unknown): RetryAdvice {
+  if (error instanceof GitHubLimitError) return undefined;
   const status = httpStatusOf(error);
-  const headers = responseHeadersOf(error);
-  const retryAfter = Number(headers['retry-after']);
+  const retryAfter = Number(responseHeadersOf(error)['retry-after']);
   const askedMs = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined;
-  if (status === 429 || (status === 403 && headers['x-ratelimit-remaining'] === '0')) {
-    const reset = Number(headers['x-ratelimit-reset']);
-    const untilReset = Number.isFinite(reset) ? reset * 1000 - Date.now() : undefined;
-    return { afterMs: askedMs ?? untilReset ?? 1000 };
-  }
   if (status === undefined || status >= 500) return askedMs === undefined ? {} : { afterMs: askedMs };
   return undefined;
+}
+
+/** GitHub's own error message, only to recognise a secondary rate limit (never passed on). */
+function messageOf(error: unknown): string {
+  const message = (error as { response?: { data?: { message?: unknown } } }).response?.data?.message;
+  return typeof message === 'string' ? message : '';
 }
 
 /**

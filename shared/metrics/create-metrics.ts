@@ -43,6 +43,10 @@ export interface Metrics {
   /** `endpoint` is a route template such as `GET /repos/{owner}/{repo}/actions/jobs/{job_id}`. */
   readonly githubApiRequests: CounterOf<'endpoint' | 'status'>;
   readonly githubRateLimitRemaining: { set(labels: { credential: string }, value: number): void };
+  /** Queued records that wait for GitHub (a credential paused, or its budget spent), as a settling last found. */
+  readonly waitingForGitHub: { set(value: number): void };
+  /** Seconds from a job's record (its queued delivery) to its runner's registration. */
+  readonly queuedToRegistered: { observe(seconds: number): void };
   /** Failed pushes: `retried` (nothing was sent; the increments go with the next push) or `dropped` (lost). */
   readonly pushFailures: CounterOf<'outcome'>;
   /** Unfinished runner Jobs as the API server reports them, read at most once per cache window. */
@@ -64,10 +68,15 @@ export interface MetricsOptions {
   readonly maxRepositories?: number;
   readonly activeCacheMs?: number;
   readonly now?: () => number;
+  /** Each credential's pause as this instance knows it (`until` 0 or past: none), read at scrape time. */
+  readonly credentialPauses?: () => readonly { credential: string; until: number }[];
 }
 
 /** Latency buckets of `webhook_latency_seconds` (the statsd_exporter mapping in knative/ uses the same). */
 export const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Buckets of `runner_queued_to_registered_seconds`: a burst paced by GitHub's limits takes minutes. */
+export const REGISTRATION_BUCKETS = [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
 
 /** Latency observations kept between two pushes at most; more are dropped (counted as a dropped push). */
 const MAX_RECORDED_LATENCIES = 10_000;
@@ -150,6 +159,29 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['credential'] as const,
     registers,
   });
+  const waitingForGitHub = new Gauge({
+    name: 'runner_jobs_waiting_for_github',
+    help: 'Queued records waiting for GitHub (a credential paused, or its budget spent), as the last settling found',
+    registers,
+  });
+  const queuedToRegistered = new Histogram({
+    name: 'runner_queued_to_registered_seconds',
+    help: "Time from a job's record (its queued delivery) to its runner's registration at GitHub",
+    buckets: REGISTRATION_BUCKETS,
+    registers,
+  });
+  const nowOf = options.now ?? Date.now;
+  new Gauge({
+    name: 'github_credential_pause_seconds',
+    help: 'Seconds left before GitHub allows calls with the credential again (0: not paused), by credential',
+    labelNames: ['credential'] as const,
+    registers,
+    collect() {
+      for (const { credential, until } of options.credentialPauses?.() ?? []) {
+        this.set({ credential: credentials(credential) }, Math.max(0, (until - nowOf()) / 1000));
+      }
+    },
+  });
   const pushFailures = new Counter({
     name: 'metrics_push_failures_total',
     help: 'Failed metric pushes: retried (nothing sent, sent with the next push) or dropped (increments lost)',
@@ -205,6 +237,19 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
           gauges.set(labels.credential, { name: 'github_api_rate_limit_remaining', labels, value });
       },
     },
+    waitingForGitHub: {
+      set(value) {
+        waitingForGitHub.set(value);
+        if (recording) {
+          gauges.set('runner_jobs_waiting_for_github', {
+            name: 'runner_jobs_waiting_for_github',
+            labels: {},
+            value,
+          });
+        }
+      },
+    },
+    queuedToRegistered: { observe: (seconds) => queuedToRegistered.observe(seconds) },
     pushFailures: { inc: (labels, value) => pushFailures.inc(labels, value) },
     async activeRunners() {
       return activeRunners?.();

@@ -17,6 +17,7 @@ import type {
 } from '@kubernetes/client-node';
 import { load, loadAll } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_GITHUB_LIMIT_INSTANCES } from '../../shared/config/github-limits.js';
 import { SECRET_SETTINGS } from '../../shared/config/read-secret-files.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -129,7 +130,9 @@ describe.each(['knative/reconcile-cronjob.yaml', 'openfaas/reconcile-cronjob.yam
   const cronJob = one<V1CronJob>(path, 'CronJob');
 
   it('skips a run it cannot start before the next one is due', () => {
-    const every = Number(/^\*\/(\d+) \* \* \* \*$/.exec(cronJob.spec?.schedule ?? '')?.[1]);
+    const schedule = /^(?:\*\/(\d+)|\*) \* \* \* \*$/.exec(cronJob.spec?.schedule ?? '');
+    expect(schedule).not.toBeNull();
+    const every = Number(schedule?.[1] ?? 1);
     expect(cronJob.spec?.startingDeadlineSeconds).toBeGreaterThan(0);
     expect(cronJob.spec?.startingDeadlineSeconds).toBeLessThan(every * 60);
   });
@@ -223,5 +226,17 @@ describe('the license', () => {
   it('is the one package.json names', () => {
     const { license } = JSON.parse(read('package.json')) as { license: string };
     expect(read('LICENSE').split('\n')[0]).toBe(`${license} License`);
+  });
+});
+
+describe("GitHub's limits shared by the Knative Service's instances", () => {
+  it('divides them by max-scale: GITHUB_LIMIT_INSTANCES (set, or its default) is the max-scale', () => {
+    const service = one<{ spec: { template: { metadata: { annotations: Record<string, string> } } } }>(
+      'knative/service.yaml',
+      'Service',
+    );
+    const maxScale = Number(service.spec.template.metadata.annotations['autoscaling.knative.dev/max-scale']);
+    const set = knativeContainer.env?.find((variable) => variable.name === 'GITHUB_LIMIT_INSTANCES')?.value;
+    expect(Number(set ?? DEFAULT_GITHUB_LIMIT_INSTANCES)).toBe(maxScale);
   });
 });

@@ -282,6 +282,8 @@ describe('least privilege, judged by the real authorizer', () => {
     ['create', 'secrets'],
     ['create', 'leases.coordination.k8s.io'],
     ['delete', 'leases.coordination.k8s.io'],
+    ['get', 'leases.coordination.k8s.io'],
+    ['patch', 'leases.coordination.k8s.io'],
   ])('may %s %s in its namespace', (verb, resource) => {
     expect(can(verb, resource)).toBe('yes');
   });
