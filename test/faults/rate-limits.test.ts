@@ -43,9 +43,9 @@ let balancer: Server | undefined;
 afterAll(async () => {
   if (process.env.LIMITS_LOG_LEVEL) {
     const { writeFileSync } = await import('node:fs');
-    instances.forEach((instance, index) =>
-      writeFileSync(`/tmp/limits-instance-${index}.log`, instance.output()),
-    );
+    for (const [index, instance] of instances.entries()) {
+      writeFileSync(`/tmp/limits-instance-${index}.log`, instance.output());
+    }
   }
   await Promise.all(instances.map((instance) => instance.stop()));
   balancer?.close();
