@@ -1,5 +1,6 @@
 /**
- * What each GitHub credential may still do, in this instance and across the cluster. GitHub's secondary rate limits
+ * What each GitHub credential may still do, in this instance and across the cluster. Longer than 250 lines on
+ * purpose: GitHub's limits, our share of them and how an answer asks to wait are one contract, checked in one place. GitHub's secondary rate limits
  * (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits):
  * no more than 100 concurrent requests; no more than 900 points a minute per REST endpoint, where a GET, HEAD or
  * OPTIONS costs 1 and other methods 5; content creation around 80 a minute; and when exceeded, a 403 or 429 with

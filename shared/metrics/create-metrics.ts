@@ -1,3 +1,7 @@
+/**
+ * The function's metrics. Longer than 250 lines on purpose: every metric's definition, its bounded labels and what
+ * the push adapter reads of it sit in one file, so a reader checks the exported set in one place.
+ */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { cachedCount } from './cached-count.js';
 import { createLabelLimit } from './label-limit.js';
