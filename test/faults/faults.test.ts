@@ -131,6 +131,10 @@ async function startFunction(kubeconfig: string, namespace: string): Promise<Ser
     // orphan, and the tally would count a lost job where a real runner would have run it.
     JOB_TTL_SECONDS: '3600',
     RECONCILE_HOOKS: `lineville/elastic-machines-testing:${HOOK_ID}`,
+    // One process and GitHub's whole budget, counted over a second: GitHub's limits are not what this run measures
+    // (test/faults/rate-limits.test.ts does); its injected 429s still pause the credential for their retry-after.
+    GITHUB_LIMIT_INSTANCES: '1',
+    GITHUB_LIMIT_WINDOW_SECONDS: '1',
     LOG_LEVEL: process.env.FAULTS_LOG_LEVEL ?? 'warn',
   });
   processes.push(started);
