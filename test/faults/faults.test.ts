@@ -256,6 +256,7 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
   github.chaos(0, [], random);
   kubernetes.chaos(0, [], random);
   const passes: Record<string, number | boolean>[] = [];
+  let failedPasses = 0;
   for (let pass = 0; pass < 40; pass += 1) {
     await new Promise((resolve) => setTimeout(resolve, 2100)); // let claims of interrupted attempts expire
     const response = await fetch(`${server.url}/reconcile`, {
@@ -263,15 +264,17 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
       headers: { authorization: `Bearer ${RECONCILE_TOKEN}` },
     });
     if (response.status !== 200) {
-      const errors = server.logs().filter((line) => line.level === 'error' || line.task === 'reconcile');
+      // A pass the API server failed (a list timed out on a loaded machine) did nothing: the CronJob calls again,
+      // and so does this loop. Its error is printed; the tally below judges what the passes leave behind.
+      const { errorId } = (await response.json()) as { errorId?: string };
+      const line = server.logs().find((entry) => entry.errorId === errorId);
       process.stdout.write(
-        `reconcile answered ${response.status}: ${await response.text()}\n${errors
-          .slice(-10)
-          .map((line) => `  ${JSON.stringify(line)}`)
-          .join('\n')}\n`,
+        `reconcile answered ${response.status}: ${JSON.stringify(line?.err ?? errorId)}\n`,
       );
+      expect(response.status).toBeGreaterThanOrEqual(500);
+      failedPasses += 1;
+      continue;
     }
-    expect(response.status).toBe(200);
     const report = (await response.json()) as Record<string, number | boolean>;
     await github.settled();
     passes.push(report);
@@ -283,7 +286,6 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
       'orphans',
       'replaced',
       'timedOut',
-      'replaced',
       'redelivered',
       'restored',
       'resetsUnderWay',
@@ -404,6 +406,7 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
     'attempts not answered 2xx': failedAttempts,
     'GitHub API calls': github.calls.length,
     'reconcile passes': passes.length,
+    'reconcile passes answered 5xx': failedPasses,
     'records made again from reset marks': passes.reduce((sum, pass) => sum + Number(pass.restored), 0),
     'runners created': created,
     lost,
