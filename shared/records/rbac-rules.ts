@@ -16,7 +16,11 @@ export const RECORD_STORE_RULES: readonly RbacRule[] = [
   // delete: remove runners that will never run; list: count active runners, find records (reconcile).
   { apiGroup: 'batch', resource: 'jobs', verbs: ['create', 'get', 'patch', 'delete', 'list'] },
   // Runner slots and the marks of resets under way; get and patch: a GitHub credential's pause (kar-pause-<hash>).
-  { apiGroup: 'coordination.k8s.io', resource: 'leases', verbs: ['create', 'delete', 'list', 'get', 'patch'] },
+  {
+    apiGroup: 'coordination.k8s.io',
+    resource: 'leases',
+    verbs: ['create', 'delete', 'list', 'get', 'patch'],
+  },
   // The JIT Secret; never read back.
   { apiGroup: '', resource: 'secrets', verbs: ['create'] },
 ];
