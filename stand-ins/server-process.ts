@@ -9,8 +9,11 @@ export interface ServerProcess {
   output(): string;
   /** Parsed JSON log lines so far. */
   logs(): Record<string, unknown>[];
-  /** Resolves once the process has written a JSON log line with this `msg` (at once if it already has). */
-  logged(msg: string): Promise<void>;
+  /**
+   * Resolves once the process has written a JSON log line with this `msg`, or one the predicate accepts (at once
+   * if it already has). Lines are written asynchronously: one may reach the pipe after the answer it goes with.
+   */
+  logged(match: string | ((line: Record<string, unknown>) => boolean)): Promise<void>;
   stop(): Promise<number | null>;
 }
 
@@ -67,10 +70,12 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     process: child,
     output,
     logs,
-    logged: (msg) =>
+    logged: (match) =>
       new Promise((resolve, reject) => {
+        const accepts = typeof match === 'string' ? (line: Record<string, unknown>) => line.msg === match : match;
+        const msg = typeof match === 'string' ? match : 'a line the test waits for';
         const check = () => {
-          if (!logs().some((line) => line.msg === msg)) return;
+          if (!logs().some(accepts)) return;
           child.stdout?.off('data', check);
           child.off('close', exited);
           resolve();

@@ -267,6 +267,7 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
       // A pass the API server failed (a list timed out on a loaded machine) did nothing: the CronJob calls again,
       // and so does this loop. Its error is printed; the tally below judges what the passes leave behind.
       const { errorId } = (await response.json()) as { errorId?: string };
+      await server.logged((entry) => entry.errorId === errorId);
       const line = server.logs().find((entry) => entry.errorId === errorId);
       process.stdout.write(
         `reconcile answered ${response.status}: ${JSON.stringify(line?.err ?? errorId)}\n`,

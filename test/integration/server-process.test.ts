@@ -247,6 +247,7 @@ describe('the start-up choices the built function makes', () => {
       const { headers, body } = await signedDelivery(queuedPayload(), WEBHOOK_SECRET);
       const response = await fetch(`${server.url}/webhook`, { method: 'POST', headers, body });
       expect(response.status).toBe(502);
+      await server.logged((line) => line.outcome === 'failed');
       const failed = server.logs().find((line) => line.outcome === 'failed');
       const err = failed?.err as { type?: string; stack?: string } | undefined;
       expect(err?.type).toBe('UpstreamError');
