@@ -154,6 +154,18 @@ describe('reconcile removes what deliveries left behind', () => {
     ]);
   });
 
+  it("removes a cancelled job's idle runner although jobs with its labels wait, each with an idle runner of its own", async () => {
+    h = await startAppHarness({ RECONCILE_TOKEN: TOKEN });
+    for (const jobId of [621, 622])
+      expect((await deliver(queued(jobId))).body).toMatchObject({ outcome: 'created' });
+    // 621 is cancelled and its completed delivery lost; 622 still waits, and its own runner is idle: it needs no other.
+    h.github.setJobStatus(621, 'completed');
+    expect((await reconcile()).report).toMatchObject({ surplus: 1 });
+    expect(h.github.runners.filter((runner) => !runner.deleted).map((runner) => runner.name)).toEqual([
+      'runner-622',
+    ]);
+  });
+
   it('keeps a runner whose job another runner took while a job it can take still waits', async () => {
     h = await startAppHarness({ RECONCILE_TOKEN: TOKEN });
     for (const jobId of [611, 612])

@@ -1,4 +1,4 @@
-import type { RepoRef, WorkflowJob } from '../../shared/github/github-client.js';
+import type { RegisteredRunner, RepoRef, WorkflowJob } from '../../shared/github/github-client.js';
 import { labelsCover } from '../../shared/labels/label-matchers.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
@@ -44,6 +44,22 @@ export async function removeIdleRunners(
 ): Promise<void> {
   const live = records.filter((record) => record.state === 'queued' || record.state === 'started');
   const started = live.filter((record) => record.state === 'started');
+  // Our registrations, and which are busy: one list per place where registrations are made (each repository of a
+  // record or a configured hook; its organisation, in org scope).
+  const placeOf = (ref: RepoRef) =>
+    (deps.config.runnerScope === 'org' ? ref.owner : `${ref.owner}/${ref.repo}`).toLowerCase();
+  const places = new Map<string, RepoRef>();
+  for (const ref of [...records, ...hooks]) places.set(placeOf(ref), ref);
+  const registrations = new Map<string, RegisteredRunner[]>();
+  for (const [key, place] of places) {
+    if (!spend()) break;
+    try {
+      registrations.set(key, await deps.github.listRunners(place, deadline));
+    } catch (error) {
+      report.failures += 1;
+      log.warn({ err: error }, 'could not list runner registrations');
+    }
+  }
   // First what GitHub says of each started runner's job, then the decisions, which depend on one another.
   const jobs = new Map<RunnerRecord, WorkflowJob | undefined>();
   for (const record of shuffled(started)) {
@@ -55,9 +71,18 @@ export async function removeIdleRunners(
       log.warn({ job: record.name, err: error }, 'could not check a started runner');
     }
   }
-  /** A job still waiting for a runner: a queued record, or one whose job GitHub has queued (or was not asked). */
-  const waiting = (record: RunnerRecord) =>
-    record.state === 'queued' || !jobs.has(record) || jobs.get(record)?.status === 'queued';
+  /**
+   * A job that waits with no runner able to take it: a queued record (no runner yet), or a started one whose job
+   * GitHub still has queued (or was not asked) and whose own runner is not idle (taken by another job, or gone).
+   * When its place's registrations could not be listed, it is taken to lack one.
+   */
+  const lacksRunner = (record: RunnerRecord) => {
+    if (record.state === 'queued') return true;
+    if (jobs.has(record) && jobs.get(record)?.status !== 'queued') return false;
+    const listed = registrations.get(placeOf(record));
+    const own = listed?.find((registration) => registration.name === record.name);
+    return own === undefined || own.busy;
+  };
   /** Runners whose job went elsewhere: free for a job their labels cover. */
   const freed = [...jobs]
     .filter(([record, job]) => job?.status !== 'queued' && job?.runnerName !== record.name)
@@ -69,12 +94,14 @@ export async function removeIdleRunners(
         continue;
       }
       if (job?.runnerName === record.name) continue;
-      // A runner whose job went elsewhere may be exactly what another of our waiting jobs needs: with equal
-      // labels, GitHub often runs job X on Y's runner, and Y then on X's. Keep it while another job's waiting
-      // record asks for labels its own cover (a surplus pod for a while costs less than a job left waiting).
+      // A runner whose job went elsewhere may be exactly what another of our jobs needs: with equal labels, GitHub
+      // often runs job X on Y's runner, and Y then on X's. Keep it while a job its labels cover waits with no runner
+      // of its own able to take it; a job whose own runner is idle needs no other (that one takes it).
       const needed = live.some(
         (other) =>
-          other.jobId !== record.jobId && waiting(other) && labelsCover(record.jobLabels, other.jobLabels),
+          other.jobId !== record.jobId &&
+          labelsCover(record.jobLabels, other.jobLabels) &&
+          lacksRunner(other),
       );
       if (needed) continue;
       if (await removeRunner(deps, record, deadline)) {
@@ -90,17 +117,12 @@ export async function removeIdleRunners(
     }
   }
 
-  // Where registrations are made: each repository of a record or a configured hook (its organisation, in org scope).
+  // Registrations without a record: a start cut short after registering.
   const liveNames = new Set(live.map((record) => record.name));
-  const places = new Map<string, RepoRef>();
-  for (const record of [...records, ...hooks]) {
-    const key = deps.config.runnerScope === 'org' ? record.owner : `${record.owner}/${record.repo}`;
-    places.set(key.toLowerCase(), record);
-  }
-  for (const place of places.values()) {
-    if (!spend()) return;
+  for (const [key, listed] of registrations) {
+    const place = places.get(key) as RepoRef;
     try {
-      for (const registration of await deps.github.listRunners(place, deadline)) {
+      for (const registration of listed) {
         if (!OURS.test(registration.name) || registration.busy) continue;
         // A record is made before its registration, so one that exists now may have a start under way: only a
         // registration whose record is gone (read now, not from the pass's list) is an orphan. One the pass's list
