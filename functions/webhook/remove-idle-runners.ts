@@ -14,12 +14,6 @@ export interface IdleReport {
   surplus: number;
   /** `runner-*` registrations with no record (an interrupted start), idle, removed. */
   orphans: number;
-  /**
-   * Started runners whose job this pass could not read (its budget ran out first): a later pass looks at them (the
-   * order is random). Not a reason for the schedule to call again at once; a caller that must know every runner
-   * was looked at (a test's "until nothing is left") calls while it is above 0.
-   */
-  unchecked: number;
   /** Jobs whose runner another job took, given a replacement runner. */
   replaced: number;
   failures: number;
@@ -80,7 +74,6 @@ export async function removeIdleRunners(
   const recordsOfJob = new Map<number, RunnerRecord[]>();
   for (const record of live)
     recordsOfJob.set(record.jobId, [...(recordsOfJob.get(record.jobId) ?? []), record]);
-  report.unchecked = started.length - jobs.size;
   /** Whether a record's own registration is listed, and idle. */
   const idle = (record: RunnerRecord) => {
     const own = registrations.get(placeOf(record))?.find((registration) => registration.name === record.name);
