@@ -108,23 +108,6 @@ describe('a runner taken by another job', () => {
     expect(h.kubernetes.jobs.get('runner-962-2')?.spec?.suspend).toBe(false);
   });
 
-  it("removes a cancelled job's idle runner that a taken job no longer needs: its replacement is idle", async () => {
-    await harness();
-    const small = queued(971, SMALL);
-    const gpu = queued(972, GPU);
-    const cancelled = queued(973, GPU);
-    for (const payload of [small, gpu, cancelled])
-      expect(await deliver(payload)).toMatchObject({ outcome: 'created' });
-    expect(await deliver(runs(small, 'runner-972'))).toMatchObject({
-      outcome: 'replaced',
-      job: 'runner-972-2',
-    });
-    // 973 is cancelled and its completed delivery lost: its gpu runner would suit 972, but 972's replacement waits.
-    h.github.setJobStatus(973, 'completed');
-    expect(await reconcile()).toMatchObject({ surplus: 2 }); // 973's runner, and 971's (it ran elsewhere)
-    expect(live()).toEqual(['runner-972 (busy)', 'runner-972-2']);
-  });
-
   it('needs no replacement when the freed runner can take the job (equal labels)', async () => {
     await harness();
     const first = queued(921, SMALL);

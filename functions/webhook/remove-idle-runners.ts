@@ -71,24 +71,17 @@ export async function removeIdleRunners(
       log.warn({ job: record.name, err: error }, 'could not check a started runner');
     }
   }
-  const recordsOfJob = new Map<number, RunnerRecord[]>();
-  for (const record of live)
-    recordsOfJob.set(record.jobId, [...(recordsOfJob.get(record.jobId) ?? []), record]);
-  /** Whether a record's own registration is listed, and idle. */
-  const idle = (record: RunnerRecord) => {
-    const own = registrations.get(placeOf(record))?.find((registration) => registration.name === record.name);
-    return own !== undefined && !own.busy;
-  };
   /**
-   * A job that waits with no runner of its own able to take it: none of its records (its own, replacements) has an
-   * idle registration, and one is queued (no runner yet) or GitHub still has the job queued (or was not asked).
-   * Where registrations could not be listed, none counts as idle.
+   * A job that waits with no runner able to take it: a queued record (no runner yet), or a started one whose job
+   * GitHub still has queued (or was not asked) and whose own runner is not idle (taken by another job, or gone).
+   * When its place's registrations could not be listed, it is taken to lack one.
    */
-  const lacksRunner = (jobId: number) => {
-    const ofJob = recordsOfJob.get(jobId) ?? [];
-    if (ofJob.some(idle)) return false;
-    if (ofJob.some((record) => record.state === 'queued')) return true;
-    return ofJob.some((record) => !jobs.has(record) || jobs.get(record)?.status === 'queued');
+  const lacksRunner = (record: RunnerRecord) => {
+    if (record.state === 'queued') return true;
+    if (jobs.has(record) && jobs.get(record)?.status !== 'queued') return false;
+    const listed = registrations.get(placeOf(record));
+    const own = listed?.find((registration) => registration.name === record.name);
+    return own === undefined || own.busy;
   };
   /** Runners whose job went elsewhere: free for a job their labels cover. */
   const freed = [...jobs]
@@ -108,7 +101,7 @@ export async function removeIdleRunners(
         (other) =>
           other.jobId !== record.jobId &&
           labelsCover(record.jobLabels, other.jobLabels) &&
-          lacksRunner(other.jobId),
+          lacksRunner(other),
       );
       if (needed) continue;
       if (await removeRunner(deps, record, deadline)) {
