@@ -166,6 +166,18 @@ describe('reconcile removes what deliveries left behind', () => {
     ]);
   });
 
+  it("removes a cancelled job's idle runner even while a job it could take waits without one", async () => {
+    h = await startAppHarness({ RECONCILE_TOKEN: TOKEN });
+    for (const jobId of [621, 622])
+      expect((await deliver(queued(jobId))).body).toMatchObject({ outcome: 'created' });
+    // 622's own runner was taken (busy); 621 is cancelled and its completed delivery lost.
+    const taken = h.github.runners.find((runner) => runner.name === 'runner-622');
+    if (taken) taken.busy = true;
+    h.github.setJobStatus(621, 'completed');
+    expect((await reconcile()).report).toMatchObject({ surplus: 1 });
+    expect(h.kubernetes.jobs.has('runner-621')).toBe(false);
+  });
+
   it('keeps a runner whose job another runner took while a job it can take still waits', async () => {
     h = await startAppHarness({ RECONCILE_TOKEN: TOKEN });
     for (const jobId of [611, 612])

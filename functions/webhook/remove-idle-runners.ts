@@ -97,12 +97,17 @@ export async function removeIdleRunners(
       // A runner whose job went elsewhere may be exactly what another of our jobs needs: with equal labels, GitHub
       // often runs job X on Y's runner, and Y then on X's. Keep it while a job its labels cover waits with no runner
       // of its own able to take it; a job whose own runner is idle needs no other (that one takes it).
-      const needed = live.some(
-        (other) =>
-          other.jobId !== record.jobId &&
-          labelsCover(record.jobLabels, other.jobLabels) &&
-          lacksRunner(other),
-      );
+      // A job cancelled before any runner took it (or gone) is not one that went elsewhere: its runner goes, as its
+      // lost `completed` delivery would have removed it.
+      const cancelled = job === undefined || (job.status === 'completed' && !job.runnerName);
+      const needed =
+        !cancelled &&
+        live.some(
+          (other) =>
+            other.jobId !== record.jobId &&
+            labelsCover(record.jobLabels, other.jobLabels) &&
+            lacksRunner(other),
+        );
       if (needed) continue;
       if (await removeRunner(deps, record, deadline)) {
         report.surplus += 1;
