@@ -55,7 +55,6 @@ export async function reconcile(
     resetsUnderWay: 0,
     surplus: 0,
     orphans: 0,
-    unchecked: 0,
     replaced: 0,
     redelivered: 0,
     truncated: false,

@@ -14,12 +14,6 @@ export interface IdleReport {
   surplus: number;
   /** `runner-*` registrations with no record (an interrupted start), idle, removed. */
   orphans: number;
-  /**
-   * Started runners whose job this pass could not read (its budget ran out first): a later pass looks at them (the
-   * order is random). Not a reason for the schedule to call again at once; a caller that must know every runner
-   * was looked at (a test's "until nothing is left") calls while it is above 0.
-   */
-  unchecked: number;
   /** Jobs whose runner another job took, given a replacement runner. */
   replaced: number;
   failures: number;
@@ -77,7 +71,6 @@ export async function removeIdleRunners(
       log.warn({ job: record.name, err: error }, 'could not check a started runner');
     }
   }
-  report.unchecked = started.length - jobs.size;
   /**
    * A job that waits with no runner able to take it: a queued record (no runner yet), or a started one whose job
    * GitHub still has queued (or was not asked) and whose own runner is not idle (taken by another job, or gone).

@@ -286,7 +286,6 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
       'surplus',
       'orphans',
       'replaced',
-      'unchecked',
       'timedOut',
       'redelivered',
       'restored',
