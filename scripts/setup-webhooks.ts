@@ -9,7 +9,7 @@
  * permission Webhooks: read and write. GITHUB_API_URL selects GitHub Enterprise Server. Prints the hook id of each,
  * for RECONCILE_HOOKS.
  */
-import { parseArgs } from 'node:util';
+
 import { parseGitHubAuth } from '../shared/config/github-auth.js';
 import { ConfigError } from '../shared/config/load-config.js';
 import { readSecretFiles } from '../shared/config/read-secret-files.js';
@@ -17,6 +17,7 @@ import { parseWebhookSecrets, secretsFor } from '../shared/config/webhook-secret
 import { NoCredentialError } from '../shared/errors/errors.js';
 import { createCredentials } from '../shared/github/credentials.js';
 import { createWebhookInstaller } from '../shared/github/webhook-installer.js';
+import { parseCommandLine } from './command-line.js';
 
 const usage = `usage: npm run setup-webhooks -- --url https://HOST/webhook --repo owner/name [--repo ...]
 
@@ -30,23 +31,11 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-let values: { url?: string; repo?: string[]; help?: boolean };
-try {
-  ({ values } = parseArgs({
-    options: {
-      url: { type: 'string' },
-      repo: { type: 'string', multiple: true },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  }));
-} catch (error) {
-  fail((error as Error).message);
-}
-if (values.help) {
-  process.stdout.write(`${usage}\n`);
-  process.exit(0);
-}
+const values = parseCommandLine(
+  { url: { type: 'string' }, repo: { type: 'string', multiple: true } },
+  usage,
+  fail,
+);
 
 const problems: string[] = [];
 let env: Readonly<Record<string, string | undefined>> = process.env;
