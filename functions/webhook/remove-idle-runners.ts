@@ -71,6 +71,9 @@ export async function removeIdleRunners(
       log.warn({ job: record.name, err: error }, 'could not check a started runner');
     }
   }
+  /** A record's registration as this pass listed it (undefined also when its place could not be listed). */
+  const listedOwn = (record: RunnerRecord) =>
+    registrations.get(placeOf(record))?.find((registration) => registration.name === record.name);
   /**
    * A job that waits with no runner able to take it: a queued record (no runner yet), or a started one whose job
    * GitHub still has queued (or was not asked) and whose own runner is not idle (taken by another job, or gone).
@@ -79,10 +82,14 @@ export async function removeIdleRunners(
   const lacksRunner = (record: RunnerRecord) => {
     if (record.state === 'queued') return true;
     if (jobs.has(record) && jobs.get(record)?.status !== 'queued') return false;
-    const listed = registrations.get(placeOf(record));
-    const own = listed?.find((registration) => registration.name === record.name);
+    const own = listedOwn(record);
     return own === undefined || own.busy;
   };
+  /** A record's registration from this pass's list, or asked of GitHub when its place could not be listed. */
+  const ownRegistration = (record: RunnerRecord) =>
+    registrations.has(placeOf(record))
+      ? listedOwn(record)
+      : deps.github.findRunner(record, record.name, deadline);
   /** Runners whose job went elsewhere: free for a job their labels cover. */
   const freed = [...jobs]
     .filter(([record, job]) => job?.status !== 'queued' && job?.runnerName !== record.name)
@@ -90,7 +97,7 @@ export async function removeIdleRunners(
   for (const [record, job] of jobs) {
     try {
       if (job?.status === 'queued') {
-        await replaceIfTaken(deps, record, freed, log, deadline, report);
+        await replaceIfTaken(deps, record, await ownRegistration(record), freed, log, deadline, report);
         continue;
       }
       if (job?.runnerName === record.name) continue;
@@ -147,20 +154,21 @@ export async function removeIdleRunners(
 
 /**
  * The reconcile side of `handleInProgressJob`, for an `in_progress` delivery that never came: a started runner
- * whose own job GitHub has queued, and which is busy, runs another job; its job may need a replacement. Read in
- * that order (job queued, then runner busy, then the job again in `replaceRunner`), a runner that has just
- * taken its own job is not mistaken for a taken one: GitHub marks the job in progress when it gives it out.
+ * whose own job GitHub has queued, and which is busy, runs another job; its job may need a replacement. The
+ * registration (`own`) was listed before the job was read, and `replaceRunner` reads the job again: a runner busy
+ * while its own job is still queued after that is not running its own job, since GitHub marks a job in progress
+ * when it gives it out.
  */
 async function replaceIfTaken(
   deps: HandlerDeps,
   record: RunnerRecord,
+  own: RegisteredRunner | undefined,
   freed: readonly RunnerRecord[],
   log: Logger,
   deadline: Deadline,
   report: IdleReport,
 ): Promise<void> {
-  const registration = await deps.github.findRunner(record, record.name, deadline);
-  if (!registration?.busy) return;
+  if (!own?.busy) return;
   const replacement = await replaceRunner(deps, record, freed, log, deadline);
   if (replacement.outcome === 'replaced') report.replaced += 1;
 }
