@@ -3,8 +3,6 @@
  * deliveries left behind: lost cancellations, runners whose job went elsewhere, registrations without a record.
  * Each test failed before the fix it names.
  */
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { profileForRecord } from '../shared/profiles/runner-profile.js';
 import { buildRecordJob } from '../shared/records/build-record-job.js';
@@ -14,8 +12,8 @@ import {
   addQueuedJob,
   deliverSigned,
   GITHUB_TOKEN,
+  serveAsHook,
   startAppHarness,
-  WEBHOOK_SECRET,
 } from './support/app-harness.js';
 
 const TOKEN = 'reconcile-token-0123';
@@ -113,11 +111,7 @@ describe('reconcile removes what deliveries left behind', () => {
       RECONCILE_TOKEN: TOKEN,
       RECONCILE_HOOKS: 'lineville/elastic-machines-testing:7',
     });
-    const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });
-    closeServer = () => server.close();
-    await new Promise((resolve) => server.once('listening', resolve));
-    const port = (server.address() as AddressInfo).port;
-    h.github.setHook({ url: `http://127.0.0.1:${port}/webhook`, secret: WEBHOOK_SECRET, hookId: 7 });
+    closeServer = await serveAsHook(h, { hookId: 7 });
     const payload = queued(501);
     expect(await h.github.deliver('workflow_job', payload)).toBe(200);
     h.github.setJobStatus(501, 'completed');

@@ -3,16 +3,14 @@
  * cover, so the gpu job's runner may run a small job, and the small job's runner cannot take the gpu job. Every job
  * the function accepted and GitHub still has queued must keep a runner able to take it; surplus idle runners go.
  */
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inProgressPayload } from '../stand-ins/payloads.js';
 import {
   type AppHarness,
   addQueuedJob,
   deliverSigned,
+  serveAsHook,
   startAppHarness,
-  WEBHOOK_SECRET,
 } from './support/app-harness.js';
 
 const TOKEN = 'reconcile-token-0123';
@@ -158,15 +156,8 @@ describe('a runner taken by another job', () => {
       { RECONCILE_TOKEN: TOKEN, RECONCILE_HOOKS: 'lineville/elastic-machines-testing:292430182' },
       { now: () => clock },
     );
-    const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });
-    await new Promise((resolve) => server.once('listening', resolve));
+    const stopServing = await serveAsHook(h, { hookId: 292430182 });
     try {
-      const port = (server.address() as AddressInfo).port;
-      h.github.setHook({
-        url: `http://127.0.0.1:${port}/webhook`,
-        secret: WEBHOOK_SECRET,
-        hookId: 292430182,
-      });
       const small = queued(951, SMALL);
       const gpu = queued(952, GPU);
       for (const payload of [small, gpu]) expect(await h.github.deliver('workflow_job', payload)).toBe(200);
@@ -180,7 +171,7 @@ describe('a runner taken by another job', () => {
       expect(h.github.deliveries.at(-1)).toMatchObject({ redelivery: true, statusCode: 200 });
       expect(h.kubernetes.jobs.get('runner-952-2')?.spec?.suspend).toBe(false);
     } finally {
-      server.close();
+      stopServing();
     }
   });
 });

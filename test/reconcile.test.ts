@@ -1,8 +1,6 @@
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
-import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
+import { type AppHarness, serveAsHook, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
 import { APP, APP_ENV } from './support/github-app.js';
 
 const TOKEN = 'reconcile-token-0123';
@@ -161,11 +159,7 @@ describe('a pass cut short by its deadline', () => {
 describe('failed deliveries', () => {
   it('asks GitHub to redeliver a queued delivery that never got a 2xx, and only that one', async () => {
     await harness({ RECONCILE_HOOKS: 'lineville/elastic-machines-testing:292430182' });
-    const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });
-    closeServer = () => server.close();
-    await new Promise((resolve) => server.once('listening', resolve));
-    const port = (server.address() as AddressInfo).port;
-    h.github.setHook({ url: `http://127.0.0.1:${port}/webhook`, secret: WEBHOOK_SECRET, hookId: 292430182 });
+    closeServer = await serveAsHook(h, { hookId: 292430182 });
 
     // The API server refuses the first delivery: no record is left, only GitHub knows the job waits.
     h.kubernetes.failNext('POST', 'jobs', 403);
@@ -191,11 +185,7 @@ describe('failed deliveries', () => {
 
   it('finishes the record of a failed delivery instead of asking GitHub to redeliver it', async () => {
     await harness({ RECONCILE_HOOKS: 'lineville/elastic-machines-testing:292430182' });
-    const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });
-    closeServer = () => server.close();
-    await new Promise((resolve) => server.once('listening', resolve));
-    const port = (server.address() as AddressInfo).port;
-    h.github.setHook({ url: `http://127.0.0.1:${port}/webhook`, secret: WEBHOOK_SECRET, hookId: 292430182 });
+    closeServer = await serveAsHook(h, { hookId: 292430182 });
     // The record is made, then the registration fails: GitHub shows a failed delivery of a recorded job.
     h.github.failNext('jit', 403);
     expect(await h.github.deliver('workflow_job', queued(1003))).toBe(502);
@@ -208,16 +198,7 @@ describe('failed deliveries', () => {
 
   it("in App mode, redelivers through the App webhook's own deliveries, authenticated as the App", async () => {
     await harness(APP_ENV, { apps: [APP] });
-    const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });
-    closeServer = () => server.close();
-    await new Promise((resolve) => server.once('listening', resolve));
-    const port = (server.address() as AddressInfo).port;
-    h.github.setHook({
-      url: `http://127.0.0.1:${port}/webhook`,
-      secret: WEBHOOK_SECRET,
-      hookId: 5150,
-      app: true,
-    });
+    closeServer = await serveAsHook(h, { hookId: 5150, app: true });
 
     const appPayload = (jobId: number) => {
       const payload = queuedPayload({ jobId, owner: 'octo-org', repo: 'r', installationId: 11 });

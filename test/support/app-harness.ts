@@ -1,4 +1,6 @@
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
+import { serve } from '@hono/node-server';
 import { createApp } from '../../functions/webhook/app.js';
 import { createDeps } from '../../functions/webhook/create-deps.js';
 import { type Config, loadConfig } from '../../shared/config/load-config.js';
@@ -93,4 +95,19 @@ export async function deliverSigned(h: AppHarness, payload: unknown) {
   const { headers, body } = await signedDelivery(payload, WEBHOOK_SECRET);
   const response = await h.app.request('/webhook', { method: 'POST', headers, body });
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/**
+ * Serves the app on a loopback port and points the GitHub stand-in's webhook at it, so that GitHub's own deliveries
+ * and redeliveries reach it; returns how to stop serving.
+ */
+export async function serveAsHook(
+  h: AppHarness,
+  hook: { hookId: number; app?: boolean },
+): Promise<() => void> {
+  const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  h.github.setHook({ url: `http://127.0.0.1:${port}/webhook`, secret: WEBHOOK_SECRET, ...hook });
+  return () => server.close();
 }
