@@ -1,3 +1,4 @@
+import { sameName } from '../../shared/github/same-name.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { CANCELLED_CLAIM, runnerJobName } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
@@ -12,9 +13,6 @@ import { startWaitingRecords } from './start-waiting.js';
 
 /** Most waiting records a `completed` delivery starts; the rest wait for the next runner to finish, or reconcile. */
 const STARTS_PER_COMPLETION = 10;
-
-/** GitHub compares owner and repository names case-insensitively. */
-const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /**
  * A `completed` delivery. With a runner: one of ours may have finished, so slots are free and waiting records may
@@ -34,7 +32,7 @@ export async function handleCompletedJob(
   // The job's own record, and any replacement made when another job took its runner.
   const records = (await deps.records.listRecordsOfJob(event.jobId, deadline)).filter(
     // The record must be this repository's: a delivery of one tenant never acts on another's job.
-    (record) => same(record.owner, event.owner) && same(record.repo, event.repo),
+    (record) => sameName(record.owner, event.owner) && sameName(record.repo, event.repo),
   );
   const first = records[0];
   if (first === undefined) return { outcome: 'ignored', reason: 'no runner job for this job' };
@@ -104,7 +102,7 @@ async function runnerFinished(
   const runnerName = event.runnerName;
   if (runnerName?.startsWith('runner-')) {
     const record = await deps.records.getRecord(runnerName, deadline);
-    if (record !== undefined && same(record.owner, event.owner)) {
+    if (record !== undefined && sameName(record.owner, event.owner)) {
       await deps.records.releaseSlots(runnerName, deadline);
       const capped =
         deps.config.maxRunners !== undefined || deps.config.profiles.some((p) => p.maxRunners !== undefined);

@@ -1,3 +1,4 @@
+import { sameName } from '../../shared/github/same-name.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { jobIdOfRunner } from '../../shared/records/record-schema.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
@@ -5,8 +6,6 @@ import type { WorkflowJobEvent } from '../../shared/webhook/parse-workflow-job.j
 import type { HandlerDeps } from './deps.js';
 import type { Outcome } from './outcome.js';
 import { replaceRunner } from './replace-runner.js';
-
-const same = (a: string, b: string) => a.toLowerCase() === b.toLowerCase();
 
 /**
  * An `in_progress` delivery says which runner took the job (`runner_name`). When that runner was made for another
@@ -29,7 +28,7 @@ export async function handleInProgressJob(
   }
   // Only a record of the delivery's own owner: one tenant's delivery never makes runners for another.
   const taken = (await deps.records.listRecordsOfJob(madeFor, deadline)).find(
-    (record) => record.name === event.runnerName && same(record.owner, event.owner),
+    (record) => record.name === event.runnerName && sameName(record.owner, event.owner),
   );
   if (taken === undefined) return { outcome: 'ignored', reason: 'no runner job for the runner that took it' };
   const freed = await deps.records.listRecordsOfJob(event.jobId, deadline);
