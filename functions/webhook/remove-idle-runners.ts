@@ -1,6 +1,7 @@
 import type { RegisteredRunner, RepoRef, WorkflowJob } from '../../shared/github/github-client.js';
 import { labelsCover } from '../../shared/labels/label-matchers.js';
 import type { Logger } from '../../shared/log/create-logger.js';
+import { jobIdOfRunner } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
@@ -18,9 +19,6 @@ export interface IdleReport {
   replaced: number;
   failures: number;
 }
-
-/** Our registrations are named like their record: `runner-<job id>`, or `runner-<job id>-<n>` for a replacement. */
-const OURS = /^runner-\d+(-\d+)?$/;
 
 /**
  * Removes runners that would otherwise wait for a job that will never come, until a cancelled pod's
@@ -135,7 +133,7 @@ export async function removeIdleRunners(
     const place = places.get(key) as RepoRef;
     try {
       for (const registration of listed) {
-        if (!OURS.test(registration.name) || registration.busy) continue;
+        if (jobIdOfRunner(registration.name) === undefined || registration.busy) continue;
         // A record is made before its registration, so one that exists now may have a start under way: only a
         // registration whose record is gone (read now, not from the pass's list) is an orphan. One the pass's list
         // holds live needs no read: if it has gone since, the next pass finds it.
