@@ -113,6 +113,28 @@ describe('a cancellation', () => {
     expect(h.kubernetes.jobs.size).toBe(0);
     expect(liveRegistrations()).toHaveLength(0);
   });
+
+  it('marked on a record whose starter died is not undone by a redelivery that takes the record over', async () => {
+    await harness();
+    const payload = queued({ jobId: 81 });
+    h.github.failNext('jit', 403);
+    expect((await deliver(payload)).status).toBe(502);
+    // A starter holds the record (it will die); the job is cancelled while the redelivery's first read, which
+    // says queued, is on its way, and the cancellation marks the held record cancelled.
+    const annotations = h.kubernetes.jobs.get('runner-81')?.metadata.annotations as Record<string, string>;
+    annotations['kube-actions-runner.dev/claim'] = `dying-starter ${clock + 30_000}`;
+    let cancellation: { body: Record<string, unknown> } | undefined;
+    h.github.holdAnswer('job', async () => {
+      h.github.setJobStatus(81, 'completed');
+      cancellation = await deliver(completedPayload(payload));
+    });
+    const answer = await deliver(payload);
+    expect(cancellation?.body).toMatchObject({ outcome: 'cancelled' });
+    // The mark looks like a lapsed claim; taking the record over must ask GitHub again, not start the runner.
+    expect(answer.body).toMatchObject({ outcome: 'ignored', reason: 'job is no longer queued (completed)' });
+    expect(h.kubernetes.jobs.size).toBe(0);
+    expect(liveRegistrations()).toHaveLength(0);
+  });
 });
 
 describe('a start that outlives its claim', () => {
@@ -193,6 +215,26 @@ describe('a cancellation racing a status write', () => {
       reason: 'job completed while its runner was being started',
     });
     expect(answer.body).toMatchObject({ outcome: 'cancelled' });
+    expect(h.kubernetes.jobs.size).toBe(0);
+    expect(liveRegistrations()).toHaveLength(0);
+  });
+
+  it('fails, to be delivered again, when it cannot mark the record; never a 2xx that leaves the runner', async () => {
+    await harness();
+    const payload = queued({ jobId: 84 });
+    let cancellation: { status: number; body: Record<string, unknown> } | undefined;
+    h.github.holdAnswer('jit', async () => {
+      h.github.setJobStatus(84, 'completed');
+      // Every try to mark the record meets a newer version of it (the Job controller, a busy API server).
+      h.kubernetes.failNext('PATCH', 'jobs', 409, 3);
+      cancellation = await deliver(completedPayload(payload));
+    });
+    const answer = await deliver(payload);
+    // The starter kept its claim and started the runner: the cancellation must be a failure GitHub records, so that
+    // its redelivery (reconcile asks for failed ones) removes the runner. A 2xx would leave it for ever.
+    expect(answer.body).toMatchObject({ outcome: 'created' });
+    expect(cancellation?.status).toBeGreaterThanOrEqual(500);
+    expect((await deliver(completedPayload(payload))).body).toMatchObject({ outcome: 'cancelled' });
     expect(h.kubernetes.jobs.size).toBe(0);
     expect(liveRegistrations()).toHaveLength(0);
   });

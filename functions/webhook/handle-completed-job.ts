@@ -1,3 +1,4 @@
+import { RecordConflictError } from '../../shared/errors/errors.js';
 import { sameName } from '../../shared/github/same-name.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { CANCELLED_CLAIM, runnerJobName } from '../../shared/records/record-schema.js';
@@ -71,9 +72,10 @@ async function cancelRecord(
   }
   if (current === undefined) return { outcome: 'ignored', reason: 'no runner job for this job' };
   if (isStarting(current, now)) {
-    // Still held after every try: leave it to its starter, whose next read of GitHub (or reconcile) finds the job
-    // completed. Never delete a record under a live claim.
-    return { outcome: 'ignored', reason: 'another delivery is starting this runner' };
+    // Still held after every try, and never deleted under a live claim: its starter goes on and starts the runner.
+    // Fail, so that GitHub records the cancellation as undelivered and reconcile asks for it again, when the record
+    // is started and the runner can be removed. A 2xx here would leave the runner with no job for ever.
+    throw new RecordConflictError('the runner job is being started and could not be marked cancelled');
   }
   // Unclaimed, or started since it was read: remove what is there now.
   if (!(await removeRunner(deps, current, deadline))) {

@@ -10,7 +10,8 @@ import type { WorkflowJobEvent } from '../../shared/webhook/parse-workflow-job.j
 import type { HandlerDeps } from './deps.js';
 import { letClaimGo } from './let-claim-go.js';
 import type { Outcome } from './outcome.js';
-import { startRunner } from './start-runner.js';
+import { startIfQueued } from './start-if-queued.js';
+import { type StartResult, startRunner } from './start-runner.js';
 
 /** The delivery as the handler sees it. */
 export interface Delivery {
@@ -104,8 +105,7 @@ export async function handleQueuedJob(
     }
   }
 
-  let record = created.created ? created.record : undefined;
-  if (record === undefined) {
+  if (!created.created) {
     const existing = await records.getRecord(name, deadline);
     // A removed record (a reset under way, or a cancellation) is no record: never a 2xx on its strength.
     if (existing === undefined || existing.state === 'removed') {
@@ -113,23 +113,31 @@ export async function handleQueuedJob(
     }
     if (existing.state !== 'queued')
       return { outcome: 'exists', job: name, reason: 'runner job already exists' };
-    if (existing.claim?.id === claim.id) {
-      // Our own create went through although its answer was lost, and a retry met it.
-      record = existing;
-    } else if (
-      (existing.claim?.until ?? 0) > now() ||
-      !(await records.claimRecord(existing, claim, deadline))
+    const ours = existing.claim?.id === claim.id;
+    if (
+      !ours &&
+      ((existing.claim?.until ?? 0) > now() || !(await records.claimRecord(existing, claim, deadline)))
     ) {
       return { outcome: 'pending', job: name, reason: 'another delivery is starting this runner' };
-    } else {
-      log.info({ job: name }, 'taking over an unfinished runner job');
-      record = existing;
     }
+    // Our own create that went through although its answer was lost (a retry met it), or a record taken over
+    // whose claim lapsed: either way it was not read back after it existed, and a lapsed claim may be a
+    // cancellation's mark, left while the record's first starter was cut short. Started on GitHub's word read now.
+    if (!ours) log.info({ job: name }, 'taking over an unfinished runner job');
+    const check = await startIfQueued(deps, existing, claim, log, deadline);
+    if (check.kind === 'limited') return { outcome: 'waiting', job: name, reason: check.reason };
+    if (check.kind === 'gone')
+      return { outcome: 'ignored', reason: `job is no longer queued (${check.status})` };
+    return startOutcome(deps, name, check.result, ours);
   }
-  const result = await startRunner(deps, record, claim, log, deadline);
+  return startOutcome(deps, name, await startRunner(deps, created.record, claim, log, deadline), true);
+}
+
+/** The answer for a start: created, or why the runner waits or was cancelled while starting. */
+function startOutcome(deps: HandlerDeps, name: string, result: StartResult, recorded: boolean): Outcome {
   if (!result.started) {
     // Counted once a job: by the delivery that recorded it, not by every pass that finds it still waiting.
-    if (result.node !== undefined && created.created)
+    if (result.node !== undefined && recorded)
       deps.metrics.runnerJobsWaitingForNode.inc({ os: result.node.os, arch: result.node.arch });
     return { outcome: result.cancelled ? 'cancelled' : 'waiting', job: name, reason: result.reason };
   }

@@ -1,14 +1,11 @@
-import { GitHubLimitError } from '../../shared/errors/errors.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { generationOf, newClaim } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
-import { jobAtGitHub } from './job-at-github.js';
-import { letClaimGo } from './let-claim-go.js';
 import { removeRunner } from './remove-runner.js';
 import { replaceRunner } from './replace-runner.js';
-import { startRunner } from './start-runner.js';
+import { startIfQueued } from './start-if-queued.js';
 
 /** What one settling of the records did. */
 export interface SettleReport {
@@ -126,33 +123,22 @@ async function settleQueued(
   const now = deps.now ?? Date.now;
   const claim = newClaim(deps.config.claimTtlSeconds, now());
   if (!(await deps.records.claimRecord(record, claim, deadline))) return;
-  let status: string;
-  try {
-    status = (await jobAtGitHub(deps, record, deadline))?.status ?? 'missing';
-  } catch (error) {
-    // Let the claim go at once: held, it would make every pass skip the record until it expires.
-    await letClaimGo(deps, record.name, claim, log);
-    if (error instanceof GitHubLimitError) {
-      report.waiting += 1;
-      report.waitingForGitHub += 1;
-      return;
-    }
-    throw error;
-  }
-  if (status === 'queued') {
-    const result = await startRunner(deps, record, claim, log, deadline);
-    if (result.started) {
-      report.started += 1;
-      log.info({ job: record.name }, 'started a waiting or interrupted runner job');
-    } else if (result.cancelled) {
-      report.removed += 1;
-    } else {
-      report.waiting += 1;
-      if (result.forGitHub) report.waitingForGitHub += 1;
-    }
-  } else if (await removeRunner(deps, record, deadline)) {
+  const check = await startIfQueued(deps, record, claim, log, deadline);
+  if (check.kind === 'limited') {
+    report.waiting += 1;
+    report.waitingForGitHub += 1;
+  } else if (check.kind === 'gone') {
+    if (!check.removed) return;
     report.removed += 1;
-    log.info({ job: record.name, status }, 'removed a runner job whose job no longer waits');
+    log.info({ job: record.name, status: check.status }, 'removed a runner job whose job no longer waits');
+  } else if (check.result.started) {
+    report.started += 1;
+    log.info({ job: record.name }, 'started a waiting or interrupted runner job');
+  } else if (check.result.cancelled) {
+    report.removed += 1;
+  } else {
+    report.waiting += 1;
+    if (check.result.forGitHub) report.waitingForGitHub += 1;
   }
 }
 

@@ -1,0 +1,45 @@
+import { GitHubLimitError } from '../../shared/errors/errors.js';
+import type { Logger } from '../../shared/log/create-logger.js';
+import type { Claim } from '../../shared/records/record-schema.js';
+import type { RunnerRecord } from '../../shared/records/runner-record.js';
+import type { Deadline } from '../../shared/retry/with-retries.js';
+import type { HandlerDeps } from './deps.js';
+import { jobAtGitHub } from './job-at-github.js';
+import { letClaimGo } from './let-claim-go.js';
+import { removeRunner } from './remove-runner.js';
+import { type StartResult, startRunner } from './start-runner.js';
+
+/** What became of a claimed record once GitHub was asked whether its job still waits. */
+export type QueuedCheck =
+  | { readonly kind: 'start'; readonly result: StartResult }
+  /** The job no longer waits: the record was removed (unless its runner is busy with another job). */
+  | { readonly kind: 'gone'; readonly status: string; readonly removed: boolean }
+  /** GitHub's limits refused the read: the record waits, its claim let go. */
+  | { readonly kind: 'limited'; readonly reason: string };
+
+/**
+ * Starts the runner of a queued record this process has just claimed, on GitHub's word read now, after the claim:
+ * a record found rather than made by the caller (reconcile, or a delivery taking over a record whose claim lapsed)
+ * may be one a cancellation marked while its first starter was cut short, and a cancellation's mark looks like a
+ * lapsed claim. A cancellation arriving after the claim finds it live and marks it; the conditional start then fails.
+ */
+export async function startIfQueued(
+  deps: HandlerDeps,
+  record: RunnerRecord,
+  claim: Claim,
+  log: Logger,
+  deadline: Deadline,
+): Promise<QueuedCheck> {
+  let status: string;
+  try {
+    status = (await jobAtGitHub(deps, record, deadline))?.status ?? 'missing';
+  } catch (error) {
+    // Let the claim go at once: held, it would make every pass skip the record until it expires.
+    await letClaimGo(deps, record.name, claim, log);
+    if (error instanceof GitHubLimitError) return { kind: 'limited', reason: error.reason };
+    throw error;
+  }
+  if (status === 'queued')
+    return { kind: 'start', result: await startRunner(deps, record, claim, log, deadline) };
+  return { kind: 'gone', status, removed: await removeRunner(deps, record, deadline) };
+}
