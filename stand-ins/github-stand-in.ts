@@ -253,6 +253,15 @@ export interface GitHubStandIn {
     payload: Record<string, unknown>,
     options?: { guid?: string; signal?: AbortSignal },
   ): Promise<number>;
+  /**
+   * Writes deliveries into the hook's history as answered with `statusCode`, without sending them: the traffic of
+   * a busy hook (a matrix burst's thousands), in a test that is about the deliveries API rather than the function.
+   */
+  addPastDeliveries(
+    event: string,
+    payload: Record<string, unknown>,
+    past: { count: number; statusCode: number; minutesAgo: number },
+  ): void;
   /** Resolves once every delivery in flight (redeliveries included) has been answered. */
   settled(): Promise<void>;
   close(): Promise<void>;
@@ -369,13 +378,11 @@ export async function startGitHubStandIn(
         activeNames.delete(nameKey(runner));
         return { status: 204, body: undefined };
       }
-      case 'deliveries': {
-        const items = deliveries
-          .filter((d) => !d.app && d.repository === repository && d.hookId === Number(match[3]))
-          .toReversed()
-          .map(deliveryBody);
-        return { status: 200, body: items };
-      }
+      case 'deliveries':
+        return deliveriesPage(
+          deliveries.filter((d) => !d.app && d.repository === repository && d.hookId === Number(match[3])),
+          request.url,
+        );
       case 'getHook': {
         const found = repoHooks(repository).find((item) => item.id === Number(match[3]));
         return found === undefined ? error(404, 'Not Found') : { status: 200, body: found };
@@ -559,6 +566,25 @@ export async function startGitHubStandIn(
     return { status: 201, body: { runner: runnerBody(runner), encoded_jit_config: encodedJitConfig } };
   }
 
+  /**
+   * A page of a webhook's deliveries as GitHub pages them: newest first, `per_page` up to 100 (default 30), and a
+   * `Link` header with the next page's `cursor` while there are more.
+   * https://docs.github.com/rest/repos/webhooks#list-deliveries-for-a-repository-webhook
+   */
+  function deliveriesPage(attempts: readonly DeliveryAttempt[], url: URL): JsonResponse {
+    const perPage = Math.min(100, Number(url.searchParams.get('per_page') ?? 30) || 30);
+    // The cursor names the newest delivery of the page (opaque to callers, as GitHub's is).
+    const cursor = /^v1_(\d+)$/.exec(url.searchParams.get('cursor') ?? '')?.[1];
+    const newestFirst = attempts.toReversed();
+    const from = cursor === undefined ? 0 : newestFirst.findIndex((d) => d.id <= Number(cursor));
+    const page = from < 0 ? [] : newestFirst.slice(from, from + perPage);
+    const next = from < 0 ? undefined : newestFirst[from + perPage];
+    if (next === undefined) return { status: 200, body: page.map(deliveryBody) };
+    const link = new URL(`${url.pathname}${url.search}`, new URL(apiUrl()).origin);
+    link.searchParams.set('cursor', `v1_${next.id}`);
+    return { status: 200, body: page.map(deliveryBody), headers: { link: `<${link.href}>; rel="next"` } };
+  }
+
   /** A delivery as the deliveries API lists it. */
   function deliveryBody(d: DeliveryAttempt) {
     const installation = (d.payload as { installation?: { id?: unknown } } | undefined)?.installation?.id;
@@ -590,13 +616,10 @@ export async function startGitHubStandIn(
     if (list) {
       return {
         route,
-        answer: {
-          status: 200,
-          body: deliveries
-            .filter((d) => d.app)
-            .toReversed()
-            .map(deliveryBody),
-        },
+        answer: deliveriesPage(
+          deliveries.filter((d) => d.app),
+          request.url,
+        ),
       };
     }
     const original = deliveries.find((d) => d.app && d.id === Number(redeliver?.[1]));
@@ -820,6 +843,25 @@ export async function startGitHubStandIn(
         hookId: target.hookId ?? 292430182,
         app: target.app === true,
       };
+    },
+    addPastDeliveries(event, payload, { count, statusCode, minutesAgo }) {
+      if (hook === undefined) throw new Error('setHook() first');
+      const repository = (payload.repository as { full_name?: string } | undefined)?.full_name ?? '';
+      for (let index = 0; index < count; index += 1) {
+        deliveries.push({
+          id: nextDeliveryId++,
+          guid: randomUUID(),
+          repository,
+          hookId: hook.hookId,
+          event,
+          action: typeof payload.action === 'string' ? payload.action : null,
+          deliveredAt: new Date(Date.now() - minutesAgo * 60_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+          redelivery: false,
+          app: hook.app,
+          statusCode,
+          payload,
+        });
+      }
     },
     deliver(event, payload, deliverOptions = {}) {
       return track(send(event, payload, deliverOptions.guid ?? randomUUID(), false, deliverOptions.signal));

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
+import { completedPayload, queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
 import { type AppHarness, serveAsHook, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
 import { APP, APP_ENV } from './support/github-app.js';
 
@@ -181,6 +181,29 @@ describe('failed deliveries', () => {
     ]);
     // Nothing is left to redeliver.
     expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 0 });
+  });
+
+  it('finds a failed delivery behind a burst of newer ones, and once looked through lists back only to its mark', async () => {
+    await harness({ RECONCILE_HOOKS: 'lineville/elastic-machines-testing:292430182' });
+    closeServer = await serveAsHook(h, { hookId: 292430182 });
+    // Half an hour ago a queued delivery failed; a matrix burst's 1,500 deliveries (answered) followed it.
+    const lost = queued(1004);
+    h.github.addPastDeliveries('workflow_job', lost, { count: 1, statusCode: 502, minutesAgo: 30 });
+    const other = completedPayload(queuedPayload({ jobId: 1005 }));
+    h.github.addPastDeliveries('workflow_job', other, { count: 1500, statusCode: 200, minutesAgo: 20 });
+    const pages = () => h.github.calls.filter((call) => call.route === 'deliveries').length;
+
+    expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 1, failures: 0 });
+    await h.github.settled();
+    expect(h.kubernetes.jobs.get('runner-1004')?.spec?.suspend).toBe(false);
+    // GitHub pages deliveries 100 at a time: every page back to the failed one was read.
+    expect(pages()).toBe(16);
+    // The next pass lists back to the mark the first left (the burst less a margin), and moves it to its newest
+    // delivery, the redelivery; the one after reads a single page.
+    expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 0 });
+    const before = pages();
+    expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 0 });
+    expect(pages() - before).toBe(1);
   });
 
   it('finishes the record of a failed delivery instead of asking GitHub to redeliver it', async () => {

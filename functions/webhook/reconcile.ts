@@ -1,6 +1,6 @@
 import type { RepoRef } from '../../shared/github/github-client.js';
 import type { Logger } from '../../shared/log/create-logger.js';
-import { deadlineIn } from '../../shared/retry/with-retries.js';
+import { type Deadline, deadlineIn } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 import { type DeliverySource, redeliverFailed } from './redeliver-failed.js';
 import { type IdleReport, removeIdleRunners } from './remove-idle-runners.js';
@@ -98,20 +98,22 @@ export async function reconcile(
   const since = new Date(now() - deliveryWindowMs).toISOString().replace(/\.\d+Z$/, 'Z');
   const sources: DeliverySource[] = [...hooks.values()].map((hook) => ({
     where: { hook: hook.hookId, repo: `${hook.owner}/${hook.repo}` },
-    list: () => deps.github.listDeliveries(hook, hook.hookId, since, deadline),
+    key: `${hook.owner}/${hook.repo}#${hook.hookId}`.toLowerCase(),
+    list: (from, more) => deps.github.listDeliveries(hook, hook.hookId, from, deadline, more),
     redeliver: (id) => deps.github.redeliver(hook, hook.hookId, id, deadline),
   }));
   if (deps.github.hasAppHook) {
     sources.push({
       where: { hook: 'app' },
-      list: () => deps.github.listAppDeliveries(since, deadline),
+      key: 'app',
+      list: (from, more) => deps.github.listAppDeliveries(from, deadline, more),
       redeliver: (id) => deps.github.redeliverApp(id, deadline),
     });
   }
   for (const source of sources) {
     if (report.truncated) break;
     try {
-      await redeliverFailed(source, spend, report, log, recordedDeliveries);
+      await lookThrough(deps, source, since, spend, report, log, recordedDeliveries, deadline);
     } catch (error) {
       report.failures += 1;
       log.warn({ ...source.where, err: error }, 'could not check webhook deliveries');
@@ -125,4 +127,43 @@ export async function reconcile(
     await removeIdleRunners(deps, records, options.hooks, log, deadline, spendIdle, report);
   }
   return report;
+}
+
+/**
+ * GitHub's clock less this, for a delivery mark: a delivery made shortly before the newest one listed may still be
+ * waiting for its answer (GitHub waits 10 s), and is listed again by the next pass.
+ */
+const MARK_MARGIN_MS = 5 * 60_000;
+
+/**
+ * Looks through one webhook's deliveries back to its mark (or the whole window when it has none, or it cannot be
+ * read) and asks for the failed ones again. Only a listing that reached its start, with every failed delivery asked
+ * for, moves the mark: to the newest delivery's time (GitHub's clock) less a margin. A matrix burst's thousands of
+ * deliveries are then listed once, not on every pass, and none is ever past a fixed number of pages.
+ */
+async function lookThrough(
+  deps: HandlerDeps,
+  source: DeliverySource,
+  since: string,
+  spend: () => boolean,
+  report: ReconcileReport,
+  log: Logger,
+  recorded: ReadonlySet<string>,
+  deadline: Deadline,
+): Promise<void> {
+  const mark = await deps.records.deliveriesSeenSince(source.key, deadline).catch((error: unknown) => {
+    log.warn(
+      { ...source.where, err: error },
+      'could not read the delivery mark; looking through the whole window',
+    );
+    return undefined;
+  });
+  const list = await source.list(mark !== undefined && mark > since ? mark : since, spend);
+  const finished = await redeliverFailed(list.deliveries, source, spend, report, log, recorded);
+  const newest = list.deliveries[0]?.deliveredAt;
+  if (!list.complete || !finished || newest === undefined) return;
+  const moved = new Date(Date.parse(newest) - MARK_MARGIN_MS).toISOString().replace(/\.\d+Z$/, 'Z');
+  await deps.records.markDeliveriesSeen(source.key, moved, deadline).catch((error: unknown) => {
+    log.warn({ ...source.where, err: error }, 'could not write the delivery mark');
+  });
 }

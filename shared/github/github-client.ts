@@ -56,6 +56,16 @@ export interface HookDelivery {
   readonly redelivery: boolean;
 }
 
+/**
+ * A webhook's deliveries, newest first, back to a time: every page GitHub has back to it, unless the caller's `more`
+ * (asked before each page after the first) stopped the listing early.
+ */
+export interface DeliveryList {
+  readonly deliveries: HookDelivery[];
+  /** False when the listing stopped before it reached the time asked for. */
+  readonly complete: boolean;
+}
+
 /** A workflow job as GitHub itself answers it: what decisions are made on, whatever a payload said. */
 export interface WorkflowJob {
   /** `queued`, `in_progress`, `completed`, `waiting`, ... */
@@ -86,13 +96,19 @@ export interface GitHubClient {
   /** Removes a runner registration; one already gone is not an error. */
   deleteRunner(repo: RepoRef, runnerId: number, deadline?: Deadline): Promise<void>;
   /** Deliveries of a repository webhook, newest first, back to `since` (ISO time). */
-  listDeliveries(repo: RepoRef, hookId: number, since: string, deadline?: Deadline): Promise<HookDelivery[]>;
+  listDeliveries(
+    repo: RepoRef,
+    hookId: number,
+    since: string,
+    deadline?: Deadline,
+    more?: () => boolean,
+  ): Promise<DeliveryList>;
   /** Asks GitHub to deliver a past delivery again. */
   redeliver(repo: RepoRef, hookId: number, deliveryId: number, deadline?: Deadline): Promise<void>;
   /** True in App mode: the App's own webhook has deliveries to look through. */
   readonly hasAppHook: boolean;
   /** Deliveries of the GitHub App's own webhook, newest first, back to `since` (App mode only). */
-  listAppDeliveries(since: string, deadline?: Deadline): Promise<HookDelivery[]>;
+  listAppDeliveries(since: string, deadline?: Deadline, more?: () => boolean): Promise<DeliveryList>;
   /** Asks GitHub to deliver a past delivery of the App's webhook again (App mode only). */
   redeliverApp(deliveryId: number, deadline?: Deadline): Promise<void>;
   /**
@@ -238,17 +254,24 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     }
   }
 
-  /** Deliveries of a webhook, newest first; stops at the first page reaching past `since`, or after 10 pages. */
+  /**
+   * Deliveries of a webhook, newest first, back to `since`: page after page (GitHub pages them by a cursor in the
+   * `Link` header), until a page reaches past `since`, the last page, or `more` says no. No fixed number of pages:
+   * a matrix burst makes thousands of deliveries in minutes, and a failed one past a fixed cap would never be seen.
+   */
   async function listDeliveryPages(
     route: string,
     parameters: Record<string, unknown>,
     target: RepoRef | (() => Promise<GitHubCredential>),
     since: string,
     deadline: Deadline | undefined,
-  ): Promise<HookDelivery[]> {
+    more: () => boolean,
+  ): Promise<DeliveryList> {
     const deliveries: HookDelivery[] = [];
     let cursor: string | undefined;
-    for (let page = 0; page < 10; page += 1) {
+    for (let page = 0; ; page += 1) {
+      if (page > 0 && !more())
+        return { deliveries: deliveries.filter((d) => d.deliveredAt >= since), complete: false };
       const { data, headers } = await call<Record<string, unknown>[]>(
         route,
         { ...parameters, per_page: 100, ...(cursor ? { cursor } : {}) },
@@ -271,7 +294,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       cursor = nextCursor(headers.link);
       if (cursor === undefined || data.length === 0 || (typeof oldest === 'string' && oldest < since)) break;
     }
-    return deliveries.filter((delivery) => delivery.deliveredAt >= since);
+    return { deliveries: deliveries.filter((delivery) => delivery.deliveredAt >= since), complete: true };
   }
 
   /** Visibility answers by `owner/repo` (lower case), with when they expire; bounded, oldest dropped first. */
@@ -393,13 +416,14 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         throw error;
       }
     },
-    listDeliveries(repo, hookId, since, deadline) {
+    listDeliveries(repo, hookId, since, deadline, more = () => true) {
       return listDeliveryPages(
         ROUTES.deliveries,
         { owner: repo.owner, repo: repo.repo, hook_id: hookId },
         repo,
         since,
         deadline,
+        more,
       );
     },
     async redeliver(repo, hookId, deliveryId, deadline) {
@@ -412,8 +436,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       );
     },
     hasAppHook: options.credentials.appCredential !== undefined,
-    listAppDeliveries(since, deadline) {
-      return listDeliveryPages(ROUTES.appDeliveries, {}, appCredential, since, deadline);
+    listAppDeliveries(since, deadline, more = () => true) {
+      return listDeliveryPages(ROUTES.appDeliveries, {}, appCredential, since, deadline, more);
     },
     async redeliverApp(deliveryId, deadline) {
       await call(

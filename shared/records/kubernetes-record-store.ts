@@ -2,6 +2,7 @@ import type { V1Job } from '@kubernetes/client-node';
 import { RecordConflictError, UpstreamError } from '../errors/errors.js';
 import type { KubeApi } from '../kubernetes/kube-api.js';
 import type { Deadline } from '../retry/with-retries.js';
+import { createDeliveryMarks } from './delivery-marks.js';
 import { createNamespacedCalls, type ListOf, type NamespacedCallsOptions } from './namespaced-calls.js';
 import { formatClaim, LABEL_PREFIX, RECORD_ANNOTATIONS, RUNNER_APP_LABEL } from './record-schema.js';
 import type { RecordStore } from './record-store.js';
@@ -148,5 +149,6 @@ export function createKubernetesRecordStore(
     },
     ...createRunnerSlots(calls),
     ...createResetMarks(calls),
+    ...createDeliveryMarks(calls),
   };
 }

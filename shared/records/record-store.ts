@@ -74,6 +74,13 @@ export interface RecordStore {
   listResetMarks(deadline?: Deadline): Promise<ResetMark[]>;
   /** Removes the mark of a job; a missing one is not an error. */
   clearResetMark(jobId: number, deadline?: Deadline): Promise<void>;
+  /**
+   * How far back (ISO time) reconcile has looked through a webhook's deliveries (`source`: `owner/repo#hook`, or
+   * `app`) and asked for every failed one again; undefined when never.
+   */
+  deliveriesSeenSince(source: string, deadline?: Deadline): Promise<string | undefined>;
+  /** Moves a webhook's delivery mark forward to `since` (ISO time); never back. */
+  markDeliveriesSeen(source: string, since: string, deadline?: Deadline): Promise<void>;
 }
 
 /** A reset of a record, begun at `markedAt` and not yet known to be complete. */

@@ -102,3 +102,16 @@ describe('startRecord on the real API server', () => {
     await store.deleteRecord('runner-9100000003');
   });
 });
+
+describe('delivery marks on the real API server, with the function’s own ServiceAccount', () => {
+  it('are written, moved forward, and never moved back', async () => {
+    const source = `octo-org/app#${Date.now()}`;
+    expect(await store.deliveriesSeenSince(source)).toBeUndefined();
+    await store.markDeliveriesSeen(source, '2026-12-01T10:00:00Z');
+    await store.markDeliveriesSeen(source, '2026-12-01T11:00:00Z');
+    expect(await store.deliveriesSeenSince(source)).toBe('2026-12-01T11:00:00Z');
+    // A pass that listed earlier and finishes later must not undo what a newer pass wrote.
+    await store.markDeliveriesSeen(source, '2026-12-01T10:30:00Z');
+    expect(await store.deliveriesSeenSince(source)).toBe('2026-12-01T11:00:00Z');
+  });
+});

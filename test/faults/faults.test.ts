@@ -383,6 +383,8 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
     if (lease.metadata.name.startsWith('kar-slot-') && held) continue;
     // A credential's pause (kar-pause-<hash>) is one Lease per credential, kept for the next limit: not a leftover.
     if (lease.metadata.name.startsWith('kar-pause-')) continue;
+    // A webhook's delivery mark (kar-deliveries-<hash>): how far back reconcile has looked, kept for the next pass.
+    if (lease.metadata.name.startsWith('kar-deliveries-')) continue;
     orphans += 1;
     problems.push(`lease ${lease.metadata.name} left behind`);
   }
