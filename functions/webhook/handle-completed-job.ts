@@ -21,7 +21,8 @@ const STARTS_PER_COMPLETION = 10;
  * job, so remove it (Job, Secret, registration), but only the record of this repository's job, only once GitHub
  * itself says the job is completed, and never a runner busy with another job (a JIT runner may take any queued job
  * with its labels). A record another delivery is starting right now is marked cancelled instead: that delivery's
- * conditional start fails, and it removes what it made.
+ * conditional start fails, and it removes what it made. One that cannot be marked fails this delivery, which
+ * reconcile has GitHub deliver again once the start is over.
  */
 export async function handleCompletedJob(
   deps: HandlerDeps,
