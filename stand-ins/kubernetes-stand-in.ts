@@ -68,6 +68,8 @@ export interface KubernetesStandIn {
   setNodes(nodes: readonly { name: string; labels: Record<string, string> }[] | undefined): void;
   /** Marks a Job as the Job controller does when its pod succeeded. */
   completeJob(name: string): void;
+  /** Marks a Job as the Job controller does when its only pod failed (`backoffLimit: 0`). */
+  failJob(name: string): void;
   /** Sets how many pods of a Job are ready, as the Job controller would once its runner pod came up. */
   setReady(name: string, ready: number): void;
   /** Writes a kubeconfig for this server into `dir` and returns its path. */
@@ -405,6 +407,18 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
       const job = stores.jobs.get(name);
       if (job === undefined) throw new Error(`no job ${name}`);
       job.status = { succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] };
+      job.metadata.resourceVersion = String(++resourceVersion);
+    },
+    failJob(name) {
+      const job = stores.jobs.get(name);
+      if (job === undefined) throw new Error(`no job ${name}`);
+      job.status = {
+        failed: 1,
+        conditions: [
+          { type: 'FailureTarget', status: 'True', reason: 'BackoffLimitExceeded' },
+          { type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' },
+        ],
+      };
       job.metadata.resourceVersion = String(++resourceVersion);
     },
     writeKubeconfig(dir) {

@@ -119,6 +119,41 @@ describe('unfinished records', () => {
     expect(live()).toEqual([]);
   });
 
+  it('replaces a runner whose pod failed before it took its job, three runners in all', async () => {
+    await harness();
+    expect((await deliver(queued())).status).toBe(200);
+    const live = () => h.github.runners.filter((runner) => !runner.deleted).map((runner) => runner.name);
+    // The runner crashed at start (an image the runner service refuses, say): the Job failed, its registration
+    // stays unused, and GitHub still has the job queued.
+    for (const [failed, next] of [
+      ['runner-12877621891', 'runner-12877621891-2'],
+      ['runner-12877621891-2', 'runner-12877621891-3'],
+    ] as const) {
+      h.kubernetes.failJob(failed);
+      expect(await (await runReconcile()).json()).toMatchObject({ died: 1, replaced: 1, timedOut: 0 });
+      expect([...h.kubernetes.jobs.keys()]).toEqual([next]);
+      expect(live()).toEqual([next]);
+    }
+    h.kubernetes.failJob('runner-12877621891-3');
+    expect(await (await runReconcile()).json()).toMatchObject({ died: 1, replaced: 0 });
+    expect(live()).toEqual([]);
+    expect(h.logs).toContainEqual(expect.objectContaining({ level: 'error', why: 'its runner pod failed' }));
+  });
+
+  it('leaves a runner that ran its job and succeeded, and removes a failed one whose job ran elsewhere', async () => {
+    await harness();
+    expect((await deliver(queued(1201))).status).toBe(200);
+    expect((await deliver(queued(1202))).status).toBe(200);
+    h.kubernetes.completeJob('runner-1201');
+    h.kubernetes.failJob('runner-1202');
+    h.github.setJobStatus(1202, 'completed');
+    expect(await (await runReconcile()).json()).toMatchObject({ died: 1, replaced: 0 });
+    expect([...h.kubernetes.jobs.keys()]).toEqual(['runner-1201']);
+    expect(h.github.runners.filter((runner) => !runner.deleted).map((runner) => runner.name)).toEqual([
+      'runner-1201',
+    ]);
+  });
+
   it('removes a runner that never came up without a replacement once its job no longer waits', async () => {
     await harness({ RUNNER_START_TIMEOUT_SECONDS: '600' });
     expect((await deliver(queued())).status).toBe(200);

@@ -21,6 +21,8 @@ export interface SettleReport {
   removed: number;
   /** Started records whose runner never came up within RUNNER_START_TIMEOUT_SECONDS, removed. */
   timedOut: number;
+  /** Runners whose pod failed (the Job's Failed condition) with their registration unused, removed. */
+  died: number;
   /** Jobs given a replacement runner: theirs never came up, or (reconcile) another job took it. */
   replaced: number;
   /** Records that could not be handled this time (left for the next pass). */
@@ -35,6 +37,7 @@ export function emptySettleReport(): SettleReport {
     started: 0,
     removed: 0,
     timedOut: 0,
+    died: 0,
     replaced: 0,
     failures: 0,
   };
@@ -86,8 +89,12 @@ export async function settleRecords(
       record.state === 'started' &&
       record.ready === 0 &&
       now() - (record.startedAt ?? record.createdAt) > startTimeoutMs;
-    // Finished records are done; removed ones are going away, not to build on.
-    if (!((record.state === 'queued' && unclaimed) || neverCameUp)) continue;
+    // A runner whose pod failed: a runner that ran a job exits 0 whatever the job's result, so a failed Job is a
+    // runner that crashed, lost its pod, or passed its deadline. Its registration can never take a job, and its job,
+    // if still queued, would wait for a runner that is gone.
+    const died = record.state === 'finished' && record.failed;
+    // Other finished records are done; removed ones are going away, not to build on.
+    if (!((record.state === 'queued' && unclaimed) || neverCameUp || died)) continue;
     // Waiting for GitHub costs nothing to find out (the budget is in memory, a pause one shared read): such a
     // record is counted, not claimed, and spends none of the pass's actions.
     if (record.state === 'queued' && (await deps.github.startBlocked(record).catch(() => undefined))) {
@@ -99,9 +106,21 @@ export async function settleRecords(
     try {
       if (record.state === 'queued') await settleQueued(deps, record, log, deadline, report);
       else if (await removeRunner(deps, record, deadline)) {
-        report.timedOut += 1;
-        log.warn({ job: record.name }, 'removed a runner job that never started');
-        await retryStart(deps, record, log, deadline, report);
+        // The Job goes with its pod's events; the log line names the job for `kubectl get events`.
+        if (died) report.died += 1;
+        else report.timedOut += 1;
+        log.warn(
+          { job: record.name },
+          died ? 'removed a runner job whose pod failed' : 'removed a runner job that never started',
+        );
+        await retryStart(
+          deps,
+          record,
+          log,
+          deadline,
+          report,
+          died ? 'its runner pod failed' : 'its runner never came up',
+        );
       }
     } catch (error) {
       report.failures += 1;
@@ -146,8 +165,9 @@ async function settleQueued(
 const START_ATTEMPTS = 3;
 
 /**
- * A job whose runner never came up still waits at GitHub, and its queued delivery was answered 2xx long ago: give
- * it a replacement (a pod evicted, or stuck on a node that went away, comes up elsewhere), a few times at most.
+ * A job whose runner never came up, or whose runner's pod failed before it took the job, still waits at GitHub, and
+ * its queued delivery was answered 2xx long ago: give it a replacement (a pod evicted, stuck on a node that went
+ * away, or a runner that crashed, comes up elsewhere), a few times at most.
  */
 async function retryStart(
   deps: HandlerDeps,
@@ -155,14 +175,15 @@ async function retryStart(
   log: Logger,
   deadline: Deadline,
   report: SettleReport,
+  why: string,
 ): Promise<void> {
   if (generationOf(record.name) >= START_ATTEMPTS) {
     log.error(
-      { job: record.name, attempts: START_ATTEMPTS },
+      { job: record.name, attempts: START_ATTEMPTS, why },
       'no runner of this job came up; it gets no more (see the Job events and the pod)',
     );
     return;
   }
-  const replacement = await replaceRunner(deps, record, [], log, deadline, 'its runner never came up');
+  const replacement = await replaceRunner(deps, record, [], log, deadline, why);
   if (replacement.outcome === 'replaced') report.replaced += 1;
 }

@@ -31,6 +31,8 @@ export interface RunnerRecord extends RecordFields {
   readonly state: RecordState;
   /** Pods of the Job that are ready: a started runner that came up. */
   readonly ready: number;
+  /** The Job failed (its Failed condition): the runner exited with an error, its pod was lost, or its deadline passed. */
+  readonly failed: boolean;
   readonly createdAt: number;
   /** When it was started (ms since epoch); undefined while queued, and for records of older versions. */
   readonly startedAt: number | undefined;
@@ -69,6 +71,9 @@ export function toRunnerRecord(job: V1Job): RunnerRecord | undefined {
     installationId: Number.isSafeInteger(installationId) && installationId > 0 ? installationId : undefined,
     state: stateOf(job),
     ready: job.status?.ready ?? 0,
+    failed: (job.status?.conditions ?? []).some(
+      (condition) => condition.type === 'Failed' && condition.status === 'True',
+    ),
     createdAt: created ? new Date(created).getTime() : 0,
     startedAt: positive(Number(annotations[RECORD_ANNOTATIONS.startedAt])),
     claim: parseClaim(annotations[RECORD_ANNOTATIONS.claim]),

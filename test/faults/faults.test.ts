@@ -287,6 +287,7 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
       'orphans',
       'replaced',
       'timedOut',
+      'died',
       'redelivered',
       'restored',
       'resetsUnderWay',
