@@ -109,3 +109,29 @@ describe('a profile cap', () => {
     expect((await post(queued(304))).body.outcome).toBe('created');
   });
 });
+
+describe('a reconcile pass behind a full cap', () => {
+  it('spends nothing on records that would only find the cap full, and starts them once it frees', async () => {
+    h = await startAppHarness({ MAX_RUNNERS: '1', RECONCILE_TOKEN: 'reconcile-token-0123' });
+    expect((await post(queued(301))).body.outcome).toBe('created');
+    for (const jobId of [302, 303, 304]) expect((await post(queued(jobId))).body.outcome).toBe('waiting');
+    const reconcile = async () =>
+      (await (
+        await h.app.request('/reconcile', {
+          method: 'POST',
+          headers: { authorization: 'Bearer reconcile-token-0123' },
+        })
+      ).json()) as Record<string, unknown>;
+    // Reads of the waiting jobs (the idle-runner sweep reads the started one's, as it always does).
+    const reads = () =>
+      h.github.calls.filter((call) => call.route === 'job' && /\/jobs\/30[234]$/.test(call.path)).length;
+    const before = reads();
+    // No claim, no read of GitHub, no slot taken and given back: each is counted waiting, at no cost.
+    expect(await reconcile()).toMatchObject({ waiting: 3, started: 0 });
+    expect(reads()).toBe(before);
+    // The runner finishes (its completed delivery lost): the pass frees its slot and starts the oldest waiting.
+    h.kubernetes.completeJob('runner-301');
+    expect(await reconcile()).toMatchObject({ slotsFreed: 1, started: 1, waiting: 2 });
+    expect(running().map((job) => job.metadata.name)).toEqual(['runner-302']);
+  });
+});

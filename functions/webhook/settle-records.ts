@@ -6,6 +6,7 @@ import type { HandlerDeps } from './deps.js';
 import { removeRunner } from './remove-runner.js';
 import { replaceRunner } from './replace-runner.js';
 import { startIfQueued } from './start-if-queued.js';
+import { type Cap, capsOf } from './start-runner.js';
 
 /** What one settling of the records did. */
 export interface SettleReport {
@@ -69,8 +70,20 @@ export async function settleRecords(
       .filter((record) => record.state === 'queued' || record.state === 'started')
       .map((record) => record.name),
   );
+  // Who holds a slot of each cap, as listed now (other instances take and free slots meanwhile: a hint, which
+  // takeSlots settles; it spares a pass the claim, the GitHub read and the slot calls of every record that would
+  // only find its cap full, so that a backlog behind a cap costs a pass nothing and leaves it its other work).
+  const held = new Map<string, Set<string>>();
+  const holdersOf = (scope: string) => {
+    let holders = held.get(scope);
+    if (holders === undefined) held.set(scope, (holders = new Set()));
+    return holders;
+  };
   for (const slot of await deps.records.listSlots(deadline)) {
-    if (holding.has(slot.holder)) continue;
+    if (holding.has(slot.holder)) {
+      holdersOf(slot.scope).add(slot.holder);
+      continue;
+    }
     // One slot that cannot be freed now is left for the next pass; it must not cost this pass its other work.
     try {
       await deps.records.releaseSlots(slot.holder, deadline);
@@ -102,10 +115,22 @@ export async function settleRecords(
       report.waitingForGitHub += 1;
       continue;
     }
+    const caps = capsOf(deps.config, record);
+    // A record holding a slot already (a start cut short) is not kept out by it.
+    const full = ([scope, capacity]: Cap) =>
+      !holdersOf(scope).has(record.name) && holdersOf(scope).size >= capacity;
+    if (record.state === 'queued' && caps.some(full)) {
+      report.waiting += 1;
+      continue;
+    }
     if (!spend()) break;
     try {
-      if (record.state === 'queued') await settleQueued(deps, record, log, deadline, report);
-      else if (await removeRunner(deps, record, deadline)) {
+      if (record.state === 'queued') {
+        const before = report.started;
+        await settleQueued(deps, record, log, deadline, report);
+        if (report.started > before) for (const [scope] of caps) holdersOf(scope).add(record.name);
+      } else if (await removeRunner(deps, record, deadline)) {
+        for (const [scope] of caps) holdersOf(scope).delete(record.name);
         // The Job goes with its pod's events; the log line names the job for `kubectl get events`.
         if (died) report.died += 1;
         else report.timedOut += 1;

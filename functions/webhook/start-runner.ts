@@ -153,19 +153,15 @@ export async function startRunner(
   }
 }
 
-/**
- * Takes the runner's slots under MAX_RUNNERS and its profile's maxRunners. Returns why not when a cap is full
- * (having taken nothing), or undefined with every slot held.
- */
-async function takeSlots(
-  deps: HandlerDeps,
-  record: RunnerRecord,
-  deadline: Deadline,
-): Promise<string | undefined> {
-  const profile = profileForRecord(deps.config.profiles, record.jobLabels);
-  const caps: [scope: string, capacity: number, reason: string][] = [];
-  if (deps.config.maxRunners !== undefined)
-    caps.push(['all', deps.config.maxRunners, `MAX_RUNNERS=${deps.config.maxRunners} runners are running`]);
+/** A concurrency cap a record's runner counts against: its scope (slot names), capacity, and why it is full. */
+export type Cap = readonly [scope: string, capacity: number, reason: string];
+
+/** The caps a record's runner counts against: MAX_RUNNERS, and its profile's maxRunners. */
+export function capsOf(config: HandlerDeps['config'], record: RunnerRecord): Cap[] {
+  const profile = profileForRecord(config.profiles, record.jobLabels);
+  const caps: Cap[] = [];
+  if (config.maxRunners !== undefined)
+    caps.push(['all', config.maxRunners, `MAX_RUNNERS=${config.maxRunners} runners are running`]);
   if (profile.maxRunners !== undefined) {
     caps.push([
       `profile-${profile.name}`,
@@ -173,7 +169,19 @@ async function takeSlots(
       `profile ${profile.name} has its ${profile.maxRunners} runners running`,
     ]);
   }
-  for (const [scope, capacity, reason] of caps) {
+  return caps;
+}
+
+/**
+ * Takes the runner's slots under its caps. Returns why not when a cap is full (having taken nothing), or undefined
+ * with every slot held.
+ */
+async function takeSlots(
+  deps: HandlerDeps,
+  record: RunnerRecord,
+  deadline: Deadline,
+): Promise<string | undefined> {
+  for (const [scope, capacity, reason] of capsOf(deps.config, record)) {
     if (!(await deps.records.acquireSlot(scope, capacity, record, deadline))) {
       await deps.records.releaseSlots(record.name, deadline);
       return `waiting for capacity: ${reason}`;

@@ -61,7 +61,7 @@ export interface RecordStore {
   /** Frees the slots a record holds. */
   releaseSlots(holder: string, deadline?: Deadline): Promise<void>;
   /** Every slot taken, with its holder. */
-  listSlots(deadline?: Deadline): Promise<{ name: string; holder: string }[]>;
+  listSlots(deadline?: Deadline): Promise<{ name: string; holder: string; scope: string }[]>;
   /** Counts runner Jobs that are not finished (queued or started). */
   countActive(): Promise<number>;
   /**

@@ -75,6 +75,7 @@ export function createRunnerSlots(
       return (await listLeases(calls, `${SLOT_LABEL}=true`, deadline)).map((lease) => ({
         name: lease.metadata?.name ?? '',
         holder: lease.spec?.holderIdentity ?? '',
+        scope: lease.metadata?.labels?.[SLOT_SCOPE] ?? '',
       }));
     },
   };
