@@ -5,7 +5,10 @@
  * the README passes the same settings; and every container has its limits. The API server and Knative's own
  * validation judge the same files in the end-to-end suite.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type {
   V1Container,
@@ -135,6 +138,38 @@ describe.each(['knative/reconcile-cronjob.yaml', 'openfaas/reconcile-cronjob.yam
     const every = Number(schedule?.[1] ?? 1);
     expect(cronJob.spec?.startingDeadlineSeconds).toBeGreaterThan(0);
     expect(cronJob.spec?.startingDeadlineSeconds).toBeLessThan(every * 60);
+  });
+
+  it.each([
+    ['05', 'all'],
+    ['07', 'records'],
+  ])('at minute %s runs a %s pass, calling again while the answer says truncated', (minute, scope) => {
+    // The container's own script, run by sh with curl and date stood in: it must parse, pick the scope by the
+    // minute, and stop at the first answer that is not truncated.
+    const script = cronJob.spec?.jobTemplate.spec?.template.spec?.containers[0]?.command?.[2] ?? '';
+    const bin = mkdtempSync(join(tmpdir(), 'kar-cron-'));
+    try {
+      const calls = join(bin, 'calls');
+      writeFileSync(join(bin, 'date'), `#!/bin/sh\necho ${minute}\n`, { mode: 0o755 });
+      writeFileSync(
+        join(bin, 'curl'),
+        `#!/bin/sh\necho "$@" >> ${calls}\nn=$(wc -l < ${calls})\n` +
+          `if [ "$n" -lt 3 ]; then echo '{"truncated":true}'; else echo '{"truncated":false}'; fi\n`,
+        { mode: 0o755 },
+      );
+      execFileSync('sh', ['-c', script], {
+        env: { PATH: `${bin}:${process.env.PATH}`, RECONCILE_TOKEN: 't0ken' },
+        encoding: 'utf8',
+      });
+      const lines = readFileSync(calls, 'utf8').trim().split('\n');
+      expect(lines).toHaveLength(3);
+      for (const line of lines) {
+        expect(line).toMatch(new RegExp(`/reconcile\\?scope=${scope}$`));
+        expect(line).toContain('Authorization: Bearer t0ken');
+      }
+    } finally {
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it('requests and limits CPU and memory, on a read-only root filesystem', () => {
