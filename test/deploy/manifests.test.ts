@@ -143,7 +143,7 @@ describe.each(['knative/reconcile-cronjob.yaml', 'openfaas/reconcile-cronjob.yam
   it.each([
     ['05', 'all'],
     ['07', 'records'],
-  ])('at minute %s runs a %s pass, calling again while the answer says truncated', (minute, scope) => {
+  ])('at minute %s runs the %s pass, calling again while the answer says truncated', (minute, scope) => {
     // The container's own script, run by sh with curl and date stood in: it must parse, pick the scope by the
     // minute, and stop at the first answer that is not truncated.
     const script = cronJob.spec?.jobTemplate.spec?.template.spec?.containers[0]?.command?.[2] ?? '';
