@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -38,13 +38,16 @@ describe('clusterArchitectures', () => {
 describe('createNodeReader', () => {
   let kubernetes: KubernetesStandIn;
   let api: KubeApi;
+  let dir: string;
   afterEach(async () => {
     api.close();
     await kubernetes.close();
+    rmSync(dir, { recursive: true, force: true });
   });
   async function start() {
     kubernetes = await startKubernetesStandIn();
-    const kubeconfig = kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-nodes-')));
+    dir = mkdtempSync(join(tmpdir(), 'kar-nodes-'));
+    const kubeconfig = kubernetes.writeKubeconfig(dir);
     api = createKubeApi(kubeconfigConnection([kubeconfig]));
   }
 

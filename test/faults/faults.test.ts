@@ -14,7 +14,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, inject, it } from 'vitest';
@@ -77,7 +77,10 @@ async function startBackend(): Promise<Backend> {
         secrets: standIn.secrets as Map<string, KubeObject>,
         leases: standIn.leases as Map<string, KubeObject>,
       }),
-      close: standIn.close,
+      close: async () => {
+        await standIn.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
     };
   }
   const namespace = `faults-${SEED}`;
@@ -100,7 +103,10 @@ async function startBackend(): Promise<Backend> {
     kubeconfig: proxy.writeKubeconfig(dir, namespace),
     chaos: proxy.chaos,
     view: async () => ({ jobs: list('jobs'), secrets: list('secrets'), leases: list('leases') }),
-    close: proxy.close,
+    close: async () => {
+      await proxy.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
