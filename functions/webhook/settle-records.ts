@@ -75,8 +75,8 @@ export async function settleRecords(
   // only find its cap full, so that a backlog behind a cap costs a pass nothing and leaves it its other work).
   const held = new Map<string, Set<string>>();
   const holdersOf = (scope: string) => {
-    let holders = held.get(scope);
-    if (holders === undefined) held.set(scope, (holders = new Set()));
+    const holders = held.get(scope) ?? new Set<string>();
+    held.set(scope, holders);
     return holders;
   };
   for (const slot of await deps.records.listSlots(deadline)) {
