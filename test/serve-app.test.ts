@@ -135,3 +135,66 @@ describe('a refused delivery over a kept-alive connection', () => {
     expect(next.socket).toBe(refused.socket);
   });
 });
+
+describe('the production server reads a delivery from the Node request', () => {
+  it('verifies a body that arrives in many chunks', async () => {
+    const { headers, body } = await signedDelivery(knownJob(5301), WEBHOOK_SECRET);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${server.url}/webhook`, { method: 'POST', headers }, (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      // 1 KiB at a time, each written on its own turn of the event loop.
+      let at = 0;
+      const next = () => {
+        if (at >= body.length) return void req.end();
+        req.write(body.slice(at, at + 1024));
+        at += 1024;
+        setImmediate(next);
+      };
+      next();
+    });
+    expect(status).toBe(200);
+    expect(served.kubernetes.jobs.size).toBe(1);
+  });
+
+  it('refuses a chunked body at the size cap with 413, and closes its connection', async () => {
+    const { headers } = await signedDelivery(knownJob(5302), WEBHOOK_SECRET);
+    const result = await new Promise<{ status: number; closed: boolean }>((resolve) => {
+      let status = 0;
+      const req = httpRequest(`${server.url}/webhook`, { method: 'POST', headers, agent: false });
+      req.on('response', (response) => {
+        status = response.statusCode ?? 0;
+        response.resume();
+      });
+      req.on('error', () => undefined);
+      req.on('close', () => resolve({ status, closed: true }));
+      // Far past the 256 KiB cap, without a Content-Length; the server must not wait for the end of it.
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      let sent = 0;
+      const pump = () => {
+        while (sent < 64 * 1024 * 1024 && !req.destroyed) {
+          sent += chunk.length;
+          if (!req.write(chunk)) return void req.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    expect(result).toEqual({ status: 413, closed: true });
+    expect(served.logs.at(-1)).toMatchObject({ status: 413, outcome: 'refused' });
+  });
+
+  it('answers nothing to a sender that goes away mid-body, and serves the next one', async () => {
+    const { headers, body } = await signedDelivery(knownJob(5303), WEBHOOK_SECRET);
+    await new Promise<void>((resolve) => {
+      const req = httpRequest(`${server.url}/webhook`, { method: 'POST', headers, agent: false });
+      req.on('error', () => resolve());
+      req.write(body.slice(0, 100));
+      setTimeout(() => req.destroy(), 50);
+    });
+    await expect.poll(() => served.logs.at(-1)).toMatchObject({ status: 400, outcome: 'refused' });
+    const next = await fetch(`${server.url}/webhook`, { method: 'POST', headers, body });
+    expect(next.status).toBe(200);
+  });
+});

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { WebhookSecrets } from '../../shared/config/webhook-secrets.js';
 import {
   ForbiddenError,
   NoCredentialError,
@@ -80,28 +81,17 @@ export function createWebhookRoute(deps: WebhookDeps): WebhookRoute {
     let job: WorkflowJobEvent | undefined;
     let answer: WebhookAnswer;
     try {
-      const { payload } = await readSignedBody(
-        {
-          source: request.body,
-          headers: {
-            signature: request.header('x-hub-signature-256'),
-            contentLength: request.header('content-length'),
-            contentType: request.header('content-type'),
-          },
-        },
-        bodyOptions,
-      );
-      if (delivery.event === 'ping') {
-        const { hookId } = parsePing(payload);
-        logOf().info({ hookId, outcome: 'pong' }, 'ping received: the webhook is set up');
+      const delivered = await readDelivery(request, delivery.event, bodyOptions);
+      if (delivered.kind === 'ping') {
+        logOf().info({ hookId: delivered.hookId, outcome: 'pong' }, 'ping received: the webhook is set up');
         answer = { status: 200, body: { outcome: 'pong' } };
-      } else if (delivery.event !== 'workflow_job') {
+      } else if (delivered.kind === 'other') {
         answer = answered(logOf(), 200, {
           outcome: 'ignored',
           reason: `event ${delivery.event ?? '(none)'} is not handled`,
         });
       } else {
-        job = parseWorkflowJob(payload);
+        job = delivered.job;
         deliveryLog = log.child({
           ...delivery,
           action: job.action,
@@ -122,6 +112,38 @@ export function createWebhookRoute(deps: WebhookDeps): WebhookRoute {
     deps.afterDelivery?.();
     return answer;
   };
+}
+
+/** What a delivery's body holds for the route: a ping, a job, or an event it does not handle. */
+type Delivered =
+  | { readonly kind: 'ping'; readonly hookId: number | null }
+  | { readonly kind: 'job'; readonly job: WorkflowJobEvent }
+  | { readonly kind: 'other' };
+
+/**
+ * Reads and verifies the body, and keeps of the payload only what the route uses: an async function keeps its
+ * locals until it returns, and a whole parsed payload (some 30 KB of objects) held by each delivery while its
+ * calls are in flight made a burst's young generation survive into the old one (GC was a sixth of its CPU).
+ */
+async function readDelivery(
+  request: WebhookRequest,
+  event: string | null,
+  options: { readonly secrets: WebhookSecrets; readonly maxBytes: number },
+): Promise<Delivered> {
+  const { payload } = await readSignedBody(
+    {
+      source: request.body,
+      headers: {
+        signature: request.header('x-hub-signature-256'),
+        contentLength: request.header('content-length'),
+        contentType: request.header('content-type'),
+      },
+    },
+    options,
+  );
+  if (event === 'ping') return { kind: 'ping', hookId: parsePing(payload).hookId };
+  if (event !== 'workflow_job') return { kind: 'other' };
+  return { kind: 'job', job: parseWorkflowJob(payload) };
 }
 
 async function handleJob(

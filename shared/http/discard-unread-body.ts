@@ -10,12 +10,17 @@ export interface DiscardLimits {
 export const DISCARD_LIMITS: DiscardLimits = { maxBytes: 64 * 1024 * 1024, timeoutMs: 500 };
 
 /**
- * Once a request is answered, the rest of a body nobody read (a delivery refused before or while it was read):
- * read and dropped, so that a client still sending can finish and keep its connection, but no more than
- * `maxBytes` nor for longer than `timeoutMs`; past either the connection is closed. Nothing of it is kept.
+ * Once a request is answered, the rest of a body nobody read (a delivery refused before it was read): read and
+ * dropped, so that a client still sending can finish and keep its connection, but no more than `maxBytes` nor for
+ * longer than `timeoutMs`; past either the connection is closed. Nothing of it is kept. A body whose reading was
+ * stopped (paused at the size cap) is not worth reading on: its connection is closed at once.
  */
 export function discardUnreadBody(incoming: IncomingMessage, limits: DiscardLimits = DISCARD_LIMITS): void {
   if (incoming.readableEnded || incoming.destroyed) return;
+  if (incoming.readableFlowing === false) {
+    incoming.socket?.destroySoon();
+    return;
+  }
   let bytes = 0;
   const stop = () => {
     clearTimeout(timer);
