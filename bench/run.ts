@@ -46,12 +46,13 @@ const STRICT_FLOOR_CALLS = 4;
  * Deliveries come from many owners, each with a credential (and so a share of GitHub's limits) of its own: at 900
  * points a minute per credential and endpoint, a JIT registration costing 5, one credential starts 180 runners a
  * minute and the rest of a burst waits (recorded, paced, answered 202), which is not what the bench measures. Each
- * run of 100 consecutive deliveries has one owner (500 points), the next run the next owner, so no owner has more
- * than 100 in a server's life (at most 20,000 deliveries) and only the owners of the moment are active, each
- * reading its pause (a Lease) once a second.
+ * run of 50 consecutive deliveries has one owner, the next run the next owner: only the owners of the moment are
+ * active (each reads its pause, a Lease, once a second), every owner is in use by the 10,000th delivery (so the
+ * memory section's 10,000 -> 20,000 compares like with like), and none has more than 100 (500 points) in a
+ * server's life (at most 20,000 deliveries).
  */
 const OWNERS = Array.from({ length: 200 }, (_, i) => `bench-owner-${i}`);
-const PER_OWNER = 100;
+const PER_OWNER = 50;
 let nextDelivery = 0;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const floorServer = here('./floor-server.mjs');
