@@ -42,6 +42,18 @@ const SECRET = 'bench-webhook-secret';
 const TOKEN = 'github_pat_bench';
 /** The calls the strict floor makes per delivery: job status, Job, JIT registration, Secret. */
 const STRICT_FLOOR_CALLS = 4;
+/**
+ * Deliveries come from many owners, each with a credential (and so a share of GitHub's limits) of its own: at 900
+ * points a minute per credential and endpoint, a JIT registration costing 5, one credential starts 180 runners a
+ * minute and the rest of a burst waits (recorded, paced, answered 202), which is not what the bench measures. Each
+ * run of 50 consecutive deliveries has one owner, the next run the next owner: only the owners of the moment are
+ * active (each reads its pause, a Lease, once a second), every owner is in use by the 10,000th delivery (so the
+ * memory section's 10,000 -> 20,000 compares like with like), and none has more than 100 (500 points) in a
+ * server's life (at most 20,000 deliveries).
+ */
+const OWNERS = Array.from({ length: 200 }, (_, i) => `bench-owner-${i}`);
+const PER_OWNER = 50;
+let nextDelivery = 0;
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const floorServer = here('./floor-server.mjs');
 const floorHandler = here('./floor-handler.mjs');
@@ -91,7 +103,10 @@ const percentile = (values: number[], p: number) =>
 
 /** `count` signed queued deliveries of distinct jobs, each known to the GitHub stand-in as queued. */
 async function deliveries(count: number) {
-  const payloads = Array.from({ length: count }, () => queuedPayload({ jobId: nextJobId++ }));
+  const payloads = Array.from({ length: count }, () => {
+    const owner = OWNERS[Math.floor(nextDelivery++ / PER_OWNER) % OWNERS.length] ?? 'bench-owner-0';
+    return queuedPayload({ jobId: nextJobId++, owner });
+  });
   await ask({
     op: 'addJobs',
     jobs: payloads.map((payload) => ({
@@ -110,6 +125,9 @@ function functionEnv(port: number): Record<string, string> {
     HOST: '127.0.0.1',
     WEBHOOK_SECRET: SECRET,
     GITHUB_TOKEN: TOKEN,
+    GITHUB_TOKENS: OWNERS.map((owner) => `${owner}=${TOKEN}`).join(','),
+    // One instance: the whole of each credential's documented limits.
+    GITHUB_LIMIT_INSTANCES: '1',
     GITHUB_API_URL: urls.githubUrl,
     KUBECONFIG: urls.kubeconfig,
     RUNNER_MODE: 'standard',

@@ -3,13 +3,15 @@
  * reads the configuration once, builds the dependencies (`createDeps`), and serves the app. The only file that
  * touches `process.env` or starts a server.
  */
-import { serve } from '@hono/node-server';
+import type { AddressInfo } from 'node:net';
 import { ConfigError, redactConfig } from '../../shared/config/load-config.js';
 import { SERVER_OPTIONS } from '../../shared/http/server-options.js';
 import { createLogger } from '../../shared/log/create-logger.js';
 import { createApp } from './app.js';
 import { createDeps } from './create-deps.js';
 import { loadStartup, type Startup } from './load-startup.js';
+import { createAppServer } from './serve-app.js';
+import { createWebhookRoute } from './webhook-route.js';
 
 function fail(message: string, problems: readonly string[] = []): never {
   process.stderr.write(`${JSON.stringify({ level: 'fatal', msg: message, problems })}\n`);
@@ -30,28 +32,22 @@ const { config, kubernetes } = startup;
 const log = createLogger(config.logLevel);
 
 const deps = createDeps({ config, kubernetes, log });
-const app = createApp(deps);
+const webhook = createWebhookRoute(deps);
+const app = createApp(deps, webhook);
 
 const hostname = process.env.HOST ?? '0.0.0.0';
-const server = serve(
-  {
-    fetch: app.fetch,
-    port: config.port,
-    hostname,
-    serverOptions: SERVER_OPTIONS,
-  },
-  (info) => {
-    log.info(
-      {
-        port: info.port,
-        cluster: kubernetes.server.origin,
-        kubeconfig: kubernetes.source,
-        config: redactConfig(config),
-      },
-      'listening',
-    );
-  },
-);
+const server = createAppServer(app, webhook, SERVER_OPTIONS);
+server.listen(config.port, hostname, () => {
+  log.info(
+    {
+      port: (server.address() as AddressInfo).port,
+      cluster: kubernetes.server.origin,
+      kubeconfig: kubernetes.source,
+      config: redactConfig(config),
+    },
+    'listening',
+  );
+});
 
 // A port taken by another process (or one a user may not bind) is a start-up problem like any other: one line that
 // says what to do, not the stack trace of an unhandled 'error' event.

@@ -1,6 +1,7 @@
-import { createHmac, type Hmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { secretsFor, type WebhookSecrets } from '../config/webhook-secrets.js';
-import { PayloadError, PayloadTooLargeError, SignatureError } from '../errors/errors.js';
+import { PayloadError, SignatureError } from '../errors/errors.js';
+import { readCapped, tooLarge } from './read-capped.js';
 import { MAX_PAYLOAD_DEPTH, scanPayload } from './scan-payload.js';
 
 /** What the request says about its body, before a byte of it is read. */
@@ -72,7 +73,8 @@ export async function readSignedBody(
   if (secrets.owners.size === 0) {
     if (!early.some((hmac) => matches(hmac.digest(), expected))) throw mismatch(undefined);
     json = jsonOf(decodeStrictly(bytes), headers.contentType);
-    scanPayload(json, maxDepth);
+    // Signed already: only the nesting is checked before JSON.parse, the owner is not needed.
+    scanPayload(json, maxDepth, false);
   } else {
     json = jsonOf(decodeStrictly(bytes), headers.contentType);
     owner = scanPayload(json, maxDepth).owner?.toLowerCase();
@@ -116,45 +118,8 @@ function mismatch(ownSecretOwner: string | undefined): SignatureError {
   );
 }
 
-function tooLarge(maxBytes: number): PayloadTooLargeError {
-  return new PayloadTooLargeError(
-    `payload too large: over ${maxBytes} bytes (WEBHOOK_MAX_BODY_BYTES); a workflow_job delivery is about 11 KB`,
-  );
-}
-
 function matches(digest: Buffer, expected: Buffer): boolean {
   return digest.length === expected.length && timingSafeEqual(digest, expected);
-}
-
-/**
- * Reads at most `maxBytes`, updating each HMAC as chunks arrive. The iterator is left, not returned, at the cap:
- * returning it would destroy the socket before the 413 is written; the server discards the rest.
- */
-async function readCapped(
-  source: AsyncIterable<Uint8Array> | null | undefined,
-  maxBytes: number,
-  hmacs: readonly Hmac[],
-): Promise<Buffer> {
-  if (source === null || source === undefined) return Buffer.alloc(0);
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const iterator = source[Symbol.asyncIterator]();
-  for (;;) {
-    let next: IteratorResult<Uint8Array>;
-    try {
-      next = await iterator.next();
-    } catch {
-      // The sender went away, or the server's request timeout closed a stalled body: nothing to answer to.
-      throw new PayloadError('the request body was not received in full');
-    }
-    const { done, value } = next;
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) throw tooLarge(maxBytes);
-    for (const hmac of hmacs) hmac.update(value);
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks, total);
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

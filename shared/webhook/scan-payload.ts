@@ -12,17 +12,23 @@ export interface PayloadScan {
  */
 export const MAX_PAYLOAD_DEPTH = 32;
 
+/** The keys on the path to `repository.owner.login`, by depth; every other key is `OTHER`. */
+const PATH_KEYS = ['repository', 'owner', 'login'] as const;
+const OTHER = -1;
+
 /**
- * One linear pass over a JSON text that refuses nesting deeper than `maxDepth` and reads `repository.owner.login`,
- * keeping only the path of the current value (O(depth) memory, no objects built). It runs on bytes not yet
- * verified, so it must cost no more than reading them; JSON.parse, after the signature check, judges the rest of
- * the syntax. Throws PayloadError on nesting too deep or unbalanced brackets.
+ * One linear pass over a JSON text that refuses nesting deeper than `maxDepth` and, when `readOwner`, reads
+ * `repository.owner.login`, keeping only the path of the current value (O(depth) memory, no objects built: keys are
+ * compared where they stand, not copied). It runs on bytes not yet verified, so it must cost no more than reading
+ * them; JSON.parse, after the signature check, judges the rest of the syntax. Throws PayloadError on nesting too
+ * deep or unbalanced brackets.
  */
-export function scanPayload(text: string, maxDepth = MAX_PAYLOAD_DEPTH): PayloadScan {
-  // keys[d]: the key under which the container at depth d+1 sits (undefined in arrays); kinds[d]: '{' or '['.
+export function scanPayload(text: string, maxDepth = MAX_PAYLOAD_DEPTH, readOwner = true): PayloadScan {
+  // keys[d]: the key (an index into PATH_KEYS, or OTHER) under which the container at depth d+1 sits (OTHER in
+  // arrays); kinds[d]: '{' or '['.
   const kinds: string[] = [];
-  const keys: (string | undefined)[] = [];
-  let key: string | undefined;
+  const keys: number[] = [];
+  let key = OTHER;
   let expectKey = false;
   let owner: string | undefined;
   const length = text.length;
@@ -32,30 +38,46 @@ export function scanPayload(text: string, maxDepth = MAX_PAYLOAD_DEPTH): Payload
       const end = stringEnd(text, i);
       const depth = kinds.length;
       if (expectKey) {
-        // Only keys on the path to repository.owner.login are decoded; the rest are skipped.
-        key = depth <= 3 ? decode(text, i, end) : undefined;
+        // Only keys on the path to repository.owner.login are looked at; the rest are skipped.
+        key = readOwner && depth <= 3 ? pathKey(text, i, end, depth - 1) : OTHER;
         expectKey = false;
-      } else if (depth === 3 && key === 'login' && keys[1] === 'repository' && keys[2] === 'owner') {
+      } else if (depth === 3 && key === 2 && keys[1] === 0 && keys[2] === 1) {
         owner = decode(text, i, end);
       }
       i = end;
     } else if (char === 0x7b /* { */ || char === 0x5b /* [ */) {
       if (kinds.length >= maxDepth) throw new PayloadError(`payload nests deeper than ${maxDepth} levels`);
-      keys.push(kinds.at(-1) === '{' ? key : undefined);
+      keys.push(kinds.at(-1) === '{' ? key : OTHER);
       kinds.push(char === 0x7b ? '{' : '[');
-      key = undefined;
+      key = OTHER;
       expectKey = char === 0x7b;
     } else if (char === 0x7d /* } */ || char === 0x5d /* ] */) {
       if (kinds.pop() !== (char === 0x7d ? '{' : '[')) throw new PayloadError('body is not valid JSON');
       keys.pop();
-      key = undefined;
+      key = OTHER;
       expectKey = false;
     } else if (char === 0x2c /* , */) {
       expectKey = kinds.at(-1) === '{';
-      key = expectKey ? undefined : key;
+      key = expectKey ? OTHER : key;
     }
   }
   return { owner };
+}
+
+/** Whether the key literal at [start, end] is the path's key at `level` (its index), else OTHER. */
+function pathKey(text: string, start: number, end: number, level: number): number {
+  const wanted = PATH_KEYS[level];
+  if (wanted === undefined) return OTHER;
+  let escaped = false;
+  for (let at = start + 1; at < end; at += 1) {
+    if (text.charCodeAt(at) === 0x5c /* \ */) {
+      escaped = true;
+      break;
+    }
+  }
+  // A key written with escapes ("own\u0065r") is what JSON.parse reads it as.
+  if (escaped) return decode(text, start, end) === wanted ? level : OTHER;
+  return end - start - 1 === wanted.length && text.startsWith(wanted, start + 1) ? level : OTHER;
 }
 
 /** The index of the quote closing the string that opens at `start`. */

@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { serve } from '@hono/node-server';
 import { createApp } from '../../functions/webhook/app.js';
 import { createDeps } from '../../functions/webhook/create-deps.js';
+import { createAppServer } from '../../functions/webhook/serve-app.js';
+import { createWebhookRoute, type WebhookRoute } from '../../functions/webhook/webhook-route.js';
 import { type Config, loadConfig } from '../../shared/config/load-config.js';
 import { kubeconfigConnection } from '../../shared/kubernetes/kubeconfig-connection.js';
 import { createLogger } from '../../shared/log/create-logger.js';
@@ -19,6 +20,8 @@ export const GITHUB_TOKEN = 'github_pat_11ABCDEFG0123456789_secretpart';
 
 export interface AppHarness {
   readonly app: ReturnType<typeof createApp>;
+  /** The app's webhook route, which the production server (`createAppServer`) calls directly. */
+  readonly webhook: WebhookRoute;
   readonly config: Config;
   readonly github: GitHubStandIn;
   readonly kubernetes: KubernetesStandIn;
@@ -60,9 +63,11 @@ export async function startAppHarness(
     log,
     ...(options.now ? { now: options.now } : {}),
   });
-  const app = createApp(deps);
+  const webhook = createWebhookRoute(deps);
+  const app = createApp(deps, webhook);
   return {
     app,
+    webhook,
     config,
     github,
     kubernetes,
@@ -97,6 +102,14 @@ export async function deliverSigned(h: AppHarness, payload: unknown) {
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
+/** Serves the app on a loopback port as production does (`createAppServer`); its URL, and how to stop serving. */
+export async function serveApp(h: AppHarness): Promise<{ url: string; close: () => void }> {
+  const server = createAppServer(h.app, h.webhook, {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}`, close: () => server.close() };
+}
+
 /**
  * Serves the app on a loopback port and points the GitHub stand-in's webhook at it, so that GitHub's own deliveries
  * and redeliveries reach it; returns how to stop serving.
@@ -105,9 +118,7 @@ export async function serveAsHook(
   h: AppHarness,
   hook: { hookId: number; app?: boolean },
 ): Promise<() => void> {
-  const server = serve({ fetch: h.app.fetch, port: 0, hostname: '127.0.0.1' });
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as AddressInfo;
-  h.github.setHook({ url: `http://127.0.0.1:${port}/webhook`, secret: WEBHOOK_SECRET, ...hook });
-  return () => server.close();
+  const { url, close } = await serveApp(h);
+  h.github.setHook({ url: `${url}/webhook`, secret: WEBHOOK_SECRET, ...hook });
+  return close;
 }
