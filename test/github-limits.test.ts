@@ -90,8 +90,8 @@ describe("an instance's budget for a credential", () => {
     (await budget.acquire('pat:a', JOB, deadlineIn(8000)))();
     // Another credential has its own budget.
     (await budget.acquire('pat:b', JIT, deadlineIn(8000)))();
-    // A minute and 3 s: GitHub counts a call from its arrival, a little after it left.
-    time.advance(62_999);
+    // A minute after their answers (here, at once).
+    time.advance(59_999);
     await expect(budget.blocked('pat:a', [JIT])).resolves.toBeInstanceOf(GitHubLimitError);
     time.advance(1);
     await expect(budget.blocked('pat:a', [JIT])).resolves.toBeUndefined();
@@ -99,6 +99,35 @@ describe("an instance's budget for a credential", () => {
       { endpoint: JIT, points: 0, limit: 12 },
       { endpoint: JOB, points: 0, limit: 12 },
     ]);
+  });
+
+  it('counts a call until a window after its answer came back, however late GitHub received it', async () => {
+    const time = clock();
+    const budget = createCredentialBudget({ ...LIMITS, pointsPerMinute: 5 }, { now: time.now });
+    const answered = await budget.acquire('pat:a', JIT, deadlineIn(8000));
+    // A loaded machine or network delivers the call 5 s after it left: GitHub counts it from then.
+    time.advance(5000);
+    answered();
+    time.advance(59_999);
+    const spent = await budget.blocked('pat:a', [JIT]);
+    expect(spent).toBeInstanceOf(GitHubLimitError);
+    expect((spent as GitHubLimitError).until).toBe(AT + 65_000);
+    time.advance(1);
+    await expect(budget.blocked('pat:a', [JIT])).resolves.toBeUndefined();
+    // A call not answered yet may still be on its way: it counts however long it takes.
+    const unanswered = await budget.acquire('pat:a', JIT, deadlineIn(8000));
+    time.advance(120_000);
+    await expect(budget.blocked('pat:a', [JIT])).resolves.toBeInstanceOf(GitHubLimitError);
+    unanswered();
+    time.advance(60_000);
+    await expect(budget.blocked('pat:a', [JIT])).resolves.toBeUndefined();
+  });
+
+  it('sends no call whose answer could not come before its deadline, and counts none', async () => {
+    const budget = createCredentialBudget(LIMITS);
+    await expect(budget.acquire('pat:a', JIT, deadlineIn(1000))).rejects.toThrow(/too little time/);
+    expect(budget.status('pat:a')).toMatchObject({ inFlight: 0, endpoints: [{ endpoint: JIT, points: 0 }] });
+    (await budget.acquire('pat:a', JIT, deadlineIn(2000)))();
   });
 
   it('counts content-creating calls across endpoints when asked to', async () => {

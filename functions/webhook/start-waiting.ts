@@ -8,8 +8,20 @@ import { emptySettleReport, settleRecords } from './settle-records.js';
 /** Most waiting records one delivery starts besides its own job. */
 export const STARTS_PER_DELIVERY = 5;
 
-/** Time a delivery keeps for its own answer: starting others' runners never makes it late. */
-const ANSWER_MARGIN_MS = 2000;
+/**
+ * Time a start needs at the least: one is not begun with less of the deadline left. A start cut short after its
+ * registration leaves one no pod will use, which the next start must delete and make again (two more POSTs), and
+ * the delivery keeps time for its own answer.
+ */
+const START_MS = 4000;
+
+/**
+ * The pass starting waiting records in this instance, if one is under way (by budget: one per instance). One at a
+ * time: each lists every record, and during a burst's backlog every delivery would start one (hundreds a second,
+ * each a list of thousands of records, a load that slowed the API server and the instance until calls timed out).
+ * A delivery finding one under way leaves the starting to it.
+ */
+const passes = new WeakMap<object, Promise<number>>();
 
 /**
  * Starts records that wait for GitHub, as the budget allows: when this instance has lately seen GitHub's limits
@@ -26,9 +38,21 @@ export async function startWaitingRecords(
   max = STARTS_PER_DELIVERY,
 ): Promise<number> {
   const { budget } = deps;
-  if (budget === undefined) return 0;
+  if (budget === undefined || passes.has(budget)) return 0;
   const refusedAt = budget.lastRefusal();
   if (refusedAt === 0 || (deps.now ?? Date.now)() - refusedAt > 2 * budget.limits.windowMs) return 0;
+  const pass = startSome(deps, repo, log, deadline, max).finally(() => passes.delete(budget));
+  passes.set(budget, pass);
+  return pass;
+}
+
+async function startSome(
+  deps: HandlerDeps,
+  repo: RepoRef,
+  log: Logger,
+  deadline: Deadline,
+  max: number,
+): Promise<number> {
   try {
     if ((await deps.github.startBlocked(repo)) !== undefined) return 0;
     const report = emptySettleReport();
@@ -37,7 +61,7 @@ export async function startWaitingRecords(
       deps,
       log,
       deadline,
-      () => left-- > 0 && Date.now() < deadline.at - ANSWER_MARGIN_MS,
+      () => left-- > 0 && Date.now() < deadline.at - START_MS,
       report,
       'anywhere',
     );

@@ -7,7 +7,8 @@
  * `retry-after` (or `x-ratelimit-remaining: 0` and `x-ratelimit-reset`) before which nothing may be retried.
  *
  * Each instance keeps to its share of those limits (the documented limit divided by the instances there may be, see
- * `GitHubLimits`), counted over a sliding window so that no minute, wherever it starts, holds more; and a pause
+ * `GitHubLimits`), counted over a sliding window so that no minute, wherever it starts, holds more (a call counts
+ * from its sending until a window after its answer, so however late GitHub received it); and a pause
  * GitHub asks for is written where every instance reads it before calling (`PauseStore`, a Lease per credential).
  */
 import { GitHubLimitError } from '../errors/errors.js';
@@ -49,7 +50,8 @@ export interface CredentialBudget {
   readonly limits: GitHubLimits;
   /**
    * Takes the budget of one call of `route` (`GET /repos/{owner}/{repo}/...`): waits for a concurrency slot until
-   * shortly before the deadline, and never waits for points. Returns the function that gives the slot back. Throws
+   * shortly before the deadline, and never waits for points. Returns the function to call once the answer came
+   * back (or the call failed): it gives the slot back, and the call's points count from then for a window. Throws
    * GitHubLimitError when the credential is paused, its points are spent, or no slot frees in time.
    */
   acquire(credential: string, route: string, deadline: Deadline): Promise<() => void>;
@@ -82,7 +84,12 @@ export function pointsOf(route: string): number {
   return /^(GET|HEAD|OPTIONS) /i.test(route) ? 1 : 5;
 }
 
-/** Leave this much of a deadline to the call itself; a slot that frees later is not waited for. */
+/**
+ * Leave this much of a deadline to the call itself: a slot that frees later is not waited for, and a call with less
+ * left is not sent. Its answer would likely come too late: the points are spent all the same, a registration is
+ * made that no pod will use (the next start deletes it and registers again), and an abandoned call may reach
+ * GitHub after it was given up here (when this budget no longer counts it from its answer).
+ */
 const CALL_MARGIN_MS = 1500;
 
 /** Builds the budgets of one instance: one per credential, made on first use. */
@@ -91,12 +98,25 @@ export function createCredentialBudget(
   options: CredentialBudgetOptions = {},
 ): CredentialBudget {
   const now = options.now ?? Date.now;
+  /**
+   * A call in the window: counted from when it leaves here until a window after its answer came back. GitHub counts
+   * it from its arrival, which lies between the two however late a loaded machine or network delivers it; counted
+   * from its sending alone, a call GitHub received a second late left our window a second before GitHub's, and the
+   * next one made GitHub's window hold one too many (a 1,000-job burst with a 1 s stall met the limit).
+   */
+  interface Call {
+    /** When it left; once answered, when its answer came back. */
+    at: number;
+    readonly points: number;
+    answered: boolean;
+  }
   interface State {
     inFlight: number;
     pausedUntil: number;
-    /** Calls in the window by endpoint: when, and their points. */
-    calls: Map<string, { at: number; points: number }[]>;
-    content: number[];
+    /** Calls in the window by endpoint. */
+    calls: Map<string, Call[]>;
+    /** Content-creating calls in the window, across endpoints. */
+    content: Call[];
     waiters: (() => void)[];
     reading: Promise<number | undefined> | undefined;
     readAt: number;
@@ -118,33 +138,39 @@ export function createCredentialBudget(
     }
     return state;
   };
-  // A call is counted from when it leaves here; GitHub counts it from when it arrives, later by the network and,
-  // under load, by this process's own queue. Keep each call 3 s (of a minute) longer, so that GitHub's window never
-  // holds one more than ours (with 1 s, a 1,000-job burst on a loaded machine met GitHub's limit once).
-  const windowMs = limits.windowMs + limits.windowMs / 20;
+  const windowMs = limits.windowMs;
+  /** Calls still in the window at `at`: unanswered ones, and answered ones until a window after their answer. */
+  const inWindow = (calls: Call[], at: number) =>
+    calls.filter((call) => !call.answered || call.at > at - windowMs);
   const windowOf = (state: State, route: string, at: number) => {
-    const kept = (state.calls.get(route) ?? []).filter((call) => call.at > at - windowMs);
+    const kept = inWindow(state.calls.get(route) ?? [], at);
     state.calls.set(route, kept);
     return kept;
   };
+  /** When each call leaves the window, soonest first: an unanswered one a window after now at the soonest. */
+  const leaving = (calls: Call[], at: number) =>
+    calls
+      .map((call) => ({ points: call.points, until: (call.answered ? call.at : at) + windowMs }))
+      .sort((a, b) => a.until - b.until);
   /** Until when points (or content calls) for `route` are spent, or undefined if the call fits now. */
   const spentUntil = (state: State, route: string, at: number): number | undefined => {
     const calls = windowOf(state, route, at);
     const cost = pointsOf(route);
     let used = calls.reduce((sum, call) => sum + call.points, 0);
     let until: number | undefined;
-    // The oldest calls leave the window first: find when enough have left for this one.
-    for (const call of calls) {
+    // The soonest to leave free their points first: find when enough have left for this call.
+    for (const call of leaving(calls, at)) {
       if (used + cost <= limits.pointsPerMinute) break;
       used -= call.points;
-      until = call.at + windowMs;
+      until = call.until;
     }
     // A call dearer than the whole window's points never fits; wait a window and say so.
     if (cost > limits.pointsPerMinute) until = at + limits.windowMs;
     if (limits.contentPerMinute !== undefined && cost > 1) {
-      state.content = state.content.filter((time) => time > at - windowMs);
+      state.content = inWindow(state.content, at);
       if (state.content.length >= limits.contentPerMinute) {
-        const contentUntil = (state.content[state.content.length - limits.contentPerMinute] ?? at) + windowMs;
+        const soonest = leaving(state.content, at);
+        const contentUntil = soonest[state.content.length - limits.contentPerMinute]?.until ?? at + windowMs;
         until = Math.max(until ?? 0, contentUntil);
       }
     }
@@ -196,8 +222,20 @@ export function createCredentialBudget(
         if (paused > now()) throw refused(pausedError(paused));
         const spent = spentUntil(state, route, now());
         if (spent !== undefined) throw refused(spentError(route, spent));
-        if (state.inFlight < limits.concurrency) break;
-        const waitMs = deadline.at - CALL_MARGIN_MS - now();
+        if (state.inFlight < limits.concurrency) {
+          // Deadlines are wall-clock times (`deadlineIn`), whatever clock counts the window.
+          if (deadline.at - Date.now() < CALL_MARGIN_MS) {
+            throw refused(
+              new GitHubLimitError(
+                `too little time is left to call GitHub and get its answer (${CALL_MARGIN_MS / 1000} s needed)`,
+                now(),
+                undefined,
+              ),
+            );
+          }
+          break;
+        }
+        const waitMs = deadline.at - CALL_MARGIN_MS - Date.now();
         if (waitMs <= 0) {
           throw refused(
             new GitHubLimitError(
@@ -219,14 +257,16 @@ export function createCredentialBudget(
           state.waiters.push(wake);
         });
       }
-      const at = now();
+      const call: Call = { at: now(), points: pointsOf(route), answered: false };
       state.inFlight += 1;
-      windowOf(state, route, at).push({ at, points: pointsOf(route) });
-      if (limits.contentPerMinute !== undefined && pointsOf(route) > 1) state.content.push(at);
-      let released = false;
+      windowOf(state, route, call.at).push(call);
+      if (limits.contentPerMinute !== undefined && call.points > 1) state.content.push(call);
       return () => {
-        if (released) return;
-        released = true;
+        if (call.answered) return;
+        // GitHub received the call before it answered: counted from here for a whole window, it is counted no
+        // shorter than GitHub counts it.
+        call.answered = true;
+        call.at = Math.max(call.at, now());
         state.inFlight -= 1;
         state.waiters.shift()?.();
       };
@@ -263,7 +303,7 @@ export function createCredentialBudget(
           limits.contentPerMinute === undefined
             ? undefined
             : {
-                used: state.content.filter((time) => time > at - windowMs).length,
+                used: inWindow(state.content, at).length,
                 limit: limits.contentPerMinute,
               },
       };

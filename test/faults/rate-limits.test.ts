@@ -13,10 +13,11 @@
  * as well: GitHub does not say whether a JIT registration is content) change the run.
  */
 import { mkdtempSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, expect, it } from 'vitest';
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
@@ -27,6 +28,7 @@ import { type ServerProcess, startServerProcess } from '../../stand-ins/server-p
 const BURSTS = (process.env.LIMITS_BURSTS ?? '100,500').split(',').map(Number);
 const TIME_FACTOR = Number(process.env.LIMITS_TIME_FACTOR ?? 6);
 const CONTENT = process.env.LIMITS_CONTENT === 'on';
+const STALL_MS = Number(process.env.LIMITS_STALL_MS ?? 0);
 const INSTANCES = 5;
 const MINUTE_MS = 60_000 / TIME_FACTOR;
 /** JIT registrations GitHub allows a minute: 900 points / 5, or 80 content-creating calls. */
@@ -39,6 +41,9 @@ let github: GitHubStandIn | undefined;
 let kubernetes: KubernetesStandIn | undefined;
 let instances: ServerProcess[] = [];
 let balancer: Server | undefined;
+let network: Server | undefined;
+const lag = monitorEventLoopDelay({ resolution: 20 });
+lag.enable();
 
 afterAll(async () => {
   if (process.env.LIMITS_LOG_LEVEL) {
@@ -46,9 +51,19 @@ afterAll(async () => {
     for (const [index, instance] of instances.entries()) {
       writeFileSync(`/tmp/limits-instance-${index}.log`, instance.output());
     }
+    writeFileSync(
+      '/tmp/limits-calls.json',
+      JSON.stringify({
+        calls: github?.calls ?? [],
+        violations: github?.limitViolations ?? [],
+        kubernetes: Object.fromEntries(kubernetes?.requestCounts ?? []),
+        lag: { max: lag.max / 1e6, p99: lag.percentile(99) / 1e6, mean: lag.mean / 1e6 },
+      }),
+    );
   }
   await Promise.all(instances.map((instance) => instance.stop()));
   balancer?.close();
+  network?.close();
   await github?.close();
   await kubernetes?.close();
 });
@@ -87,6 +102,35 @@ async function startBalancer(targets: readonly string[]): Promise<string> {
   return `http://127.0.0.1:${(balancer.address() as AddressInfo).port}`;
 }
 
+/**
+ * The network between the instances and GitHub: requests pass as they come, except while `stall` says to hold
+ * them (a loaded machine or network that delivers calls to GitHub later than they were sent).
+ */
+async function startNetwork(target: string, stall: () => number): Promise<string> {
+  const to = new URL(target);
+  network = createServer((req, res) => {
+    const forward = () => {
+      const upstream = httpRequest(
+        { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
+        (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+        },
+      );
+      upstream.on('error', () => {
+        res.writeHead(502);
+        res.end();
+      });
+      req.pipe(upstream);
+    };
+    const holdMs = stall() - Date.now();
+    if (holdMs > 0) setTimeout(forward, holdMs);
+    else forward();
+  });
+  await new Promise<void>((resolve) => network?.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(network.address() as AddressInfo).port}`;
+}
+
 async function pool<T>(items: readonly T[], size: number, work: (item: T) => Promise<void>) {
   let next = 0;
   await Promise.all(
@@ -110,6 +154,12 @@ it(`paces bursts of ${BURSTS.join(', ')} queued jobs within GitHub's limits, as 
     },
   });
   kubernetes = await startKubernetesStandIn();
+  // A second into each burst, the calls to GitHub stall for STALL_MS: GitHub receives them late.
+  let stallFrom = Infinity;
+  const githubUrl =
+    STALL_MS > 0
+      ? await startNetwork(github.url, () => (Date.now() >= stallFrom ? stallFrom + STALL_MS : 0))
+      : github.url;
   const kubeconfig = kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-limits-')));
   instances = await Promise.all(
     Array.from({ length: INSTANCES }, () =>
@@ -117,7 +167,7 @@ it(`paces bursts of ${BURSTS.join(', ')} queued jobs within GitHub's limits, as 
         WEBHOOK_SECRET: SECRET,
         GITHUB_TOKEN: TOKEN,
         RECONCILE_TOKEN,
-        GITHUB_API_URL: github?.url ?? '',
+        GITHUB_API_URL: githubUrl,
         KUBECONFIG: kubeconfig,
         NAMESPACE: 'default',
         RUNNER_MODE: 'standard',
@@ -141,6 +191,7 @@ it(`paces bursts of ${BURSTS.join(', ')} queued jobs within GitHub's limits, as 
     const registeredAt = new Map<string, number>();
     const completing = new Set<string>();
     const started = Date.now();
+    stallFrom = started + 1000;
     let done = false;
 
     // GitHub's side of a runner: registered, its Job started, the job runs a little over a minute, then completed.
