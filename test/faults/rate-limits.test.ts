@@ -6,11 +6,16 @@
  * minute lasts 10 s). Runners are simulated as GitHub would see them: once a runner's Job is started, its job runs
  * for a little over a minute and GitHub sends `completed`; reconcile is called every (compressed) minute, records
  * only, again while it says truncated. Printed: burst, the minimum N / allowed rate, the time until the last runner
- * was registered, violations. Asserted: every job has exactly one runner, none lost, within 1.2x of the minimum,
- * no violation after the first retry-after (none at all, by construction).
+ * was registered, violations, registrations (more than the burst: made and deleted again). Asserted: every job has
+ * exactly one runner, none lost, within 1.2x of the minimum, no violation after the first retry-after. Each burst
+ * starts a minute and a half after the one before, GitHub's minute clear of it.
  *
- * LIMITS_BURSTS (100,500; 1000 as well on request), LIMITS_TIME_FACTOR (6, a divisor of 60) and LIMITS_CONTENT=on (80 content-creating calls a minute
- * as well: GitHub does not say whether a JIT registration is content) change the run.
+ * LIMITS_BURSTS (100,500,1000), LIMITS_TIME_FACTOR (6, a divisor of 60) and LIMITS_CONTENT=on (80 content-creating
+ * calls a minute as well: GitHub does not say whether a JIT registration is content) change the run.
+ * LIMITS_STALL_MS holds the calls to GitHub for that long a second into each burst (GitHub receives them late, as
+ * from a loaded machine or network). LIMITS_LOG_LEVEL=info writes each instance's log to
+ * /tmp/limits-instance-N.log and the calls GitHub saw to /tmp/limits-calls.json; LIMITS_TRACE=on adds each call as
+ * the network between instance and GitHub saw it (sent, forwarded, answered, abandoned).
  */
 import { mkdtempSync } from 'node:fs';
 import { createServer, request as httpRequest, type Server } from 'node:http';
@@ -24,8 +29,7 @@ import { type KubernetesStandIn, startKubernetesStandIn } from '../../stand-ins/
 import { completedPayload, queuedPayload } from '../../stand-ins/payloads.js';
 import { type ServerProcess, startServerProcess } from '../../stand-ins/server-process.js';
 
-// 1,000 is not yet within 1.2x on a loaded 2-core machine (see README, "A matrix burst"): LIMITS_BURSTS=100,500,1000.
-const BURSTS = (process.env.LIMITS_BURSTS ?? '100,500').split(',').map(Number);
+const BURSTS = (process.env.LIMITS_BURSTS ?? '100,500,1000').split(',').map(Number);
 const TIME_FACTOR = Number(process.env.LIMITS_TIME_FACTOR ?? 6);
 const CONTENT = process.env.LIMITS_CONTENT === 'on';
 const STALL_MS = Number(process.env.LIMITS_STALL_MS ?? 0);
@@ -41,7 +45,7 @@ let github: GitHubStandIn | undefined;
 let kubernetes: KubernetesStandIn | undefined;
 let instances: ServerProcess[] = [];
 let balancer: Server | undefined;
-let network: Server | undefined;
+const networks: Server[] = [];
 const lag = monitorEventLoopDelay({ resolution: 20 });
 lag.enable();
 
@@ -57,13 +61,14 @@ afterAll(async () => {
         calls: github?.calls ?? [],
         violations: github?.limitViolations ?? [],
         kubernetes: Object.fromEntries(kubernetes?.requestCounts ?? []),
+        traced,
         lag: { max: lag.max / 1e6, p99: lag.percentile(99) / 1e6, mean: lag.mean / 1e6 },
       }),
     );
   }
   await Promise.all(instances.map((instance) => instance.stop()));
   balancer?.close();
-  network?.close();
+  for (const server of networks) server.close();
   await github?.close();
   await kubernetes?.close();
 });
@@ -102,17 +107,44 @@ async function startBalancer(targets: readonly string[]): Promise<string> {
   return `http://127.0.0.1:${(balancer.address() as AddressInfo).port}`;
 }
 
+/** A call an instance made to GitHub, as the network saw it (LIMITS_TRACE=on, or a stall asked for). */
+interface TracedCall {
+  instance: number;
+  method: string;
+  path: string;
+  received: number;
+  forwarded?: number;
+  status?: number;
+  answered?: number;
+  /** The instance gave up on the call before its answer. */
+  abandoned?: number;
+}
+const traced: TracedCall[] = [];
+
 /**
- * The network between the instances and GitHub: requests pass as they come, except while `stall` says to hold
- * them (a loaded machine or network that delivers calls to GitHub later than they were sent).
+ * The network between one instance and GitHub: requests pass as they come, except while `stall` says to hold them
+ * (a loaded machine or network that delivers calls to GitHub later than they were sent).
  */
-async function startNetwork(target: string, stall: () => number): Promise<string> {
+async function startNetwork(target: string, stall: () => number, instance: number): Promise<string> {
   const to = new URL(target);
-  network = createServer((req, res) => {
+  const server = createServer((req, res) => {
+    const call: TracedCall = {
+      instance,
+      method: req.method ?? '',
+      path: req.url ?? '',
+      received: Date.now(),
+    };
+    traced.push(call);
+    res.on('close', () => {
+      if (!res.writableFinished) call.abandoned = Date.now();
+    });
     const forward = () => {
+      call.forwarded = Date.now();
       const upstream = httpRequest(
         { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
         (answer) => {
+          if (answer.statusCode !== undefined) call.status = answer.statusCode;
+          call.answered = Date.now();
           res.writeHead(answer.statusCode ?? 502, answer.headers);
           answer.pipe(res);
         },
@@ -127,8 +159,9 @@ async function startNetwork(target: string, stall: () => number): Promise<string
     if (holdMs > 0) setTimeout(forward, holdMs);
     else forward();
   });
-  await new Promise<void>((resolve) => network?.listen(0, '127.0.0.1', resolve));
-  return `http://127.0.0.1:${(network.address() as AddressInfo).port}`;
+  networks.push(server);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
 async function pool<T>(items: readonly T[], size: number, work: (item: T) => Promise<void>) {
@@ -154,20 +187,20 @@ it(`paces bursts of ${BURSTS.join(', ')} queued jobs within GitHub's limits, as 
     },
   });
   kubernetes = await startKubernetesStandIn();
+  const kubeconfig = kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-limits-')));
   // A second into each burst, the calls to GitHub stall for STALL_MS: GitHub receives them late.
   let stallFrom = Infinity;
-  const githubUrl =
-    STALL_MS > 0
-      ? await startNetwork(github.url, () => (Date.now() >= stallFrom ? stallFrom + STALL_MS : 0))
-      : github.url;
-  const kubeconfig = kubernetes.writeKubeconfig(mkdtempSync(join(tmpdir(), 'kar-limits-')));
+  const stall = () => (Date.now() >= stallFrom ? stallFrom + STALL_MS : 0);
   instances = await Promise.all(
-    Array.from({ length: INSTANCES }, () =>
+    Array.from({ length: INSTANCES }, async (_, index) =>
       startServerProcess({
         WEBHOOK_SECRET: SECRET,
         GITHUB_TOKEN: TOKEN,
         RECONCILE_TOKEN,
-        GITHUB_API_URL: githubUrl,
+        GITHUB_API_URL:
+          STALL_MS > 0 || process.env.LIMITS_TRACE === 'on'
+            ? await startNetwork(github?.url ?? '', stall, index)
+            : (github?.url ?? ''),
         KUBECONFIG: kubeconfig,
         NAMESPACE: 'default',
         RUNNER_MODE: 'standard',
@@ -182,7 +215,9 @@ it(`paces bursts of ${BURSTS.join(', ')} queued jobs within GitHub's limits, as 
   github.setHook({ url: `${url}/webhook`, secret: SECRET });
 
   let nextJobId = 700_000_000;
-  for (const burst of BURSTS) {
+  for (const [index, burst] of BURSTS.entries()) {
+    // Each burst meets GitHub's minute clear of the one before, and that one's runners finished.
+    if (index > 0) await new Promise((resolve) => setTimeout(resolve, 1.5 * MINUTE_MS));
     const gh = github;
     const jobs = Array.from({ length: burst }, () => queuedPayload({ jobId: nextJobId++ }));
     for (const payload of jobs) gh.addJob(payload.repository.full_name, payload.workflow_job);
