@@ -84,13 +84,16 @@ export function pointsOf(route: string): number {
   return /^(GET|HEAD|OPTIONS) /i.test(route) ? 1 : 5;
 }
 
-/**
- * Leave this much of a deadline to the call itself: a slot that frees later is not waited for, and a call with less
- * left is not sent. Its answer would likely come too late: the points are spent all the same, a registration is
- * made that no pod will use (the next start deletes it and registers again), and an abandoned call may reach
- * GitHub after it was given up here (when this budget no longer counts it from its answer).
- */
+/** Leave this much of a deadline to the call itself; a slot that frees later is not waited for. */
 const CALL_MARGIN_MS = 1500;
+
+/**
+ * A call with less of its deadline left is not sent: its answer would likely come too late. The points are spent all
+ * the same, a registration whose answer is lost is one no pod uses (the next start deletes it and registers again),
+ * and a call given up here may still reach GitHub after this budget stopped counting it from its answer. Below the
+ * second a reconcile pass keeps when it begins its last action, so that action still gets its calls.
+ */
+const MIN_CALL_MS = 500;
 
 /** Builds the budgets of one instance: one per credential, made on first use. */
 export function createCredentialBudget(
@@ -224,10 +227,10 @@ export function createCredentialBudget(
         if (spent !== undefined) throw refused(spentError(route, spent));
         if (state.inFlight < limits.concurrency) {
           // Deadlines are wall-clock times (`deadlineIn`), whatever clock counts the window.
-          if (deadline.at - Date.now() < CALL_MARGIN_MS) {
+          if (deadline.at - Date.now() < MIN_CALL_MS) {
             throw refused(
               new GitHubLimitError(
-                `too little time is left to call GitHub and get its answer (${CALL_MARGIN_MS / 1000} s needed)`,
+                `too little time is left to call GitHub and get its answer (${MIN_CALL_MS} ms needed)`,
                 now(),
                 undefined,
               ),
