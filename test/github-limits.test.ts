@@ -121,6 +121,15 @@ describe("an instance's budget for a credential", () => {
     unanswered();
     time.advance(60_000);
     await expect(budget.blocked('pat:a', [JIT])).resolves.toBeUndefined();
+    // A call given up without an answer (a timeout) may reach GitHub later still, as long as GitHub would process
+    // it (10 s): counted that much longer.
+    const abandoned = await budget.acquire('pat:a', JIT, deadlineIn(8000));
+    time.advance(5000);
+    abandoned(false);
+    time.advance(69_999);
+    await expect(budget.blocked('pat:a', [JIT])).resolves.toBeInstanceOf(GitHubLimitError);
+    time.advance(1);
+    await expect(budget.blocked('pat:a', [JIT])).resolves.toBeUndefined();
   });
 
   it('sends no call whose answer could not come before its deadline, and counts none', async () => {

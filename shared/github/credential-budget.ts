@@ -51,10 +51,11 @@ export interface CredentialBudget {
   /**
    * Takes the budget of one call of `route` (`GET /repos/{owner}/{repo}/...`): waits for a concurrency slot until
    * shortly before the deadline, and never waits for points. Returns the function to call once the answer came
-   * back (or the call failed): it gives the slot back, and the call's points count from then for a window. Throws
-   * GitHubLimitError when the credential is paused, its points are spent, or no slot frees in time.
+   * back, or the call was given up without one (`answered` false: a timeout, a network failure): it gives the slot
+   * back, and the call's points count from then for a window, and longer for a call given up (see ABANDONED_MS).
+   * Throws GitHubLimitError when the credential is paused, its points are spent, or no slot frees in time.
    */
-  acquire(credential: string, route: string, deadline: Deadline): Promise<() => void>;
+  acquire(credential: string, route: string, deadline: Deadline): Promise<(answered?: boolean) => void>;
   /** Why calls of `routes` cannot be made now (paused, or points spent), without taking anything. */
   blocked(credential: string, routes: readonly string[]): Promise<GitHubLimitError | undefined>;
   /** GitHub asked to wait until `until`: no call of this credential before then, here and (written) everywhere. */
@@ -94,6 +95,15 @@ const CALL_MARGIN_MS = 1500;
  * second a reconcile pass keeps when it begins its last action, so that action still gets its calls.
  */
 const MIN_CALL_MS = 500;
+
+/**
+ * How much later than its giving up a call given up without an answer may still be counted by GitHub. GitHub ends a
+ * request it has not answered in 10 s ("Troubleshooting the REST API", Timeouts), so one it receives later than
+ * that is not one it will process; such a call counts that much longer. In the simulation, calls given up at our
+ * 5 s timeout while the stand-in was slow were received up to 2 s later, and one registration so received made
+ * GitHub's window hold one call more than ours.
+ */
+const ABANDONED_MS = 10_000;
 
 /** Builds the budgets of one instance: one per credential, made on first use. */
 export function createCredentialBudget(
@@ -264,12 +274,12 @@ export function createCredentialBudget(
       state.inFlight += 1;
       windowOf(state, route, call.at).push(call);
       if (limits.contentPerMinute !== undefined && call.points > 1) state.content.push(call);
-      return () => {
+      return (answered = true) => {
         if (call.answered) return;
         // GitHub received the call before it answered: counted from here for a whole window, it is counted no
-        // shorter than GitHub counts it.
+        // shorter than GitHub counts it. One given up may still be on its way.
         call.answered = true;
-        call.at = Math.max(call.at, now());
+        call.at = Math.max(call.at, now() + (answered ? 0 : ABANDONED_MS));
         state.inFlight -= 1;
         state.waiters.shift()?.();
       };
