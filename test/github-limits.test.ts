@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GitHubLimitError } from '../shared/errors/errors.js';
 import {
+  type CredentialBudget,
   createCredentialBudget,
   type GitHubLimits,
   limitAnswer,
@@ -215,6 +216,47 @@ describe('the GitHub client with a budget, against the stand-in', () => {
       now += 61_000;
       expect((await client.getJob(repo, payload.workflow_job.id)).status).toBe('queued');
       expect(gh.calls.filter((call) => call.route === 'job')).toHaveLength(2);
+    } finally {
+      await gh.close();
+    }
+  });
+});
+
+describe('what the client tells the budget of each call', () => {
+  it('says whether GitHub answered: a call given up without an answer may still count there', async () => {
+    const gh = await startGitHubStandIn({ token: 'github_pat_limits' });
+    try {
+      const payload = queuedPayload();
+      gh.addJob(payload.repository.full_name, payload.workflow_job);
+      const real = createCredentialBudget(LIMITS);
+      const released: (boolean | undefined)[] = [];
+      const budget: CredentialBudget = {
+        ...real,
+        async acquire(credential, route, deadline) {
+          const release = await real.acquire(credential, route, deadline);
+          return (answered) => {
+            released.push(answered);
+            release(answered);
+          };
+        },
+      };
+      const client = createGitHubClient({
+        baseUrl: gh.url,
+        credentials: createTokenCredentials(new Map(), 'github_pat_limits'),
+        budget,
+        requestTimeoutMs: 200,
+        sleep: async () => {},
+      });
+      const repo = { owner: payload.repository.owner.login, repo: payload.repository.name };
+      expect((await client.getJob(repo, payload.workflow_job.id)).status).toBe('queued');
+      // A 502 is an answer too (the retry after it gets the job).
+      gh.failNext('job', 502);
+      expect((await client.getJob(repo, payload.workflow_job.id)).status).toBe('queued');
+      expect(released).toEqual([true, true, true]);
+      // A call that timed out is not: GitHub may yet receive it.
+      gh.inject('job', { delayMs: 1000 });
+      await expect(client.getJob(repo, payload.workflow_job.id, deadlineIn(600))).rejects.toThrow();
+      expect(released.slice(3)).toContain(false);
     } finally {
       await gh.close();
     }

@@ -204,6 +204,9 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       return await withRetries(
         async (remainingMs) => {
           const release = await options.budget?.acquire(credential.label, route, deadline);
+          // Whether GitHub answered: a call given up without an answer (a timeout, a dropped connection) may still
+          // reach GitHub and count there, so the budget keeps counting it longer.
+          let answered = false;
           try {
             const timeoutMs = Math.max(1, Math.min(requestTimeoutMs, remainingMs));
             const response = await request(route, {
@@ -211,11 +214,13 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
               headers: { authorization },
               request: { timeoutMs },
             });
+            answered = true;
             const headers = response.headers as Record<string, unknown>;
             options.observe?.(route, response.status, headers, credential.label);
             return { status: response.status, data: response.data as T, headers };
           } catch (error) {
             const status = httpStatusOf(error);
+            answered = status !== undefined;
             const headers = responseHeadersOf(error);
             options.observe?.(route, status ?? 0, headers, credential.label);
             const until = limitAnswer(
@@ -236,7 +241,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
               { cause: error },
             );
           } finally {
-            release?.();
+            release?.(answered);
           }
         },
         { deadline, advise: adviseRetry, ...(options.sleep ? { sleep: options.sleep } : {}) },
