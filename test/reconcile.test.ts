@@ -140,6 +140,19 @@ describe('unfinished records', () => {
     expect(h.logs).toContainEqual(expect.objectContaining({ level: 'error', why: 'its runner pod failed' }));
   });
 
+  it('keeps a failed runner until its replacement exists: a pass that cannot ask GitHub loses no job', async () => {
+    await harness();
+    expect((await deliver(queued())).status).toBe(200);
+    h.kubernetes.failJob('runner-12877621891');
+    // GitHub fails every read of the job during this pass: no replacement can be decided.
+    h.github.failNext('job', 503, 1000);
+    expect(await (await runReconcile()).json()).toMatchObject({ replaced: 0 });
+    expect([...h.kubernetes.jobs.keys()]).toEqual(['runner-12877621891']);
+    h.github.failNext('job', 503, 0);
+    expect(await (await runReconcile()).json()).toMatchObject({ died: 1, replaced: 1 });
+    expect([...h.kubernetes.jobs.keys()]).toEqual(['runner-12877621891-2']);
+  });
+
   it('leaves a runner that ran its job and succeeded, and removes a failed one whose job ran elsewhere', async () => {
     await harness();
     expect((await deliver(queued(1201))).status).toBe(200);

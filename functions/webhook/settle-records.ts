@@ -129,23 +129,27 @@ export async function settleRecords(
         const before = report.started;
         await settleQueued(deps, record, log, deadline, report);
         if (report.started > before) for (const [scope] of caps) holdersOf(scope).add(record.name);
-      } else if (await removeRunner(deps, record, deadline)) {
-        for (const [scope] of caps) holdersOf(scope).delete(record.name);
-        // The Job goes with its pod's events; the log line names the job for `kubectl get events`.
-        if (died) report.died += 1;
-        else report.timedOut += 1;
-        log.warn(
-          { job: record.name },
-          died ? 'removed a runner job whose pod failed' : 'removed a runner job that never started',
-        );
-        await retryStart(
-          deps,
-          record,
-          log,
-          deadline,
-          report,
-          died ? 'its runner pod failed' : 'its runner never came up',
-        );
+      } else {
+        // Replace first, then remove: a pass cut short between the two (GitHub's limits, a failure, its deadline)
+        // leaves the old record to be tried again, never a job with no record at all.
+        const why = died ? 'its runner pod failed' : 'its runner never came up';
+        const last = generationOf(record.name) >= START_ATTEMPTS;
+        if (!last) await retryStart(deps, record, log, deadline, report, why);
+        if (await removeRunner(deps, record, deadline)) {
+          for (const [scope] of caps) holdersOf(scope).delete(record.name);
+          if (died) report.died += 1;
+          else report.timedOut += 1;
+          log.warn(
+            { job: record.name },
+            died ? 'removed a runner job whose pod failed' : 'removed a runner job that never started',
+          );
+          if (last) {
+            log.error(
+              { job: record.name, attempts: START_ATTEMPTS, why },
+              'no runner of this job came up; it gets no more (the error is in the events and logs of its pods)',
+            );
+          }
+        }
       }
     } catch (error) {
       report.failures += 1;
@@ -202,13 +206,6 @@ async function retryStart(
   report: SettleReport,
   why: string,
 ): Promise<void> {
-  if (generationOf(record.name) >= START_ATTEMPTS) {
-    log.error(
-      { job: record.name, attempts: START_ATTEMPTS, why },
-      'no runner of this job came up; it gets no more (see the Job events and the pod)',
-    );
-    return;
-  }
   const replacement = await replaceRunner(deps, record, [], log, deadline, why);
   if (replacement.outcome === 'replaced') report.replaced += 1;
 }
