@@ -254,6 +254,34 @@ describe('failed deliveries', () => {
     expect(pages() - before).toBe(1);
   });
 
+  it('goes on where the last pass stopped when the pages are more than one pass can read', async () => {
+    await harness({
+      RECONCILE_HOOKS: 'lineville/elastic-machines-testing:292430182',
+      RECONCILE_BUDGET_SECONDS: '2',
+    });
+    closeServer = await serveAsHook(h, { hookId: 292430182 });
+    // The oldest failed delivery lies 4 pages deep; a newer one failed on the first page.
+    const oldest = queued(1006);
+    h.github.addPastDeliveries('workflow_job', oldest, { count: 1, statusCode: 502, minutesAgo: 30 });
+    const other = completedPayload(queuedPayload({ jobId: 1007 }));
+    h.github.addPastDeliveries('workflow_job', other, { count: 350, statusCode: 200, minutesAgo: 20 });
+    const newest = queued(1008);
+    h.github.addPastDeliveries('workflow_job', newest, { count: 1, statusCode: 502, minutesAgo: 10 });
+    // GitHub answers each page in 300 ms: a 2 s pass reads about two.
+    h.github.inject('deliveries', { delayMs: 300 }, 1000);
+
+    expect(await (await runReconcile()).json()).toMatchObject({ redelivered: 1, failures: 0 });
+    await h.github.settled();
+    expect(h.kubernetes.jobs.has('runner-1008')).toBe(true);
+    expect(h.kubernetes.jobs.has('runner-1006')).toBe(false);
+    // The next passes read on from where the first stopped, down to the oldest.
+    for (let pass = 0; pass < 4 && !h.kubernetes.jobs.has('runner-1006'); pass += 1) {
+      await runReconcile();
+      await h.github.settled();
+    }
+    expect(h.kubernetes.jobs.get('runner-1006')?.spec?.suspend).toBe(false);
+  });
+
   it('finishes the record of a failed delivery instead of asking GitHub to redeliver it', async () => {
     await harness({ RECONCILE_HOOKS: 'lineville/elastic-machines-testing:292430182' });
     closeServer = await serveAsHook(h, { hookId: 292430182 });

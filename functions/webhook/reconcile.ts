@@ -1,5 +1,8 @@
-import type { RepoRef } from '../../shared/github/github-client.js';
+import { shuffled } from '../../shared/collections/shuffled.js';
+import { PermanentUpstreamError } from '../../shared/errors/errors.js';
+import type { DeliveryList, RepoRef } from '../../shared/github/github-client.js';
 import type { Logger } from '../../shared/log/create-logger.js';
+import type { DeliveryMark } from '../../shared/records/record-store.js';
 import { type Deadline, deadlineIn } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 import { type DeliverySource, redeliverFailed } from './redeliver-failed.js';
@@ -99,18 +102,19 @@ export async function reconcile(
   const sources: DeliverySource[] = [...hooks.values()].map((hook) => ({
     where: { hook: hook.hookId, repo: `${hook.owner}/${hook.repo}` },
     key: `${hook.owner}/${hook.repo}#${hook.hookId}`.toLowerCase(),
-    list: (from, more) => deps.github.listDeliveries(hook, hook.hookId, from, deadline, more),
+    list: (since, more, from) => deps.github.listDeliveries(hook, hook.hookId, since, deadline, more, from),
     redeliver: (id) => deps.github.redeliver(hook, hook.hookId, id, deadline),
   }));
   if (deps.github.hasAppHook) {
     sources.push({
       where: { hook: 'app' },
       key: 'app',
-      list: (from, more) => deps.github.listAppDeliveries(from, deadline, more),
+      list: (since, more, from) => deps.github.listAppDeliveries(since, deadline, more, from),
       redeliver: (id) => deps.github.redeliverApp(id, deadline),
     });
   }
-  for (const source of sources) {
+  // In a random order: a hook with a backlog of pages must not keep the others waiting pass after pass.
+  for (const source of shuffled(sources)) {
     if (report.truncated) break;
     try {
       await lookThrough(deps, source, since, spend, report, log, recordedDeliveries, deadline);
@@ -137,9 +141,12 @@ const MARK_MARGIN_MS = 5 * 60_000;
 
 /**
  * Looks through one webhook's deliveries back to its mark (or the whole window when it has none, or it cannot be
- * read) and asks for the failed ones again. Only a listing that reached its start, with every failed delivery asked
- * for, moves the mark: to the newest delivery's time (GitHub's clock) less a margin. A matrix burst's thousands of
- * deliveries are then listed once, not on every pass, and none is ever past a fixed number of pages.
+ * read) and asks for the failed ones again. Pages are read for at most half of what is left of the pass, so that
+ * there is time to ask for what they hold; a look that needs more pages than that goes on at the next pass from
+ * the cursor where it stopped (kept with the mark), so that no failed delivery is ever out of reach. Once a look
+ * has reached the mark, with every failed delivery asked for, the mark moves to the newest delivery's time when the
+ * look began (GitHub's clock) less a margin. A matrix burst's thousands of deliveries are so read once, in as many
+ * passes as they need, and a later pass reads only what is new.
  */
 async function lookThrough(
   deps: HandlerDeps,
@@ -151,19 +158,37 @@ async function lookThrough(
   recorded: ReadonlySet<string>,
   deadline: Deadline,
 ): Promise<void> {
-  const mark = await deps.records.deliveriesSeenSince(source.key, deadline).catch((error: unknown) => {
+  const mark = await deps.records.readDeliveryMark(source.key, deadline).catch((error: unknown) => {
     log.warn(
       { ...source.where, err: error },
       'could not read the delivery mark; looking through the whole window',
     );
     return undefined;
   });
-  const list = await source.list(mark !== undefined && mark > since ? mark : since, spend);
-  const finished = await redeliverFailed(list.deliveries, source, spend, report, log, recorded);
-  const newest = list.deliveries[0]?.deliveredAt;
-  if (!list.complete || !finished || newest === undefined) return;
-  const moved = new Date(Date.parse(newest) - MARK_MARGIN_MS).toISOString().replace(/\.\d+Z$/, 'Z');
-  await deps.records.markDeliveriesSeen(source.key, moved, deadline).catch((error: unknown) => {
+  const floor = mark?.since !== undefined && mark.since > since ? mark.since : since;
+  const pagesUntil = Date.now() + Math.max(0, deadline.at - 1000 - Date.now()) / 2;
+  const more = () => Date.now() < pagesUntil;
+  let scan = mark?.scan;
+  let list: DeliveryList;
+  try {
+    list = await source.list(floor, more, scan?.cursor);
+  } catch (error) {
+    // A cursor GitHub no longer takes: start the look again from the newest page.
+    if (scan === undefined || !(error instanceof PermanentUpstreamError)) throw error;
+    scan = undefined;
+    list = await source.list(floor, more);
+  }
+  // Redeliveries cut short by the pass's budget: the same pages are read again next time, nothing moves.
+  if (!(await redeliverFailed(list.deliveries, source, spend, report, log, recorded))) return;
+  const top = scan?.top ?? list.deliveries[0]?.deliveredAt;
+  if (top === undefined) return;
+  const next: DeliveryMark = list.complete
+    ? { since: new Date(Date.parse(top) - MARK_MARGIN_MS).toISOString().replace(/\.\d+Z$/, 'Z') }
+    : {
+        ...(mark?.since ? { since: mark.since } : {}),
+        ...(list.next ? { scan: { cursor: list.next, top } } : {}),
+      };
+  await deps.records.writeDeliveryMark(source.key, next, deadline).catch((error: unknown) => {
     log.warn({ ...source.where, err: error }, 'could not write the delivery mark');
   });
 }

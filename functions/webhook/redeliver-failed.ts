@@ -7,8 +7,11 @@ export interface DeliverySource {
   readonly where: Record<string, unknown>;
   /** Names the webhook's delivery mark: `owner/repo#hook`, or `app`. */
   readonly key: string;
-  /** Its deliveries back to `since`, newest first; `more` is asked before each page after the first. */
-  list(since: string, more: () => boolean): Promise<DeliveryList>;
+  /**
+   * Its deliveries back to `since`, newest first, from the page of cursor `from` (the newest when undefined);
+   * `more` is asked before each page after the first.
+   */
+  list(since: string, more: () => boolean, from?: string): Promise<DeliveryList>;
   redeliver(deliveryId: number): Promise<void>;
 }
 

@@ -1,3 +1,4 @@
+import { shuffled } from '../../shared/collections/shuffled.js';
 import type { RegisteredRunner, RepoRef, WorkflowJob } from '../../shared/github/github-client.js';
 import { labelsCover } from '../../shared/labels/label-matchers.js';
 import type { Logger } from '../../shared/log/create-logger.js';
@@ -169,13 +170,4 @@ async function replaceIfTaken(
   if (!own?.busy) return;
   const replacement = await replaceRunner(deps, record, freed, log, deadline);
   if (replacement.outcome === 'replaced') report.replaced += 1;
-}
-
-function shuffled<T>(items: readonly T[]): T[] {
-  const copy = [...items];
-  for (let index = copy.length - 1; index > 0; index -= 1) {
-    const other = Math.floor(Math.random() * (index + 1));
-    [copy[index], copy[other]] = [copy[other] as T, copy[index] as T];
-  }
-  return copy;
 }

@@ -64,6 +64,8 @@ export interface DeliveryList {
   readonly deliveries: HookDelivery[];
   /** False when the listing stopped before it reached the time asked for. */
   readonly complete: boolean;
+  /** When it stopped early: GitHub's cursor of the first page not read, to go on from. */
+  readonly next?: string;
 }
 
 /** A workflow job as GitHub itself answers it: what decisions are made on, whatever a payload said. */
@@ -102,13 +104,19 @@ export interface GitHubClient {
     since: string,
     deadline?: Deadline,
     more?: () => boolean,
+    from?: string,
   ): Promise<DeliveryList>;
   /** Asks GitHub to deliver a past delivery again. */
   redeliver(repo: RepoRef, hookId: number, deliveryId: number, deadline?: Deadline): Promise<void>;
   /** True in App mode: the App's own webhook has deliveries to look through. */
   readonly hasAppHook: boolean;
   /** Deliveries of the GitHub App's own webhook, newest first, back to `since` (App mode only). */
-  listAppDeliveries(since: string, deadline?: Deadline, more?: () => boolean): Promise<DeliveryList>;
+  listAppDeliveries(
+    since: string,
+    deadline?: Deadline,
+    more?: () => boolean,
+    from?: string,
+  ): Promise<DeliveryList>;
   /** Asks GitHub to deliver a past delivery of the App's webhook again (App mode only). */
   redeliverApp(deliveryId: number, deadline?: Deadline): Promise<void>;
   /**
@@ -271,12 +279,15 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     since: string,
     deadline: Deadline | undefined,
     more: () => boolean,
+    from: string | undefined,
   ): Promise<DeliveryList> {
     const deliveries: HookDelivery[] = [];
-    let cursor: string | undefined;
+    let cursor = from;
     for (let page = 0; ; page += 1) {
-      if (page > 0 && !more())
-        return { deliveries: deliveries.filter((d) => d.deliveredAt >= since), complete: false };
+      if (page > 0 && !more()) {
+        const read = deliveries.filter((d) => d.deliveredAt >= since);
+        return { deliveries: read, complete: false, ...(cursor ? { next: cursor } : {}) };
+      }
       const { data, headers } = await call<Record<string, unknown>[]>(
         route,
         { ...parameters, per_page: 100, ...(cursor ? { cursor } : {}) },
@@ -421,7 +432,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         throw error;
       }
     },
-    listDeliveries(repo, hookId, since, deadline, more = () => true) {
+    listDeliveries(repo, hookId, since, deadline, more = () => true, from = undefined) {
       return listDeliveryPages(
         ROUTES.deliveries,
         { owner: repo.owner, repo: repo.repo, hook_id: hookId },
@@ -429,6 +440,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         since,
         deadline,
         more,
+        from,
       );
     },
     async redeliver(repo, hookId, deliveryId, deadline) {
@@ -441,8 +453,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       );
     },
     hasAppHook: options.credentials.appCredential !== undefined,
-    listAppDeliveries(since, deadline, more = () => true) {
-      return listDeliveryPages(ROUTES.appDeliveries, {}, appCredential, since, deadline, more);
+    listAppDeliveries(since, deadline, more = () => true, from = undefined) {
+      return listDeliveryPages(ROUTES.appDeliveries, {}, appCredential, since, deadline, more, from);
     },
     async redeliverApp(deliveryId, deadline) {
       await call(

@@ -74,13 +74,21 @@ export interface RecordStore {
   listResetMarks(deadline?: Deadline): Promise<ResetMark[]>;
   /** Removes the mark of a job; a missing one is not an error. */
   clearResetMark(jobId: number, deadline?: Deadline): Promise<void>;
+  /** A webhook's delivery mark (`source`: `owner/repo#hook`, or `app`); undefined when it has none. */
+  readDeliveryMark(source: string, deadline?: Deadline): Promise<DeliveryMark | undefined>;
+  /** Writes a webhook's delivery mark; one whose time is earlier than the mark's now is dropped. */
+  writeDeliveryMark(source: string, mark: DeliveryMark, deadline?: Deadline): Promise<void>;
+}
+
+/** How far reconcile has looked through a webhook's deliveries. */
+export interface DeliveryMark {
+  /** Every delivery since this time (ISO, GitHub's clock) was looked at and every failed one asked for again. */
+  readonly since?: string;
   /**
-   * How far back (ISO time) reconcile has looked through a webhook's deliveries (`source`: `owner/repo#hook`, or
-   * `app`) and asked for every failed one again; undefined when never.
+   * A look begun and not finished (too many pages for one pass): GitHub's cursor of the next page to read, and the
+   * time of the newest delivery when it began, which becomes `since` (less a margin) once it reaches `since`.
    */
-  deliveriesSeenSince(source: string, deadline?: Deadline): Promise<string | undefined>;
-  /** Moves a webhook's delivery mark forward to `since` (ISO time); never back. */
-  markDeliveriesSeen(source: string, since: string, deadline?: Deadline): Promise<void>;
+  readonly scan?: { readonly cursor: string; readonly top: string };
 }
 
 /** A reset of a record, begun at `markedAt` and not yet known to be complete. */

@@ -104,14 +104,17 @@ describe('startRecord on the real API server', () => {
 });
 
 describe('delivery marks on the real API server, with the function’s own ServiceAccount', () => {
-  it('are written, moved forward, and never moved back', async () => {
+  it('are written, moved forward, never moved back, and keep a look begun until it ends', async () => {
     const source = `octo-org/app#${Date.now()}`;
-    expect(await store.deliveriesSeenSince(source)).toBeUndefined();
-    await store.markDeliveriesSeen(source, '2026-12-01T10:00:00Z');
-    await store.markDeliveriesSeen(source, '2026-12-01T11:00:00Z');
-    expect(await store.deliveriesSeenSince(source)).toBe('2026-12-01T11:00:00Z');
+    expect(await store.readDeliveryMark(source)).toBeUndefined();
+    await store.writeDeliveryMark(source, { since: '2026-12-01T10:00:00Z' });
+    const scan = { cursor: 'v1_2026-12-01T10:59:00Z_123', top: '2026-12-01T11:05:00Z' };
+    await store.writeDeliveryMark(source, { since: '2026-12-01T10:00:00Z', scan });
+    expect(await store.readDeliveryMark(source)).toEqual({ since: '2026-12-01T10:00:00Z', scan });
+    await store.writeDeliveryMark(source, { since: '2026-12-01T11:00:00Z' });
+    expect(await store.readDeliveryMark(source)).toEqual({ since: '2026-12-01T11:00:00Z' });
     // A pass that listed earlier and finishes later must not undo what a newer pass wrote.
-    await store.markDeliveriesSeen(source, '2026-12-01T10:30:00Z');
-    expect(await store.deliveriesSeenSince(source)).toBe('2026-12-01T11:00:00Z');
+    await store.writeDeliveryMark(source, { since: '2026-12-01T10:30:00Z' });
+    expect(await store.readDeliveryMark(source)).toEqual({ since: '2026-12-01T11:00:00Z' });
   });
 });
