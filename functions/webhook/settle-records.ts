@@ -146,7 +146,7 @@ export async function settleRecords(
           if (last) {
             log.error(
               { job: record.name, attempts: START_ATTEMPTS, why },
-              'no runner of this job came up; it gets no more (the error is in the events and logs of its pods)',
+              "no runner of this job came up; it gets no more (its pods' events stay an hour: kubectl get events)",
             );
           }
         }
