@@ -1,23 +1,8 @@
-import { Writable } from 'node:stream';
 import { afterEach, expect, it } from 'vitest';
-import { createDeps } from '../functions/webhook/create-deps.js';
 import { startWaitingRecords } from '../functions/webhook/start-waiting.js';
-import { loadConfig } from '../shared/config/load-config.js';
-import { kubeconfigConnection } from '../shared/kubernetes/kubeconfig-connection.js';
-import { createLogger } from '../shared/log/create-logger.js';
 import { deadlineIn } from '../shared/retry/with-retries.js';
-import { startGitHubStandIn } from '../stand-ins/github-stand-in.js';
-import { startKubernetesStandIn } from '../stand-ins/kubernetes-stand-in.js';
 import { completedPayload } from '../stand-ins/payloads.js';
-import {
-  type AppHarness,
-  addQueuedJob,
-  deliverSigned,
-  GITHUB_TOKEN,
-  startAppHarness,
-  WEBHOOK_SECRET,
-} from './support/app-harness.js';
-import { tempDir } from './support/temp-dir.js';
+import { type AppHarness, addQueuedJob, deliverSigned, startAppHarness } from './support/app-harness.js';
 
 let h: AppHarness | undefined;
 afterEach(async () => {
@@ -62,40 +47,21 @@ it("answers 202 waiting when the instance's GitHub budget is spent, and starts t
 });
 
 it('starts waiting records one pass at a time in an instance: concurrent deliveries do not each list every record', async () => {
-  const github = await startGitHubStandIn({ token: GITHUB_TOKEN });
-  const kubernetes = await startKubernetesStandIn();
-  const config = loadConfig({
-    WEBHOOK_SECRET,
-    GITHUB_TOKEN,
-    GITHUB_API_URL: github.url,
-    RUNNER_MODE: 'standard',
-  });
-  const log = createLogger('error', new Writable({ write: (_chunk, _encoding, done) => done() }));
-  const deps = createDeps({
-    config,
-    kubernetes: kubeconfigConnection([kubernetes.writeKubeconfig(tempDir('paced'))]),
-    log,
-  });
-  try {
-    let lists = 0;
-    const listRecords = deps.records.listRecords.bind(deps.records);
-    deps.records.listRecords = async (deadline) => {
-      lists += 1;
-      return listRecords(deadline);
-    };
-    // GitHub's limits refused something lately (a call too close to its deadline), so a backlog is likely.
-    await expect(deps.budget?.acquire('pat:fallback', 'GET /x', deadlineIn(100))).rejects.toThrow(
-      /too little/,
-    );
-    const repo = { owner: 'octo-org', repo: 'example' };
-    await Promise.all([1, 2, 3, 4].map(() => startWaitingRecords(deps, repo, log, deadlineIn(8000))));
-    expect(lists).toBe(1);
-    // Once that pass is over, the next delivery starts another.
-    await startWaitingRecords(deps, repo, log, deadlineIn(8000));
-    expect(lists).toBe(2);
-  } finally {
-    deps.close();
-    await github.close();
-    await kubernetes.close();
-  }
+  h = await startAppHarness();
+  const { deps } = h;
+  let lists = 0;
+  const listRecords = deps.records.listRecords.bind(deps.records);
+  deps.records.listRecords = async (deadline) => {
+    lists += 1;
+    return listRecords(deadline);
+  };
+  // GitHub's limits refused something lately (a call too close to its deadline), so a backlog is likely.
+  await expect(deps.budget?.acquire('pat:fallback', 'GET /x', deadlineIn(100))).rejects.toThrow(/too little/);
+  const repo = { owner: 'octo-org', repo: 'example' };
+  const log = deps.log;
+  await Promise.all([1, 2, 3, 4].map(() => startWaitingRecords(deps, repo, log, deadlineIn(8000))));
+  expect(lists).toBe(1);
+  // Once that pass is over, the next delivery starts another.
+  await startWaitingRecords(deps, repo, log, deadlineIn(8000));
+  expect(lists).toBe(2);
 });

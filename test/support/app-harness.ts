@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { createApp } from '../../functions/webhook/app.js';
-import { createDeps } from '../../functions/webhook/create-deps.js';
+import { createDeps, type Deps } from '../../functions/webhook/create-deps.js';
 import { createAppServer } from '../../functions/webhook/serve-app.js';
 import { createWebhookRoute, type WebhookRoute } from '../../functions/webhook/webhook-route.js';
 import { type Config, loadConfig } from '../../shared/config/load-config.js';
@@ -28,6 +28,8 @@ export interface AppHarness {
   /** The app's own record store (the real one, on the stand-in), for setting up state as the app would. */
   readonly records: RecordStore;
   readonly metrics: Metrics;
+  /** Everything the app was built from (the use cases take it), for a test that calls one directly. */
+  readonly deps: Deps;
   /** Every log line written so far, parsed. */
   readonly logs: Record<string, unknown>[];
   /** The raw log text, to search for leaked secrets. */
@@ -73,6 +75,7 @@ export async function startAppHarness(
     kubernetes,
     records: deps.records,
     metrics: deps.metrics,
+    deps,
     get logs() {
       return text
         .split('\n')
