@@ -101,8 +101,9 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
 /** Runs the built function to its exit (for configuration errors) and returns its exit code and output. */
 export async function runToExit(
   env: Record<string, string>,
+  args: readonly string[] = [],
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, [OUTFILE], {
+  const child = spawn(process.execPath, [OUTFILE, ...args], {
     env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', PORT: String(await freePort()), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -57,6 +57,7 @@ describe('loadConfig', () => {
       reconcileToken: undefined,
       runnerStartTimeoutSeconds: 900,
       reconcileBudgetSeconds: 7,
+      reconcileRunSeconds: 200,
       claimTtlSeconds: 30,
       metrics: {
         statsdAddress: undefined,

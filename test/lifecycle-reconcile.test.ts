@@ -4,11 +4,10 @@
  * Each test failed before the fix it names.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { profileForRecord } from '../shared/profiles/runner-profile.js';
-import { buildRecordJob } from '../shared/records/build-record-job.js';
 import { completedPayload } from '../stand-ins/payloads.js';
 import {
   type AppHarness,
+  addBacklog,
   addQueuedJob,
   deliverSigned,
   GITHUB_TOKEN,
@@ -42,24 +41,7 @@ async function reconcile() {
   return { report, ms: performance.now() - started };
 }
 
-/** Records `count` queued jobs the way a delivery cut short after its create leaves them: queued, unclaimed. */
-async function backlog(count: number) {
-  for (let jobId = 1; jobId <= count; jobId += 1) {
-    const payload = queued(jobId);
-    const fields = {
-      owner: payload.repository.owner.login,
-      repo: payload.repository.name,
-      jobId,
-      runId: Number(payload.workflow_job.run_id),
-      runAttempt: 1,
-      deliveryId: `d-${jobId}`,
-      jobLabels: payload.workflow_job.labels,
-    };
-    await h.records.createRecord(
-      buildRecordJob(h.config, profileForRecord(h.config.profiles, fields.jobLabels), fields),
-    );
-  }
-}
+const backlog = (count: number) => addBacklog(h, count);
 
 const started = () => [...h.kubernetes.jobs.values()].filter((job) => job.spec?.suspend === false).length;
 
@@ -90,7 +72,7 @@ describe('a reconcile pass', () => {
     });
     await backlog(300);
     const passes: { report: Record<string, number | boolean>; ms: number }[] = [];
-    // Called again while it says truncated, and (as the every-minute schedule does) while records wait for GitHub.
+    // Called again while it says truncated, and (as the reconcile task does) while records wait for GitHub.
     for (;;) {
       passes.push(await reconcile());
       const { report } = passes.at(-1) as (typeof passes)[number];

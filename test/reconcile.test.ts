@@ -54,13 +54,13 @@ describe('POST /reconcile access', () => {
   });
 });
 
-it('accepts the token as the CloudEvent extension a Knative PingSource sends', async () => {
+it('takes the token only as a bearer token, not as the CloudEvent extension of the PingSource it no longer ships', async () => {
   await harness();
   const response = await h.app.request('/reconcile', {
     method: 'POST',
     headers: { 'ce-reconciletoken': TOKEN },
   });
-  expect(response.status).toBe(200);
+  expect(response.status).toBe(401);
 });
 
 describe('unfinished records', () => {

@@ -1,6 +1,7 @@
 /**
  * The function's main, and the entry of its bundle (`dist/webhook.cjs`, loaded by `start.ts`, the process entry):
- * reads the configuration once, builds the dependencies (`createDeps`), and serves the app. The only file that
+ * reads the configuration once, builds the dependencies (`createDeps`), and serves the app, or, when started as
+ * `start.cjs reconcile` (the reconcile CronJob's pod), runs the reconcile task and exits. The only file that
  * touches `process.env` or starts a server.
  */
 import type { AddressInfo } from 'node:net';
@@ -10,6 +11,7 @@ import { createLogger } from '../../shared/log/create-logger.js';
 import { createApp } from './app.js';
 import { createDeps } from './create-deps.js';
 import { loadStartup, type Startup } from './load-startup.js';
+import { runReconcileTask } from './reconcile-task.js';
 import { createAppServer } from './serve-app.js';
 import { createWebhookRoute } from './webhook-route.js';
 
@@ -32,42 +34,79 @@ const { config, kubernetes } = startup;
 const log = createLogger(config.logLevel);
 
 const deps = createDeps({ config, kubernetes, log });
-const webhook = createWebhookRoute(deps);
-const app = createApp(deps, webhook);
-
-const hostname = process.env.HOST ?? '0.0.0.0';
-const server = createAppServer(app, webhook, SERVER_OPTIONS);
-server.listen(config.port, hostname, () => {
-  log.info(
-    {
-      port: (server.address() as AddressInfo).port,
-      cluster: kubernetes.server.origin,
-      kubeconfig: kubernetes.source,
-      config: redactConfig(config),
-    },
-    'listening',
-  );
-});
-
-// A port taken by another process (or one a user may not bind) is a start-up problem like any other: one line that
-// says what to do, not the stack trace of an unhandled 'error' event.
-server.once('error', (error: NodeJS.ErrnoException) => {
-  const where = `${hostname}:${config.port}`;
-  fail(
-    error.code === 'EADDRINUSE'
-      ? `cannot listen on ${where}: the port is in use by another process; stop it or set PORT`
-      : `cannot listen on ${where}: ${error.code ?? error.message}`,
-  );
-});
-
-function shutdown(signal: string): void {
-  log.info({ signal }, 'shutting down');
-  // Stop accepting, let the deliveries in flight finish, push the last metrics, exit. Knative's default grace
-  // period is 30 s; a delivery cannot take more than GitHub's 10 s.
-  server.close(() => {
-    void (deps.metricsPush?.flush() ?? Promise.resolve()).finally(() => process.exit(0));
-  });
-  setTimeout(() => process.exit(0), 15_000).unref();
+if (process.argv[2] === 'reconcile') {
+  void reconcileAndExit();
+} else {
+  serve();
 }
-process.once('SIGTERM', () => shutdown('SIGTERM'));
-process.once('SIGINT', () => shutdown('SIGINT'));
+
+/** The reconcile CronJob's pod: passes while work is left (reconcile-task.ts), the last metrics pushed, exit. */
+async function reconcileAndExit(): Promise<void> {
+  let stopping = false;
+  // The Job's activeDeadlineSeconds (or a node drain) ends the task between two passes: a pass cut short in the
+  // middle is safe (every record is claimed before it is touched), but a finished one is cheaper.
+  process.once('SIGTERM', () => {
+    stopping = true;
+  });
+  const taskLog = log.child({ task: 'reconcile' });
+  let code = 0;
+  try {
+    const report = await runReconcileTask(deps, taskLog, {
+      hooks: config.reconcileHooks,
+      budgetMs: config.reconcileBudgetSeconds * 1000,
+      runForMs: config.reconcileRunSeconds * 1000,
+      // Records waiting for GitHub's limits are tried again this often: one LIST a try when none can start yet.
+      pauseMs: 5000,
+      running: () => !stopping,
+    });
+    taskLog.info(report, 'reconcile task done');
+  } catch (error) {
+    // A pass that could not even list the records (the API server unreachable, RBAC): the Job fails, visibly.
+    taskLog.error({ err: error }, 'reconcile task failed');
+    code = 1;
+  }
+  await (deps.metricsPush?.flush() ?? Promise.resolve());
+  process.exit(code);
+}
+
+function serve(): void {
+  const webhook = createWebhookRoute(deps);
+  const app = createApp(deps, webhook);
+
+  const hostname = process.env.HOST ?? '0.0.0.0';
+  const server = createAppServer(app, webhook, SERVER_OPTIONS);
+  server.listen(config.port, hostname, () => {
+    log.info(
+      {
+        port: (server.address() as AddressInfo).port,
+        cluster: kubernetes.server.origin,
+        kubeconfig: kubernetes.source,
+        config: redactConfig(config),
+      },
+      'listening',
+    );
+  });
+
+  // A port taken by another process (or one a user may not bind) is a start-up problem like any other: one line that
+  // says what to do, not the stack trace of an unhandled 'error' event.
+  server.once('error', (error: NodeJS.ErrnoException) => {
+    const where = `${hostname}:${config.port}`;
+    fail(
+      error.code === 'EADDRINUSE'
+        ? `cannot listen on ${where}: the port is in use by another process; stop it or set PORT`
+        : `cannot listen on ${where}: ${error.code ?? error.message}`,
+    );
+  });
+
+  function shutdown(signal: string): void {
+    log.info({ signal }, 'shutting down');
+    // Stop accepting, let the deliveries in flight finish, push the last metrics, exit. Knative's default grace
+    // period is 30 s; a delivery cannot take more than GitHub's 10 s.
+    server.close(() => {
+      void (deps.metricsPush?.flush() ?? Promise.resolve()).finally(() => process.exit(0));
+    });
+    setTimeout(() => process.exit(0), 15_000).unref();
+  }
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}

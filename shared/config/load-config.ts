@@ -75,6 +75,11 @@ export interface Config {
    * 9 s in knative/service.yaml): a pass stops in time, says `truncated`, and the caller calls again.
    */
   readonly reconcileBudgetSeconds: number;
+  /**
+   * How long the reconcile task (`start.cjs reconcile`, the CronJob's pod) goes on with passes while work is left:
+   * under the CronJob's period (4 minutes), so that runs never overlap and none is skipped.
+   */
+  readonly reconcileRunSeconds: number;
   /** Repository webhooks whose failed deliveries reconcile redelivers (`owner/repo:hookId`). */
   readonly reconcileHooks: readonly { owner: string; repo: string; hookId: number }[];
   /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and lower-case forms); logs with its passwords as `***` by itself. */
@@ -192,6 +197,7 @@ export function loadConfig(env: Env): Config {
     claimTtlSeconds: integer('CLAIM_TTL_SECONDS', 30, 1, 3600),
     metrics: parseMetricsConfig(env, problems),
     reconcileBudgetSeconds: integer('RECONCILE_BUDGET_SECONDS', 7, 2, 3600),
+    reconcileRunSeconds: integer('RECONCILE_RUN_SECONDS', 200, 0, 3600),
     reconcileHooks: parseHooks(text('RECONCILE_HOOKS'), problems),
     proxy: parseProxyEnv(env, problems),
     githubLimits: parseGitHubLimits(env, problems),

@@ -5,10 +5,7 @@
  * the README passes the same settings; and every container has its limits. The API server and Knative's own
  * validation judge the same files in the end-to-end suite.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type {
   V1Container,
@@ -21,6 +18,7 @@ import type {
 import { load, loadAll } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_GITHUB_LIMIT_INSTANCES } from '../../shared/config/github-limits.js';
+import { loadConfig } from '../../shared/config/load-config.js';
 import { SECRET_SETTINGS } from '../../shared/config/read-secret-files.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -59,7 +57,7 @@ const deployment = one<V1Deployment>('deployment/deployment.yaml', 'Deployment')
 const deploymentPod = deployment.spec?.template.spec as V1PodSpec;
 const deploymentContainer = deploymentPod.containers[0] as V1Container;
 const stack = load(read('stack.yml')) as Stack;
-const [functionName = '', stackFunction] = Object.entries(stack.functions)[0] ?? [];
+const [, stackFunction] = Object.entries(stack.functions)[0] ?? [];
 const release = load(read('.github/workflows/release.yml')) as Workflow;
 const releaseSteps = Object.values(release.jobs).flatMap((job) => job.steps);
 const step = (action: string) => releaseSteps.find((s) => s.uses?.startsWith(`${action}@`));
@@ -140,36 +138,25 @@ describe.each(['knative/reconcile-cronjob.yaml', 'openfaas/reconcile-cronjob.yam
     expect(cronJob.spec?.startingDeadlineSeconds).toBeLessThan(every * 60);
   });
 
-  it.each([
-    ['05', 'all'],
-    ['07', 'records'],
-  ])('at minute %s runs the %s pass, calling again while the answer says truncated', (minute, scope) => {
-    // The container's own script, run by sh with curl and date stood in: it must parse, pick the scope by the
-    // minute, and stop at the first answer that is not truncated.
-    const script = cronJob.spec?.jobTemplate.spec?.template.spec?.containers[0]?.command?.[2] ?? '';
-    const bin = mkdtempSync(join(tmpdir(), 'kar-cron-'));
-    try {
-      const calls = join(bin, 'calls');
-      writeFileSync(join(bin, 'date'), `#!/bin/sh\necho ${minute}\n`, { mode: 0o755 });
-      writeFileSync(
-        join(bin, 'curl'),
-        `#!/bin/sh\necho "$@" >> ${calls}\nn=$(wc -l < ${calls})\n` +
-          `if [ "$n" -lt 3 ]; then echo '{"truncated":true}'; else echo '{"truncated":false}'; fi\n`,
-        { mode: 0o755 },
-      );
-      execFileSync('sh', ['-c', script], {
-        env: { PATH: `${bin}:${process.env.PATH}`, RECONCILE_TOKEN: 't0ken' },
-        encoding: 'utf8',
-      });
-      const lines = readFileSync(calls, 'utf8').trim().split('\n');
-      expect(lines).toHaveLength(3);
-      for (const line of lines) {
-        expect(line).toMatch(new RegExp(`/reconcile\\?scope=${scope}$`));
-        expect(line).toContain('Authorization: Bearer t0ken');
-      }
-    } finally {
-      rmSync(bin, { recursive: true, force: true });
-    }
+  const pod = cronJob.spec?.jobTemplate.spec?.template.spec;
+  const container = pod?.containers[0];
+
+  it("runs the function's own image as the reconcile task, with the function's account", () => {
+    expect(pod?.containers).toHaveLength(1);
+    expect(container?.image).toBe(knativeContainer.image);
+    expect(container?.command).toBeUndefined();
+    expect(container?.args).toEqual(['reconcile']);
+    expect(pod?.serviceAccountName).toBe(knativePod.serviceAccountName);
+    expect(pod?.automountServiceAccountToken).not.toBe(false);
+  });
+
+  it('ends a run before the next one is due, after the task has had its time', () => {
+    const every = Number(/^\*\/(\d+) /.exec(cronJob.spec?.schedule ?? '')?.[1]);
+    const deadline = cronJob.spec?.jobTemplate.spec?.activeDeadlineSeconds ?? Infinity;
+    expect(cronJob.spec?.concurrencyPolicy).toBe('Forbid');
+    expect(deadline).toBeLessThan(every * 60);
+    const defaults = loadConfig({ WEBHOOK_SECRET: 's', GITHUB_TOKEN: 't' });
+    expect(defaults.reconcileRunSeconds + defaults.reconcileBudgetSeconds + 10).toBeLessThan(deadline);
   });
 
   it('requests and limits CPU and memory, on a read-only root filesystem', () => {
@@ -183,6 +170,117 @@ describe.each(['knative/reconcile-cronjob.yaml', 'openfaas/reconcile-cronjob.yam
     }
   });
 });
+
+describe('the reconcile pods', () => {
+  it("carry the function's settings as shipped: the Knative Service's, and stack.yml's on OpenFaaS", () => {
+    const env = (path: string) =>
+      one<V1CronJob>(path, 'CronJob').spec?.jobTemplate.spec?.template.spec?.containers[0]?.env;
+    expect(env('knative/reconcile-cronjob.yaml')).toEqual(knativeContainer.env);
+    const openfaas = env('openfaas/reconcile-cronjob.yaml') ?? [];
+    expect(Object.fromEntries(openfaas.map((variable) => [variable.name, variable.value]))).toEqual(
+      stackFunction?.environment,
+    );
+  });
+
+  it("are copied the Service's (or the Deployment's) image and settings by kustomize", () => {
+    for (const [path, kind] of [
+      ['knative/kustomization.yaml', 'Service'],
+      ['deployment/kustomization.yaml', 'Deployment'],
+    ] as const) {
+      const { replacements } = load(read(path)) as {
+        replacements: { source: { kind: string; fieldPath: string }; targets: { fieldPaths: string[] }[] }[];
+      };
+      const copied = replacements
+        .filter((r) => r.source.kind === kind)
+        .map((r) => [r.source.fieldPath, r.targets[0]?.fieldPaths[0]]);
+      expect(copied).toEqual([
+        ['spec.template.spec.containers.0.image', 'spec.jobTemplate.spec.template.spec.containers.0.image'],
+        ['spec.template.spec.containers.0.env', 'spec.jobTemplate.spec.template.spec.containers.0.env'],
+      ]);
+    }
+  });
+
+  it('are not selected by the Service that serves the function', () => {
+    const selector = one<{ spec: { selector: Record<string, string> } }>('deployment/service.yaml', 'Service')
+      .spec.selector;
+    for (const path of ['knative/reconcile-cronjob.yaml', 'openfaas/reconcile-cronjob.yaml']) {
+      const labels = one<V1CronJob>(path, 'CronJob').spec?.jobTemplate.spec?.template.metadata?.labels ?? {};
+      const selected = Object.entries(selector).every(([key, value]) => labels[key] === value);
+      expect(selected, path).toBe(false);
+    }
+  });
+});
+
+describe('an idle install', () => {
+  /** Every shipped manifest that runs on a schedule. */
+  const scheduled = ['knative', 'deployment', 'openfaas', 'examples/knative-with-monitoring'].flatMap((dir) =>
+    readdirSync(`${root}${dir}`)
+      .filter((file) => file.endsWith('.yaml'))
+      .flatMap((file) =>
+        docs<Manifest & { spec?: { schedule?: string } }>(`${dir}/${file}`)
+          .filter((doc) => doc?.spec?.schedule !== undefined)
+          .map((doc) => ({ path: `${dir}/${file}`, doc })),
+      ),
+  );
+
+  it('sends no scheduled request to the function more often than every 15 minutes', () => {
+    expect(scheduled.length).toBeGreaterThan(0);
+    for (const { path, doc } of scheduled) {
+      // A PingSource posts to its sink; a CronJob reaches the function when its pod makes an HTTP call (the
+      // reconcile task runs in its own pod and calls only GitHub and the API server).
+      const pod = (doc as unknown as V1CronJob).spec?.jobTemplate?.spec?.template.spec;
+      const calls =
+        doc.kind === 'PingSource' || /curl|wget|https?:\/\//.test(JSON.stringify(pod?.containers ?? []));
+      if (!calls) continue;
+      const gap = smallestGapMinutes(doc.spec?.schedule ?? '');
+      expect(gap, `${path}: ${doc.kind} ${doc.metadata.name}`).toBeGreaterThanOrEqual(15);
+    }
+  });
+
+  it('sees its failed deliveries asked for again within 5 minutes', () => {
+    for (const { path, doc } of scheduled.filter(({ doc }) => doc.metadata.name.endsWith('-reconcile'))) {
+      expect(smallestGapMinutes(doc.spec?.schedule ?? ''), path).toBeLessThanOrEqual(4);
+      expect(largestGapMinutes(doc.spec?.schedule ?? ''), path).toBeLessThanOrEqual(4);
+    }
+  });
+
+  it('measures a schedule as cron does', () => {
+    expect(smallestGapMinutes('* * * * *')).toBe(1);
+    expect(smallestGapMinutes('*/4 * * * *')).toBe(4);
+    expect(smallestGapMinutes('*/7 * * * *')).toBe(4);
+    expect(largestGapMinutes('*/7 * * * *')).toBe(7);
+    expect(smallestGapMinutes('0,30 */2 * * *')).toBe(30);
+    expect(largestGapMinutes('0,30 */2 * * *')).toBe(90);
+    expect(smallestGapMinutes('5 9-17 * * 1-5')).toBe(60);
+  });
+});
+
+/** A day's firing minutes of a cron schedule's minute and hour fields (*, lists, ranges, steps). */
+function firings(schedule: string): number[] {
+  const [minute = '', hour = ''] = schedule.trim().split(/\s+/);
+  const field = (text: string, max: number) =>
+    text.split(',').flatMap((part) => {
+      const [range = '', step] = part.split('/');
+      // `*` is every value; `a-b` a range; `a` one value, or with a step (`a/n`) every n-th from a on.
+      const [from = 0, to = max] =
+        range === '*' ? [] : range.includes('-') ? range.split('-').map(Number) : [Number(range)];
+      const last = range === '*' || range.includes('-') || step !== undefined ? to : from;
+      const values: number[] = [];
+      for (let value = from; value <= last; value += Number(step ?? 1)) values.push(value);
+      return values;
+    });
+  return field(hour, 23)
+    .flatMap((h) => field(minute, 59).map((m) => h * 60 + m))
+    .sort((a, b) => a - b);
+}
+
+/** The gaps between firings over a day, the last one to the first one of the next day included. */
+function gaps(schedule: string): number[] {
+  const at = firings(schedule);
+  return at.map((time, i) => (i + 1 < at.length ? (at[i + 1] as number) : (at[0] as number) + 1440) - time);
+}
+const smallestGapMinutes = (schedule: string) => Math.min(...gaps(schedule));
+const largestGapMinutes = (schedule: string) => Math.max(...gaps(schedule));
 
 describe('OpenFaaS', () => {
   const account = one<Manifest>('openfaas/rbac.yaml', 'ServiceAccount');
@@ -217,16 +315,15 @@ describe('OpenFaaS', () => {
     expect(unknown).toEqual([]);
   });
 
-  it('reconciles through the gateway, with the token of the function secret', () => {
+  it("reconciles with the function's Secret, mounted where OpenFaaS mounts it for the function", () => {
     const cronJob = one<V1CronJob>('openfaas/reconcile-cronjob.yaml', 'CronJob');
-    const container = cronJob.spec?.jobTemplate.spec?.template.spec?.containers[0];
+    const pod = cronJob.spec?.jobTemplate.spec?.template.spec;
     expect(cronJob.metadata?.namespace).toBe('openfaas-fn');
-    expect(container?.command?.join(' ')).toContain(
-      `http://gateway.openfaas.svc.cluster.local:8080/function/${functionName}/reconcile`,
-    );
-    const token = container?.env?.find((env) => env.name === 'RECONCILE_TOKEN')?.valueFrom?.secretKeyRef;
-    expect(stackFunction?.secrets).toContain(token?.name);
-    expect(stackFunction?.environment.RECONCILE_TOKEN_FILE).toBe(`/var/openfaas/secrets/${token?.key}`);
+    expect(pod?.serviceAccountName).toBe(stackFunction?.annotations['com.openfaas.serviceaccount']);
+    const mount = pod?.containers[0]?.volumeMounts?.[0];
+    expect(mount).toMatchObject({ mountPath: '/var/openfaas/secrets', readOnly: true });
+    const volume = pod?.volumes?.find((v) => v.name === mount?.name);
+    expect(stackFunction?.secrets).toEqual([volume?.secret?.secretName]);
   });
 });
 

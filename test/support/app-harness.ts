@@ -8,6 +8,8 @@ import { type Config, loadConfig } from '../../shared/config/load-config.js';
 import { kubeconfigConnection } from '../../shared/kubernetes/kubeconfig-connection.js';
 import { createLogger } from '../../shared/log/create-logger.js';
 import type { Metrics } from '../../shared/metrics/create-metrics.js';
+import { profileForRecord } from '../../shared/profiles/runner-profile.js';
+import { buildRecordJob } from '../../shared/records/build-record-job.js';
 import type { RecordStore } from '../../shared/records/record-store.js';
 import type { StandInAuthOptions } from '../../stand-ins/github-auth-stand-in.js';
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
@@ -96,6 +98,25 @@ export function addQueuedJob(h: AppHarness, overrides: Parameters<typeof queuedP
   const payload = queuedPayload(overrides);
   h.github.addJob(payload.repository.full_name, payload.workflow_job);
   return payload;
+}
+
+/** Records `count` queued jobs (ids 1..count) the way a delivery cut short after its create leaves them: unclaimed. */
+export async function addBacklog(h: AppHarness, count: number): Promise<void> {
+  for (let jobId = 1; jobId <= count; jobId += 1) {
+    const payload = addQueuedJob(h, { jobId });
+    const fields = {
+      owner: payload.repository.owner.login,
+      repo: payload.repository.name,
+      jobId,
+      runId: Number(payload.workflow_job.run_id),
+      runAttempt: 1,
+      deliveryId: `d-${jobId}`,
+      jobLabels: payload.workflow_job.labels,
+    };
+    await h.records.createRecord(
+      buildRecordJob(h.config, profileForRecord(h.config.profiles, fields.jobLabels), fields),
+    );
+  }
 }
 
 /** Delivers a payload to the app, signed as GitHub signs it; the answer's status and JSON body. */
