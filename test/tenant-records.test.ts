@@ -110,6 +110,27 @@ describe("another repository's payload-made record of a job id", () => {
     ).toBe(false);
   });
 
+  it('leaves a held record to its holder and fails, never answering 2xx on it nor deleting it under the claim', async () => {
+    await harness();
+    await spendHubotsReads();
+    const genuine = queuedAtGitHub({ jobId: 6, owner: 'octo-org', repo: 'a' });
+    expect(await deliver(queuedPayload({ jobId: 6, owner: 'hubot', repo: 'b' }))).toMatchObject({
+      status: 202,
+    });
+    // A pass is starting hubot's record right now (it will find hubot/b answering 404).
+    const held = await h.records.getRecord('runner-6');
+    expect(held?.unconfirmed).toBe(true);
+    expect(
+      await h.records.claimRecord(held as NonNullable<typeof held>, { id: 'pass', until: clock + 30_000 }),
+    ).toBe(true);
+    expect((await deliver(genuine)).status).toBe(502);
+    expect(repositoryOf('runner-6')).toBe('hubot/b');
+    // Once the claim lapsed, the redelivery replaces it.
+    clock += 31_000;
+    expect(await deliver(genuine)).toMatchObject({ status: 200, body: { outcome: 'created' } });
+    expect(repositoryOf('runner-6')).toBe('octo-org/a');
+  });
+
   it('is never the strength of a 2xx when GitHub could confirm neither: the genuine delivery fails, and its redelivery serves it', async () => {
     await harness({ ...TENANTS, RECONCILE_HOOKS: 'octo-org/a:31' });
     // octo-org/a's webhook, as GitHub holds it: its deliveries, and redeliveries, reach the function.
