@@ -371,9 +371,9 @@ describe('a reset cut short', () => {
       runId: 1,
       runAttempt: 1,
       deliveryId: 'd',
-      jobLabels: ['self-hosted'],
+      // A record is started only with the labels GitHub holds for its job.
+      jobLabels: queued(4003).workflow_job.labels,
     };
-    queued(4003);
     await h.records.markReset(fields);
     clock += 20_000;
     // "Already exists", but nothing is there: the mark must not go.

@@ -1,10 +1,17 @@
 import { GitHubLimitError, RecordConflictError } from '../../shared/errors/errors.js';
 import type { WorkflowJob } from '../../shared/github/github-client.js';
+import { sameName } from '../../shared/github/same-name.js';
 import { sameLabels } from '../../shared/labels/same-labels.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { chooseProfile } from '../../shared/profiles/runner-profile.js';
 import { buildRecordJob } from '../../shared/records/build-record-job.js';
-import { newClaim, runnerJobName } from '../../shared/records/record-schema.js';
+import {
+  type Claim,
+  newClaim,
+  type RecordFields,
+  runnerJobName,
+} from '../../shared/records/record-schema.js';
+import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { WorkflowJobEvent } from '../../shared/webhook/parse-workflow-job.js';
 import type { HandlerDeps } from './deps.js';
@@ -24,7 +31,9 @@ export interface Delivery {
  * job still waits, the job is recorded (queued: its Job, created suspended, with everything needed to start it;
  * the name is the job id, so a repeated delivery or a racing replica meets that record instead of making a
  * second). Then `startRunner` registers the runner, stores its Secret and resumes the Job. Whatever fails after
- * the record exists leaves it queued for a redelivery or `POST /reconcile` to start.
+ * the record exists leaves it queued for a redelivery or `POST /reconcile` to start. That name is one for the whole
+ * namespace: a record made from another repository's payload before GitHub confirmed it (`unconfirmed`) gives way
+ * to a delivery whose job GitHub confirms, and is never the strength of a 2xx (`supersede`).
  */
 export async function handleQueuedJob(
   deps: HandlerDeps,
@@ -43,7 +52,12 @@ export async function handleQueuedJob(
   if (asked.profile === undefined) return { outcome: 'ignored', reason: asked.reason };
   // Refused for GitHub's limits, the job is recorded all the same (from the signed payload's labels), and its status
   // read again before its runner is registered: no job depends on a redelivery because GitHub was busy.
-  const job = await readUnlessLimited(() => github.getJob(event, event.jobId, deadline));
+  let limited: GitHubLimitError | undefined;
+  const job = await github.getJob(event, event.jobId, deadline).catch((error: unknown) => {
+    if (!(error instanceof GitHubLimitError)) throw error;
+    limited = error;
+    return undefined;
+  });
   if (job !== undefined && job.status !== 'queued')
     return { outcome: 'ignored', reason: `job is no longer queued (${job.status})` };
   const jobLabels = job?.labels ?? event.labels;
@@ -59,25 +73,32 @@ export async function handleQueuedJob(
 
   const name = runnerJobName(event.jobId);
   const claim = newClaim(config.claimTtlSeconds, now());
-  const created = await records.createRecord(
-    buildRecordJob(
-      config,
-      profile,
-      {
-        owner: event.owner,
-        repo: event.repo,
-        jobId: event.jobId,
-        runId: event.runId,
-        runAttempt: event.runAttempt,
-        deliveryId: delivery.id,
-        hookId: delivery.hookId,
-        installationId: event.installationId,
-        jobLabels,
-      },
-      claim,
-    ),
-    deadline,
-  );
+  const fields = {
+    owner: event.owner,
+    repo: event.repo,
+    jobId: event.jobId,
+    runId: event.runId,
+    runAttempt: event.runAttempt,
+    deliveryId: delivery.id,
+    hookId: delivery.hookId,
+    installationId: event.installationId,
+    jobLabels,
+    // Until GitHub answers for the job, its repository and labels are only the payload's word.
+    unconfirmed: job === undefined,
+  };
+  const record = () => records.createRecord(buildRecordJob(config, profile, fields, claim), deadline);
+  let created = await record();
+  let existing: RunnerRecord | undefined;
+  if (!created.created) {
+    existing = await records.getRecord(name, deadline);
+    if (existing !== undefined && isRival(existing, fields)) {
+      await supersede(deps, existing, fields, claim, limited, log, deadline);
+      created = await record();
+      existing = created.created ? undefined : await records.getRecord(name, deadline);
+      if (existing !== undefined && isRival(existing, fields))
+        throw new RecordConflictError('another payload recorded this job again while it was being replaced');
+    }
+  }
   if (created.created) {
     // A cancellation that arrived between GitHub's answer above and the record's creation found no record and was
     // answered `ignored`: nothing else would remove this one. Now that the record exists, any later cancellation
@@ -106,7 +127,6 @@ export async function handleQueuedJob(
   }
 
   if (!created.created) {
-    const existing = await records.getRecord(name, deadline);
     // A removed record (a reset under way, or a cancellation) is no record: never a 2xx on its strength.
     if (existing === undefined || existing.state === 'removed') {
       throw new RecordConflictError('the runner job was deleted while this delivery was handled');
@@ -128,6 +148,8 @@ export async function handleQueuedJob(
     if (check.kind === 'limited') return { outcome: 'waiting', job: name, reason: check.reason };
     if (check.kind === 'gone')
       return { outcome: 'ignored', reason: `job is no longer queued (${check.status})` };
+    if (check.kind === 'mislabelled')
+      return { outcome: 'ignored', reason: "the recorded labels differ from the job's at GitHub" };
     return startOutcome(deps, name, check.result, ours);
   }
   return startOutcome(deps, name, await startRunner(deps, created.record, claim, log, deadline), true);
@@ -144,12 +166,53 @@ function startOutcome(deps: HandlerDeps, name: string, result: StartResult, reco
   return { outcome: 'created', job: name, runnerId: result.runner.runnerId };
 }
 
-/** A read of GitHub, or `undefined` when GitHub's limits refused it (any other failure is thrown). */
-async function readUnlessLimited<T>(read: () => Promise<T>): Promise<T | undefined> {
-  try {
-    return await read();
-  } catch (error) {
-    if (error instanceof GitHubLimitError) return undefined;
-    throw error;
+/**
+ * A queued record that may be another claim to this delivery's job id: made from a payload before GitHub confirmed
+ * it, and for another repository (or installation) or other labels than this delivery's (GitHub's, when it
+ * answered). GitHub's job ids are unique, so at most one of the two claims is genuine.
+ */
+function isRival(existing: RunnerRecord, ours: RecordFields): boolean {
+  return (
+    existing.state === 'queued' &&
+    existing.unconfirmed &&
+    !(
+      sameName(existing.owner, ours.owner) &&
+      sameName(existing.repo, ours.repo) &&
+      existing.installationId === ours.installationId &&
+      sameLabels(existing.jobLabels, ours.jobLabels)
+    )
+  );
+}
+
+/**
+ * Removes a rival record (`isRival`) when GitHub confirmed this delivery's job: GitHub's answer outranks a payload,
+ * and a record taken over as it is would be started, or found missing and deleted, through the other repository,
+ * leaving the confirmed job with no record after its delivery was answered. Claimed first, so that no pass starts
+ * it meanwhile. Throws, so that the delivery fails and is delivered again (reconcile asks GitHub for failed ones),
+ * when GitHub confirmed neither claim, or the rival is held: a 2xx must never rest on another payload's record.
+ */
+async function supersede(
+  deps: HandlerDeps,
+  rival: RunnerRecord,
+  ours: RecordFields,
+  claim: Claim,
+  limited: GitHubLimitError | undefined,
+  log: Logger,
+  deadline: Deadline,
+): Promise<void> {
+  if (ours.unconfirmed) {
+    throw new GitHubLimitError(
+      `the job is recorded from another payload, and GitHub's limits refused its read (${limited?.reason ?? ''})`,
+      limited?.until ?? 0,
+      limited?.status,
+    );
   }
+  const now = (deps.now ?? Date.now)();
+  if ((rival.claim?.until ?? 0) > now || !(await deps.records.claimRecord(rival, claim, deadline)))
+    throw new RecordConflictError('a record of this job made from another payload is being handled');
+  await deps.records.deleteRecord(rival.name, deadline);
+  log.warn(
+    { job: rival.name, repository: `${rival.owner}/${rival.repo}`, labels: rival.jobLabels },
+    "removed a record made from another payload: GitHub confirmed this delivery's job",
+  );
 }

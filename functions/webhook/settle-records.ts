@@ -179,6 +179,8 @@ async function settleQueued(
     if (!check.removed) return;
     report.removed += 1;
     log.info({ job: record.name, status: check.status }, 'removed a runner job whose job no longer waits');
+  } else if (check.kind === 'mislabelled') {
+    if (check.removed) report.removed += 1;
   } else if (check.result.started) {
     report.started += 1;
     log.info({ job: record.name }, 'started a waiting or interrupted runner job');

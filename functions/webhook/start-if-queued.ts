@@ -1,4 +1,6 @@
 import { GitHubLimitError } from '../../shared/errors/errors.js';
+import type { WorkflowJob } from '../../shared/github/github-client.js';
+import { sameLabels } from '../../shared/labels/same-labels.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import type { Claim } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
@@ -14,6 +16,12 @@ export type QueuedCheck =
   | { readonly kind: 'start'; readonly result: StartResult }
   /** The job no longer waits: the record was removed (unless its runner is busy with another job). */
   | { readonly kind: 'gone'; readonly status: string; readonly removed: boolean }
+  /**
+   * GitHub holds other labels for the job than the record, made from a payload: never started from them, the record
+   * was removed (unless its runner is busy with another job). A genuine delivery carries GitHub's labels and is never
+   * answered 2xx on such a record (`handleQueuedJob` replaces it, or fails to be delivered again).
+   */
+  | { readonly kind: 'mislabelled'; readonly removed: boolean }
   /** GitHub's limits refused the read: the record waits, its claim let go. */
   | { readonly kind: 'limited'; readonly reason: string };
 
@@ -30,16 +38,25 @@ export async function startIfQueued(
   log: Logger,
   deadline: Deadline,
 ): Promise<QueuedCheck> {
-  let status: string;
+  let job: WorkflowJob | undefined;
   try {
-    status = (await jobAtGitHub(deps, record, deadline))?.status ?? 'missing';
+    job = await jobAtGitHub(deps, record, deadline);
   } catch (error) {
     // Let the claim go at once: held, it would make every pass skip the record until it expires.
     await letClaimGo(deps, record.name, claim, log);
     if (error instanceof GitHubLimitError) return { kind: 'limited', reason: error.reason };
     throw error;
   }
-  if (status === 'queued')
-    return { kind: 'start', result: await startRunner(deps, record, claim, log, deadline) };
-  return { kind: 'gone', status, removed: await removeRunner(deps, record, deadline) };
+  if (job?.status !== 'queued')
+    return {
+      kind: 'gone',
+      status: job?.status ?? 'missing',
+      removed: await removeRunner(deps, record, deadline),
+    };
+  // The labels too, not the status alone: the profile (so the pod) and the registration's labels are GitHub's.
+  if (!sameLabels(job.labels, record.jobLabels)) {
+    log.warn({ job: record.name }, "the record's labels differ from GitHub's; never started from them");
+    return { kind: 'mislabelled', removed: await removeRunner(deps, record, deadline) };
+  }
+  return { kind: 'start', result: await startRunner(deps, record, claim, log, deadline) };
 }

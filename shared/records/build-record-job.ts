@@ -23,6 +23,7 @@ export function buildRecordJob(
     name,
     secretName: name,
     ...recordFieldsOf(fields),
+    ...(fields.unconfirmed === true ? { unconfirmed: true } : {}),
     ...(claim === undefined ? {} : { claim }),
     suspend: true,
   });

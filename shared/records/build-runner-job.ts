@@ -57,6 +57,7 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
           ? {}
           : { [RECORD_ANNOTATIONS.installation]: String(input.installationId) }),
         ...(input.claim === undefined ? {} : { [RECORD_ANNOTATIONS.claim]: formatClaim(input.claim) }),
+        ...(input.unconfirmed === true ? { [RECORD_ANNOTATIONS.unconfirmed]: 'true' } : {}),
       },
     },
     spec: {

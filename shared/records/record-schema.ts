@@ -22,6 +22,8 @@ export const RECORD_ANNOTATIONS = {
   claim: `${LABEL_PREFIX}/claim`,
   /** When the record was started (ms since epoch): a runner's start timeout counts from here, not from creation. */
   startedAt: `${LABEL_PREFIX}/started-at`,
+  /** `true` on a record made from its delivery's payload, before GitHub confirmed the job (see `unconfirmed`). */
+  unconfirmed: `${LABEL_PREFIX}/unconfirmed`,
 } as const;
 
 /** What a runner record holds about its workflow job: written on the Job, read back from it. */
@@ -38,9 +40,21 @@ export interface RecordFields {
   readonly hookId?: number | undefined;
   /** The GitHub App installation of the repository (App mode), to act for it later. */
   readonly installationId?: number | undefined;
+  /**
+   * Made from the delivery's payload (its repository, installation and labels) while GitHub's limits refused the
+   * job's read: GitHub has not confirmed that this repository holds the job with these labels. The record's name is
+   * the job id's, one for the whole namespace, and GitHub's job ids are unique across repositories, so such a record
+   * may be a tenant's claim to another's job: it never keeps out a delivery whose job GitHub confirms, and it is
+   * started only once GitHub, asked through its repository, answers with its labels. Not carried to a replacement
+   * (`recordFieldsOf`): one is made only from a record that was started, so confirmed.
+   */
+  readonly unconfirmed?: boolean | undefined;
 }
 
-/** Exactly the record fields of a value that may carry more (a RunnerRecord has its uid, claim and so on). */
+/**
+ * Exactly the record fields of a value that may carry more (a RunnerRecord has its uid, claim and so on), as a record
+ * made from another is made: without `unconfirmed`.
+ */
 export function recordFieldsOf(source: RecordFields): RecordFields {
   return {
     owner: source.owner,

@@ -37,6 +37,8 @@ export interface RunnerRecord extends RecordFields {
   /** When it was started (ms since epoch); undefined while queued, and for records of older versions. */
   readonly startedAt: number | undefined;
   readonly claim: Claim | undefined;
+  /** Made from its delivery's payload before GitHub confirmed the job (`RecordFields.unconfirmed`). */
+  readonly unconfirmed: boolean;
 }
 
 /** Reads a runner Job as a record; `undefined` for a Job that lacks what a record needs. */
@@ -69,6 +71,7 @@ export function toRunnerRecord(job: V1Job): RunnerRecord | undefined {
     jobLabels,
     hookId: Number.isSafeInteger(hookId) && hookId > 0 ? hookId : undefined,
     installationId: Number.isSafeInteger(installationId) && installationId > 0 ? installationId : undefined,
+    unconfirmed: annotations[RECORD_ANNOTATIONS.unconfirmed] === 'true',
     state: stateOf(job),
     ready: job.status?.ready ?? 0,
     failed: (job.status?.conditions ?? []).some(
