@@ -4,6 +4,11 @@
  * repositories claiming one id, only the one GitHub confirms is genuine. Each test failed before the fix it names.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { replaceRunner } from '../functions/webhook/replace-runner.js';
+import { createLogger } from '../shared/log/create-logger.js';
+import { profileForRecord } from '../shared/profiles/runner-profile.js';
+import { buildRecordJob } from '../shared/records/build-record-job.js';
+import { deadlineIn } from '../shared/retry/with-retries.js';
 import { queuedPayload, signedDelivery } from '../stand-ins/payloads.js';
 import { type AppHarness, serveApp, startAppHarness, WEBHOOK_SECRET } from './support/app-harness.js';
 
@@ -222,5 +227,32 @@ describe("GitHub's labels, not the payload's, for every start", () => {
       body: { outcome: 'created', job: 'runner-10' },
     });
     expect(live().find((runner) => runner.name === 'runner-10')?.labels).toEqual(['self-hosted', 'linux']);
+  });
+});
+
+describe('a replacement', () => {
+  it('is never made from labels GitHub does not hold for the job', async () => {
+    h = await startAppHarness();
+    // GitHub holds [self-hosted, linux] for job 11; the record (started by a version before labels were checked at
+    // every start) says prod-deploy-only too.
+    const atGitHub = queuedPayload({ jobId: 11, labels: ['self-hosted', 'linux'] });
+    h.github.addJob(atGitHub.repository.full_name, atGitHub.workflow_job);
+    const fields = {
+      owner: atGitHub.repository.owner.login,
+      repo: atGitHub.repository.name,
+      jobId: 11,
+      runId: Number(atGitHub.workflow_job.run_id),
+      runAttempt: 1,
+      deliveryId: 'd-11',
+      jobLabels: ['self-hosted', 'linux', 'prod-deploy-only'],
+    };
+    const made = await h.records.createRecord(
+      buildRecordJob(h.config, profileForRecord(h.config.profiles, fields.jobLabels), fields),
+    );
+    if (!made.created) throw new Error('the record was not made');
+    const answer = await replaceRunner(h.deps, made.record, [], createLogger('silent'), deadlineIn(5000));
+    expect(answer).toMatchObject({ outcome: 'not-needed' });
+    expect([...h.kubernetes.jobs.keys()]).toEqual(['runner-11']);
+    expect(h.github.runners).toHaveLength(0);
   });
 });

@@ -1,5 +1,6 @@
 import { RecordConflictError } from '../../shared/errors/errors.js';
 import { labelsCover } from '../../shared/labels/label-matchers.js';
+import { sameLabels } from '../../shared/labels/same-labels.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { profileForRecord } from '../../shared/profiles/runner-profile.js';
 import { buildRecordJob } from '../../shared/records/build-record-job.js';
@@ -37,8 +38,14 @@ export async function replaceRunner(
   deadline: Deadline,
   why = "another job took this job's runner",
 ): Promise<Replacement> {
-  const status = (await jobAtGitHub(deps, lost, deadline))?.status ?? 'missing';
+  const job = await jobAtGitHub(deps, lost, deadline);
+  const status = job?.status ?? 'missing';
   if (status !== 'queued') return { outcome: 'not-needed', reason: `job is no longer queued (${status})` };
+  // A replacement is made from the lost record's labels: only when they are GitHub's (a record started before every
+  // start compared them may hold a payload's).
+  if (!sameLabels(job?.labels ?? [], lost.jobLabels)) {
+    return { outcome: 'not-needed', reason: "the record's labels differ from GitHub's" };
+  }
   for (const record of freed) {
     if (record.state !== 'started' || !labelsCover(record.jobLabels, lost.jobLabels)) continue;
     const registration = await deps.github.findRunner(record, record.name, deadline);
