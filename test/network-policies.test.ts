@@ -44,21 +44,18 @@ const functionPolicy = policy('networkpolicy-function.yaml');
 
 /**
  * The function's policy as `kubectl apply -k deployment/` installs it: the base's, unless the overlay patches it.
- * The one patch form modelled is the one used, a strategic merge with `$patch: replace` on the spec (the e2e test
- * holds this model to kustomize's own build); any other patch of the policy fails here rather than be misread.
+ * The one patch form modelled is the one used, an inline strategic merge with `$patch: replace` on the spec (the
+ * e2e test holds this model to kustomize's own build); any other patch of the policy fails here rather than be
+ * misread.
  */
 function deploymentFunctionPolicy(): NetworkPolicy {
-  const kustomization = read('deployment/kustomization.yaml') as { patches?: { path?: string }[] };
-  for (const { path } of kustomization.patches ?? []) {
-    if (path === undefined) continue;
-    const patch = read(`deployment/${path}`) as NetworkPolicy & {
-      kind?: string;
-      metadata?: { name?: string };
-    };
+  const kustomization = read('deployment/kustomization.yaml') as { patches?: { patch?: string }[] };
+  for (const { patch: text } of kustomization.patches ?? []) {
+    if (text === undefined) continue;
+    const patch = load(text) as NetworkPolicy & { kind?: string; metadata?: { name?: string } };
     if (patch.kind !== 'NetworkPolicy' || patch.metadata?.name !== 'kube-actions-runner') continue;
     const { $patch, ...spec } = (patch.spec ?? {}) as Record<string, unknown>;
-    if ($patch !== 'replace')
-      throw new Error(`deployment/${path}: only a spec with $patch: replace is modelled`);
+    if ($patch !== 'replace') throw new Error('deployment/: only a spec with $patch: replace is modelled');
     return { spec };
   }
   return functionPolicy;

@@ -60,7 +60,12 @@ describe('the NetworkPolicies against the real API server', () => {
     ]);
     const policy = built.find((item) => item.metadata?.name === 'kube-actions-runner') as Policy;
     // test/network-policies.test.ts reads the patch's spec, less its directive, as what kustomize makes of it.
-    const patch = load(readFileSync(`${overlay}networkpolicy-function.yaml`, 'utf8')) as Policy;
+    const kustomization = load(readFileSync(`${overlay}kustomization.yaml`, 'utf8')) as {
+      patches: { patch?: string }[];
+    };
+    const patch = kustomization.patches
+      .map((item) => (item.patch === undefined ? {} : (load(item.patch) as Policy)))
+      .find((item) => item.kind === 'NetworkPolicy') as Policy;
     const { $patch, ...spec } = patch.spec ?? {};
     expect($patch).toBe('replace');
     expect(policy.spec).toEqual(spec);
