@@ -224,10 +224,11 @@ describe('metrics of 30 short-lived instances, through a real statsd_exporter an
 
   it('runner_jobs_active falls to the truth after the runners finish while no instance is up', async () => {
     const active = [...kubernetes.jobs.keys()];
-    await waitUntil(
-      'the last count pushed',
-      async () => (await scalar('runner_jobs_active')) === active.length,
-    );
+    // Some count of the unfinished runners was pushed. Not necessarily all of them: an instance pushes the count it
+    // read within METRICS_ACTIVE_CACHE_SECONDS (15 s), and of the last wave's 4 concurrent instances the one that
+    // pushes last may have read it before the others made their Jobs.
+    await waitUntil('a count pushed', async () => ((await scalar('runner_jobs_active')) ?? 0) > 0);
+    expect(await scalar('runner_jobs_active')).toBeLessThanOrEqual(active.length);
     for (const name of active) kubernetes.completeJob(name);
     // Reconcile (every 5 minutes) wakes an instance; it pushes the cluster's count soon after it starts.
     const woken = await startServerProcess({
