@@ -149,3 +149,111 @@ describe('the import graph', () => {
     expect(long).toEqual([]);
   });
 });
+
+/** Every file of the project, as paths from the root (what git tracks and more: node_modules and build output left out). */
+function projectPaths(folder = ''): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(join(root, folder))) {
+    if (['node_modules', 'dist', '.git'].includes(entry)) continue;
+    const path = folder === '' ? entry : `${folder}/${entry}`;
+    found.push(path);
+    if (statSync(join(root, path)).isDirectory()) found.push(...projectPaths(path));
+  }
+  return found;
+}
+
+const FILE_NAME = /^[\w.-]+\.(ts|cjs|js|json|ya?ml|md|sh|go|mod)$/;
+
+/**
+ * The project paths the README names: in inline code and fenced blocks, each word whose first folder is one of the
+ * project's own (`knative/service.yaml`, `deployment/`), and in inline code each bare file name
+ * (`replace-runner.ts`); in the Layout block, each name a line lists under its folder. Not a path: a URL, a
+ * pattern (`*`, `<...>`, `{...}`), a label key (`app.kubernetes.io/name`) or another project's file.
+ */
+function readmePaths(readme: string, topLevel: ReadonlySet<string>): { paths: string[]; names: string[] } {
+  const paths = new Set<string>();
+  const names = new Set<string>();
+  const word = (text: string, bare: boolean) => {
+    for (const raw of text.split(/[\s,;()=]+/)) {
+      const token = raw.replace(/^["'[]+|["'\]:.]+$/g, '').replace(/^\.\//, '');
+      if (token === '' || /:\/\/|[*<>{}$]/.test(token)) continue;
+      if (token.includes('/')) {
+        if (topLevel.has(token.split('/')[0] ?? '')) paths.add(token.replace(/\/$/, ''));
+      } else if (bare && FILE_NAME.test(token)) names.add(token);
+    }
+  };
+  const fences = [...readme.matchAll(/^```[^\n]*\n([\s\S]*?)^```/gm)];
+  for (const [, block = ''] of fences) {
+    if (!block.startsWith('functions/webhook/ ')) {
+      word(block, false);
+      continue;
+    }
+    // The Layout block: a line at the margin names top-level entries (then its description after two spaces);
+    // a line indented by two names entries of the last folder; deeper lines continue a description.
+    let folder = '';
+    for (const line of block.split('\n')) {
+      const indent = /^ */.exec(line)?.[0].length ?? 0;
+      if (indent > 2 || line.trim() === '') continue;
+      const listed = (line.trim().split(/ {2,}/)[0] ?? '').split(/[\s,+]+/).filter(Boolean);
+      if (indent === 0) folder = listed[0]?.endsWith('/') ? (listed[0] ?? '') : '';
+      for (const name of listed) paths.add(`${indent === 0 ? '' : folder}${name}`.replace(/\/$/, ''));
+    }
+  }
+  const prose = readme.replace(/^```[^\n]*\n[\s\S]*?^```/gm, '');
+  for (const [, code = ''] of prose.matchAll(/`([^`\n]+)`/g)) word(code, true);
+  return { paths: [...paths].sort(), names: [...names].sort() };
+}
+
+/** Path-like words of the README that are not this project's paths, and why. */
+const NOT_OURS = new Map([
+  ['.github/workflows/docker-publish.yml', "actions/runner's workflow, cited for the images it publishes"],
+  ['.github/workflows/hello-self-hosted.yml', 'the example workflow the reader adds to their own repository'],
+  ['deployment/kube-actions-runner', 'a kubectl resource (`kubectl logs deployment/kube-actions-runner`)'],
+  ['dockerd-entrypoint.sh', "docker-library/docker's, cited for what the dind images run"],
+  ['versions.json', "docker-library/docker's, cited for the platforms of the Docker images"],
+]);
+
+describe("the README's file paths", () => {
+  const all = projectPaths();
+  const topLevel = new Set(all.filter((path) => !path.includes('/')));
+  const baseNames = new Set(all.map((path) => path.split('/').pop()));
+  const { paths, names } = readmePaths(readFileSync(join(root, 'README.md'), 'utf8'), topLevel);
+
+  it('names files and folders that exist', () => {
+    const existing = new Set(all);
+    expect(paths.length).toBeGreaterThan(50);
+    expect(paths.filter((path) => !existing.has(path) && !NOT_OURS.has(path))).toEqual([]);
+  });
+
+  it('names no file that the project lacks, wherever it is', () => {
+    expect(names.length).toBeGreaterThan(5);
+    expect(names.filter((name) => !baseNames.has(name) && !NOT_OURS.has(name))).toEqual([]);
+  });
+
+  it('reads the Layout block and inline code as paths, and would see a missing one', () => {
+    const sample = [
+      '`knative/service.yaml`, `gone/x.ts`, `functions/missing.ts` and `nothing-here.ts`; `app.kubernetes.io/name`',
+      '```',
+      'functions/webhook/            the one function',
+      '  start.ts                    process entry',
+      '  a.ts, b.ts   one step each',
+      '                              continued: c.ts',
+      'shared/',
+      '  records/                    the records',
+      '```',
+    ].join('\n');
+    expect(readmePaths(sample, topLevel)).toEqual({
+      paths: [
+        'functions/missing.ts',
+        'functions/webhook',
+        'functions/webhook/a.ts',
+        'functions/webhook/b.ts',
+        'functions/webhook/start.ts',
+        'knative/service.yaml',
+        'shared',
+        'shared/records',
+      ],
+      names: ['nothing-here.ts'],
+    });
+  });
+});

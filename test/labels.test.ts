@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { labelsCover, matchLabels, parseLabelMatchers } from '../shared/labels/label-matchers.js';
+import { sameLabels } from '../shared/labels/same-labels.js';
 
 describe('parseLabelMatchers', () => {
   it.each([
@@ -49,5 +50,22 @@ describe('labelsCover', () => {
     [['self-hosted'], [], true],
   ])('a runner with %j takes a job asking for %j: %s', (runner, job, expected) => {
     expect(labelsCover(runner, job)).toBe(expected);
+  });
+});
+
+describe('sameLabels', () => {
+  // GitHub compares labels case-insensitively and keeps no order; a repeated label names nothing new.
+  it.each([
+    [['self-hosted', 'linux'], ['Linux', 'SELF-HOSTED'], true],
+    [['self-hosted', 'linux'], ['linux', 'self-hosted', 'linux'], true],
+    [[], [], true],
+    [['self-hosted', 'linux'], ['self-hosted', 'linux', 'gpu'], false],
+    [['self-hosted', 'linux'], ['self-hosted'], false],
+    [['self-hosted', 'linux'], ['self-hosted', 'linux-arm64'], false],
+    // Joined naively, these two lists would read the same.
+    [['a,b'], ['a', 'b'], false],
+  ])('%j and %j: %s', (a, b, same) => {
+    expect(sameLabels(a, b)).toBe(same);
+    expect(sameLabels(b, a)).toBe(same);
   });
 });

@@ -1,13 +1,20 @@
 /**
  * The NetworkPolicies select what they are meant to: the runner policy the pods the builder really makes (every
- * mode, every profile), and not the function; the function policy the pods Knative labels, not the runners. Their
- * egress blocks keep the cluster's ranges and the metadata endpoint out and let the internet in. The real API
- * server's strict dry run of the same files is in test/e2e/network-policies.test.ts.
+ * mode, every profile), and not the function; the function policy the pods Knative labels, not the runners, and
+ * under the plain Deployment (deployment/, which patches it) the Deployment's pods. Their egress blocks keep the
+ * cluster's ranges and the metadata endpoint out and let the internet in. The real API server's strict dry run of
+ * the same files, and of the overlay as kustomize builds it, is in test/e2e/network-policies.test.ts.
  */
 import { readFileSync } from 'node:fs';
 import { BlockList, isIPv6 } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { V1IPBlock, V1LabelSelector, V1NetworkPolicyPort } from '@kubernetes/client-node';
+import type {
+  V1Deployment,
+  V1IPBlock,
+  V1LabelSelector,
+  V1NetworkPolicyPort,
+  V1Service,
+} from '@kubernetes/client-node';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { RUNNER_MODES } from '../shared/config/runner-modes.js';
@@ -29,10 +36,30 @@ interface NetworkPolicy {
   };
 }
 
-const policy = (file: string) =>
-  load(readFileSync(fileURLToPath(new URL(`../knative/${file}`, import.meta.url)), 'utf8')) as NetworkPolicy;
+const read = (path: string) =>
+  load(readFileSync(fileURLToPath(new URL(`../${path}`, import.meta.url)), 'utf8'));
+const policy = (file: string) => read(`knative/${file}`) as NetworkPolicy;
 const runners = policy('networkpolicy-runners.yaml');
 const functionPolicy = policy('networkpolicy-function.yaml');
+
+/**
+ * The function's policy as `kubectl apply -k deployment/` installs it: the base's, unless the overlay patches it.
+ * The one patch form modelled is the one used, an inline strategic merge with `$patch: replace` on the spec (the
+ * e2e test holds this model to kustomize's own build); any other patch of the policy fails here rather than be
+ * misread.
+ */
+function deploymentFunctionPolicy(): NetworkPolicy {
+  const kustomization = read('deployment/kustomization.yaml') as { patches?: { patch?: string }[] };
+  for (const { patch: text } of kustomization.patches ?? []) {
+    if (text === undefined) continue;
+    const patch = load(text) as NetworkPolicy & { kind?: string; metadata?: { name?: string } };
+    if (patch.kind !== 'NetworkPolicy' || patch.metadata?.name !== 'kube-actions-runner') continue;
+    const { $patch, ...spec } = (patch.spec ?? {}) as Record<string, unknown>;
+    if ($patch !== 'replace') throw new Error('deployment/: only a spec with $patch: replace is modelled');
+    return { spec };
+  }
+  return functionPolicy;
+}
 
 /** Kubernetes' label selector semantics: every matchLabels pair and every expression must hold. */
 function selects(selector: V1LabelSelector, labels: Readonly<Record<string, string>>): boolean {
@@ -169,5 +196,51 @@ describe('the function NetworkPolicy', () => {
     expect(namespaces).toEqual([
       ['kubernetes.io/metadata.name=knative-serving', 'kubernetes.io/metadata.name=kourier-system'],
     ]);
+  });
+});
+
+describe('the function NetworkPolicy of the plain Deployment (deployment/)', () => {
+  const overlay = deploymentFunctionPolicy();
+  const deployment = read('deployment/deployment.yaml') as V1Deployment;
+  const service = read('deployment/service.yaml') as V1Service;
+  const deploymentPod = deployment.spec?.template.metadata?.labels ?? {};
+
+  it("selects the Deployment's pods, the ones its Service sends to", () => {
+    expect(selects(overlay.spec?.podSelector ?? {}, deploymentPod)).toBe(true);
+    expect(selects({ matchLabels: service.spec?.selector ?? {} }, deploymentPod)).toBe(true);
+  });
+
+  it('selects neither the runners nor the reconcile pods', () => {
+    for (const mode of RUNNER_MODES) {
+      expect(selects(overlay.spec?.podSelector ?? {}, podLabels(mode))).toBe(false);
+    }
+    expect(
+      selects(overlay.spec?.podSelector ?? {}, { 'app.kubernetes.io/name': 'kube-actions-runner-reconcile' }),
+    ).toBe(false);
+  });
+
+  it('takes ingress from the tunnel or ingress namespaces and Prometheus, on the function port only', () => {
+    expect(overlay.spec?.policyTypes).toEqual(['Ingress']);
+    const [rule, ...rest] = overlay.spec?.ingress ?? [];
+    expect(rest).toEqual([]);
+    const namespaces = (rule?.from ?? []).flatMap((peer) => {
+      // Whole namespaces, named: never a bare podSelector or an address range.
+      expect(peer.podSelector).toBeUndefined();
+      expect(peer.ipBlock).toBeUndefined();
+      const selector = peer.namespaceSelector ?? {};
+      return [
+        ...Object.values(selector.matchLabels ?? {}),
+        ...(selector.matchExpressions ?? []).flatMap(({ key, operator, values }) => {
+          expect(`${key} ${operator}`).toBe('kubernetes.io/metadata.name In');
+          return values ?? [];
+        }),
+      ];
+    });
+    expect(namespaces).toEqual(['ingress-nginx', 'cloudflared', 'monitoring']);
+    // Knative's data path is not here: nothing of Knative runs in front of these pods.
+    expect(namespaces).not.toContain('knative-serving');
+    const container = deployment.spec?.template.spec?.containers[0];
+    expect(rule?.ports).toEqual([{ protocol: 'TCP', port: container?.ports?.[0]?.name }]);
+    expect(container?.ports).toHaveLength(1);
   });
 });

@@ -58,10 +58,21 @@ export interface Metrics {
   /** Every counter series with its total in this process (for the push adapter to send the differences). */
   counterSeries(): Promise<CounterSeries[]>;
   /**
-   * Starts keeping latency observations and the gauges set, for the push adapter; each call returns what was
-   * recorded since the previous one. Before the first call nothing is kept (a scraped process keeps no backlog).
+   * Starts keeping observations (latencies, registrations) and the gauges set, for the push adapter; each call
+   * returns what was recorded since the previous one, and each credential's pause as it is now (a value that
+   * falls with time, so it is read at every push rather than when set). Before the first call nothing is kept
+   * (a scraped process keeps no backlog).
    */
-  takeRecorded(): { latencies: number[]; gauges: GaugeSeries[] };
+  takeRecorded(): Recorded;
+}
+
+/** What the push adapter takes at each push (`Metrics.takeRecorded`). */
+export interface Recorded {
+  /** `webhook_latency_seconds` observations. */
+  readonly latencies: number[];
+  /** `runner_queued_to_registered_seconds` observations. */
+  readonly registrations: number[];
+  readonly gauges: GaugeSeries[];
 }
 
 export interface MetricsOptions {
@@ -82,8 +93,8 @@ export const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 /** Buckets of `runner_queued_to_registered_seconds`: a burst paced by GitHub's limits takes minutes. */
 export const REGISTRATION_BUCKETS = [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
 
-/** Latency observations kept between two pushes at most; more are dropped (counted as a dropped push). */
-const MAX_RECORDED_LATENCIES = 10_000;
+/** Observations of each histogram kept between two pushes at most; more are dropped (counted as a dropped push). */
+const MAX_RECORDED_OBSERVATIONS = 10_000;
 
 /**
  * Creates the function's metrics. Label values are bounded: HTTP status codes, route templates, and the first
@@ -175,15 +186,19 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers,
   });
   const nowOf = options.now ?? Date.now;
+  const pauses = (): GaugeSeries[] =>
+    (options.credentialPauses?.() ?? []).map(({ credential, until }) => ({
+      name: 'github_credential_pause_seconds',
+      labels: { credential: credentials(credential) },
+      value: Math.max(0, (until - nowOf()) / 1000),
+    }));
   new Gauge({
     name: 'github_credential_pause_seconds',
     help: 'Seconds left before GitHub allows calls with the credential again (0: not paused), by credential',
     labelNames: ['credential'] as const,
     registers,
     collect() {
-      for (const { credential, until } of options.credentialPauses?.() ?? []) {
-        this.set({ credential: credentials(credential) }, Math.max(0, (until - nowOf()) / 1000));
-      }
+      for (const { labels, value } of pauses()) this.set(labels, value);
     },
   });
   const pushFailures = new Counter({
@@ -203,6 +218,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
 
   let recording = false;
   let latencies: number[] = [];
+  let registrations: number[] = [];
+  /** Keeps an observation for the push, while recording, up to the bound. */
+  const keep = (observations: number[], seconds: number) => {
+    if (!recording) return;
+    if (observations.length < MAX_RECORDED_OBSERVATIONS) observations.push(seconds);
+    else pushFailures.inc({ outcome: 'dropped' });
+  };
   let gauges = new Map<string, GaugeSeries>();
 
   return {
@@ -216,10 +238,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         const stop = webhookLatency.startTimer();
         return () => {
           const seconds = stop();
-          if (recording) {
-            if (latencies.length < MAX_RECORDED_LATENCIES) latencies.push(seconds);
-            else pushFailures.inc({ outcome: 'dropped' });
-          }
+          keep(latencies, seconds);
           return seconds;
         };
       },
@@ -253,7 +272,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         }
       },
     },
-    queuedToRegistered: { observe: (seconds) => queuedToRegistered.observe(seconds) },
+    queuedToRegistered: {
+      observe(seconds) {
+        queuedToRegistered.observe(seconds);
+        keep(registrations, seconds);
+      },
+    },
     pushFailures: { inc: (labels, value) => pushFailures.inc(labels, value) },
     async activeRunners() {
       return activeRunners?.();
@@ -270,8 +294,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     takeRecorded() {
       recording = true;
-      const taken = { latencies, gauges: [...gauges.values()] };
+      const taken = { latencies, registrations, gauges: [...gauges.values(), ...pauses()] };
       latencies = [];
+      registrations = [];
       gauges = new Map();
       return taken;
     },

@@ -44,7 +44,9 @@ type Sent = 'sent' | 'unreachable' | 'broken';
  * A push that cannot connect sends nothing: its increments stay pending for the next push (`retried`). A push
  * that fails after connecting may have been read in part; its increments are not sent again (`dropped`), so a
  * failure can lose counts but never double them. Gauges are pushed only when set (a credential's rate limit
- * keeps its own series, last value wins), and `runner_jobs_active` is read from the cluster at each push.
+ * keeps its own series, last value wins), except what falls with time or lives outside this process, read at
+ * each push: each credential's pause, and `runner_jobs_active` from the cluster. Histogram observations
+ * (latencies, queued-to-registered times) are sent one line each.
  */
 export function createStatsdPush(options: StatsdPushOptions): MetricsPush {
   const { metrics, log, seedMs, debounceMs = 1000, timeoutMs = 2000, heartbeatMs = 30_000 } = options;
@@ -54,7 +56,8 @@ export function createStatsdPush(options: StatsdPushOptions): MetricsPush {
   const sent = new Map<string, number>();
   /** Per counter series: when its 0 was sent. */
   const seeded = new Map<string, number>();
-  let latencies: number[] = [];
+  /** Histogram lines not yet sent (kept when the receiver is unreachable). */
+  let observations: string[] = [];
   let gauges = new Map<string, string>();
   let timer: NodeJS.Timeout | undefined;
   let timerAt = Number.POSITIVE_INFINITY;
@@ -86,15 +89,19 @@ export function createStatsdPush(options: StatsdPushOptions): MetricsPush {
       totalsSent.push([key, series.value]);
     }
     const recorded = metrics.takeRecorded();
-    latencies.push(...recorded.latencies);
+    for (const seconds of recorded.latencies) {
+      observations.push(statsdLine('webhook_latency_seconds', seconds, 'h'));
+    }
+    for (const seconds of recorded.registrations) {
+      observations.push(statsdLine('runner_queued_to_registered_seconds', seconds, 'h'));
+    }
     for (const gauge of recorded.gauges) {
       gauges.set(
         `${gauge.name}${JSON.stringify(gauge.labels)}`,
         statsdLine(gauge.name, gauge.value, 'g', gauge.labels),
       );
     }
-    for (const seconds of latencies) lines.push(statsdLine('webhook_latency_seconds', seconds, 'h'));
-    lines.push(...gauges.values());
+    lines.push(...observations, ...gauges.values());
     try {
       const active = await metrics.activeRunners();
       if (active !== undefined) lines.push(statsdLine('runner_jobs_active', active, 'g'));
@@ -121,7 +128,7 @@ export function createStatsdPush(options: StatsdPushOptions): MetricsPush {
     }
     for (const key of seedsSent) seeded.set(key, time);
     for (const [key, total] of totalsSent) sent.set(key, total);
-    latencies = [];
+    observations = [];
     gauges = new Map();
     return heldUntil;
   }

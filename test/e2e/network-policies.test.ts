@@ -5,11 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { load } from 'js-yaml';
+import { dump, load, loadAll } from 'js-yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureNamespace, kubectl } from './support/cluster.js';
 
 const knative = fileURLToPath(new URL('../../knative/', import.meta.url));
+const overlay = fileURLToPath(new URL('../../deployment/', import.meta.url));
 const files = ['networkpolicy-runners.yaml', 'networkpolicy-function.yaml'];
 
 function dryRun(input: string): { status: number; output: string } {
@@ -46,6 +47,32 @@ describe('the NetworkPolicies against the real API server', () => {
     // The server kept every rule: nothing was dropped as unknown or defaulted away.
     const written = load(source) as { spec?: unknown };
     expect(stored.spec).toEqual(written.spec);
+  });
+
+  it("the plain Deployment's function policy is the overlay's patch, as the unit test models it, and passes", () => {
+    type Policy = { kind?: string; metadata?: { name?: string }; spec?: Record<string, unknown> };
+    const built = (loadAll(kubectl(['kustomize', overlay])) as Policy[]).filter(
+      (item) => item.kind === 'NetworkPolicy',
+    );
+    expect(built.map((item) => item.metadata?.name).sort()).toEqual([
+      'github-runners',
+      'kube-actions-runner',
+    ]);
+    const policy = built.find((item) => item.metadata?.name === 'kube-actions-runner') as Policy;
+    // test/network-policies.test.ts reads the patch's spec, less its directive, as what kustomize makes of it.
+    const kustomization = load(readFileSync(`${overlay}kustomization.yaml`, 'utf8')) as {
+      patches: { patch?: string }[];
+    };
+    const patch = kustomization.patches
+      .map((item) => (item.patch === undefined ? {} : (load(item.patch) as Policy)))
+      .find((item) => item.kind === 'NetworkPolicy') as Policy;
+    const { $patch, ...spec } = patch.spec ?? {};
+    expect($patch).toBe('replace');
+    expect(policy.spec).toEqual(spec);
+    const answer = dryRun(dump(policy));
+    expect(answer.output).not.toContain('Error');
+    expect(answer.status).toBe(0);
+    expect((JSON.parse(answer.output) as Policy).spec).toEqual(spec);
   });
 
   it('the kustomization lists both', () => {

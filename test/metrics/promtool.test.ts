@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadYaml } from '@kubernetes/client-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LATENCY_BUCKETS } from '../../shared/metrics/create-metrics.js';
+import { LATENCY_BUCKETS, REGISTRATION_BUCKETS } from '../../shared/metrics/create-metrics.js';
 import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
 import { type AppHarness, startAppHarness, WEBHOOK_SECRET } from '../support/app-harness.js';
 import { tempDir } from '../support/temp-dir.js';
@@ -226,12 +226,14 @@ describe.skipIf(skip)('promtool on the shipped alerts', () => {
 });
 
 describe('the statsd_exporter mapping', () => {
-  it('keeps the latency buckets of the function', () => {
+  it("keeps the buckets of the function's histograms", () => {
     const mapping = loadYaml<{ mappings: { name: string; histogram_options?: { buckets: number[] } }[] }>(
       readFileSync(new URL('statsd-mapping.yaml', monitoring), 'utf8'),
     );
-    const latency = mapping.mappings.find((m) => m.name === 'webhook_latency_seconds');
-    expect(latency?.histogram_options?.buckets).toEqual(LATENCY_BUCKETS);
+    const buckets = (name: string) =>
+      mapping.mappings.find((m) => m.name === name)?.histogram_options?.buckets;
+    expect(buckets('webhook_latency_seconds')).toEqual(LATENCY_BUCKETS);
+    expect(buckets('runner_queued_to_registered_seconds')).toEqual(REGISTRATION_BUCKETS);
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../shared/log/create-logger.js';
-import { createMetrics, type Metrics } from '../../shared/metrics/create-metrics.js';
+import { createMetrics, type Metrics, type MetricsOptions } from '../../shared/metrics/create-metrics.js';
 import { createStatsdPush, type MetricsPush } from '../../shared/metrics/statsd-push.js';
 import { freePort } from '../../stand-ins/server-process.js';
 import { type StatsdStandIn, startStatsdStandIn } from '../../stand-ins/statsd-stand-in.js';
@@ -27,18 +27,17 @@ async function receiver(port?: number): Promise<StatsdStandIn> {
 
 function instance(
   address: string,
-  options: { seedMs?: number; timeoutMs?: number; countActiveRunners?: () => Promise<number> } = {},
+  options: { seedMs?: number; timeoutMs?: number } & MetricsOptions = {},
 ): { metrics: Metrics; push: MetricsPush } {
-  const metrics = createMetrics(
-    options.countActiveRunners ? { countActiveRunners: options.countActiveRunners } : {},
-  );
+  const { seedMs, timeoutMs, ...metricsOptions } = options;
+  const metrics = createMetrics(metricsOptions);
   const push = createStatsdPush({
     address,
     metrics,
     log,
-    seedMs: options.seedMs ?? 0,
+    seedMs: seedMs ?? 0,
     debounceMs: 10,
-    timeoutMs: options.timeoutMs ?? 1000,
+    timeoutMs: timeoutMs ?? 1000,
   });
   pushes.push(push);
   return { metrics, push };
@@ -188,5 +187,40 @@ describe('pushing to statsd_exporter', () => {
     for (let index = 0; index < 3; index += 1) metrics.webhookLatency.startTimer()();
     await push.flush();
     expect(statsd.observations('webhook_latency_seconds')).toHaveLength(3);
+  });
+
+  it('queued-to-registered times reach the receiver one by one, as the histogram of the shipped mapping', async () => {
+    const statsd = await receiver();
+    const { metrics, push } = instance(statsd.address);
+    metrics.queuedToRegistered.observe(0.5);
+    metrics.queuedToRegistered.observe(140);
+    await push.flush();
+    expect(statsd.observations('runner_queued_to_registered_seconds')).toEqual([0.5, 140]);
+    // Sent once: a later push carries only what was observed since.
+    metrics.queuedToRegistered.observe(3);
+    await push.flush();
+    expect(statsd.observations('runner_queued_to_registered_seconds')).toEqual([0.5, 140, 3]);
+  });
+
+  it("pushes each credential's pause as the seconds left at every push, 0 once it is over", async () => {
+    const statsd = await receiver();
+    let clock = 1_000_000;
+    const { push } = instance(statsd.address, {
+      now: () => clock,
+      credentialPauses: () => [
+        { credential: 'pat:octo', until: 1_030_000 },
+        { credential: 'pat:hubot', until: 0 },
+      ],
+    });
+    await push.flush();
+    expect(statsd.gauge('github_credential_pause_seconds', { credential: 'pat:octo' })).toBe(30);
+    expect(statsd.gauge('github_credential_pause_seconds', { credential: 'pat:hubot' })).toBe(0);
+    // Nothing was set in between: the value falls with time all the same, and reaches 0.
+    clock += 12_000;
+    await push.flush();
+    expect(statsd.gauge('github_credential_pause_seconds', { credential: 'pat:octo' })).toBe(18);
+    clock += 60_000;
+    await push.flush();
+    expect(statsd.gauge('github_credential_pause_seconds', { credential: 'pat:octo' })).toBe(0);
   });
 });
