@@ -72,9 +72,9 @@ export type Room =
   | { readonly calls: 0; readonly full: 'points' | 'content' | 'slots'; readonly until: number };
 
 /**
- * The calls of `route` (each costing `cost` points) the ledger has room for at `at`, at most `most`, each grant
- * taken to count `skewMs` longer than it says; `mine` (when given) also keeps the holder's own grants within
- * `share` of each limit.
+ * The calls of `route` (each costing `cost` points) the ledger has room for at `at`, at most `most`, each grant of
+ * another holder than `self` taken to count `skewMs` longer than it says (its own are on the asker's clock);
+ * `mine` (when given) also keeps the holder's own grants within `share` of each limit.
  */
 export function roomFor(
   grants: readonly Grant[],
@@ -84,10 +84,12 @@ export function roomFor(
   at: number,
   most: number,
   skewMs: number,
+  self?: string,
   mine?: { readonly holder: string; readonly share: number },
 ): Room {
-  const countsPoints = (grant: Grant) => grant.until + skewMs > at;
-  const holdsSlots = (grant: Grant) => grant.slotsUntil + skewMs > at;
+  const skewOf = (grant: Grant) => (grant.holder === self ? 0 : skewMs);
+  const countsPoints = (grant: Grant) => grant.until + skewOf(grant) > at;
+  const holdsSlots = (grant: Grant) => grant.slotsUntil + skewOf(grant) > at;
   const counted = mine === undefined ? grants : grants.filter((grant) => grant.holder === mine.holder);
   const share = (limit: number) => (mine === undefined ? limit : Math.floor(limit * mine.share));
   const sum = (list: readonly Grant[], weight: (grant: Grant) => number) =>
@@ -103,7 +105,7 @@ export function roomFor(
     let left = sum(list, weight);
     for (const grant of [...list].sort((a, b) => end(a) - end(b))) {
       left -= weight(grant);
-      if (left + need <= limit) return end(grant) + skewMs;
+      if (left + need <= limit) return end(grant) + skewOf(grant);
     }
     return at + 1000;
   };

@@ -144,8 +144,15 @@ const SLOTS_PER_BLOCK_SHARE = 5;
 /** Longest a block is kept for sending (a sixth of the window, at most 5 s); what is left unused is given back. */
 const holdMsOf = (windowMs: number) => Math.min(5000, windowMs / 6);
 
-/** The most conflicting writes a process tries in one go before its calls wait (each read again first). */
-const WRITE_ATTEMPTS = 8;
+/** Up to this long (times the attempt) a writer waits after a conflict before reading again. */
+const CONFLICT_SPREAD_MS = 10;
+
+/**
+ * How long a process keeps trying to write the ledger against others' conflicting writes (each read again first)
+ * before its calls wait: a burst on five processes makes each lose several races in a row.
+ */
+const WRITE_MS = 2000;
+const WRITE_ATTEMPTS = 40;
 
 /** Builds the budgets of one process: one per credential, made on first use. */
 export function createCredentialBudget(
@@ -192,6 +199,7 @@ export function createCredentialBudget(
     returns: Map<string, Grant | undefined>;
     writing: Promise<void> | undefined;
     queued: Promise<void> | undefined;
+    returnTimer: ReturnType<typeof setTimeout> | undefined;
     reading: Promise<void> | undefined;
     waiters: (() => void)[];
     routes: Set<string>;
@@ -212,6 +220,7 @@ export function createCredentialBudget(
         returns: new Map(),
         writing: undefined,
         queued: undefined,
+        returnTimer: undefined,
         reading: undefined,
         waiters: [],
         routes: new Set(),
@@ -245,7 +254,7 @@ export function createCredentialBudget(
     return liveGrants(grants, at, skewMs);
   };
   const roomOf = (state: State, route: string, at: number, most: number) =>
-    roomFor(viewOf(state, at), route, pointsOf(route), limits, at, most, skewMs, mine);
+    roomFor(viewOf(state, at), route, pointsOf(route), limits, at, most, skewMs, holder, mine);
 
   const read = async (credential: string, state: State) => {
     state.ledger = await ledgers.read(credential);
@@ -267,8 +276,9 @@ export function createCredentialBudget(
   const writeLedger = async (credential: string, state: State) => {
     const wants = [...state.wants];
     state.wants.clear();
+    const giveUpAt = Date.now() + WRITE_MS;
     try {
-      for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt += 1) {
+      for (let attempt = 0; attempt < WRITE_ATTEMPTS && Date.now() < giveUpAt; attempt += 1) {
         if (attempt > 0 || state.readAt === 0) await read(credential, state);
         const at = now();
         const returns = new Map(state.returns);
@@ -276,7 +286,17 @@ export function createCredentialBudget(
         const made: Block[] = [];
         let stale = false;
         for (const route of wants) {
-          const room = roomFor(grants, route, pointsOf(route), limits, at, blockCalls(route), skewMs, mine);
+          const room = roomFor(
+            grants,
+            route,
+            pointsOf(route),
+            limits,
+            at,
+            blockCalls(route),
+            skewMs,
+            holder,
+            mine,
+          );
           state.rooms.set(route, room);
           if (room.calls === 0) {
             // A copy read a while ago may miss what others gave back since: read it before saying no.
@@ -302,7 +322,13 @@ export function createCredentialBudget(
         // Blocks in flight whose written time runs short are written longer (`heldGrant`): never out of the ledger
         // while GitHub may count their calls.
         const written = await ledgers.write(credential, grants, state.ledger.version);
-        if (written === undefined) continue;
+        if (written === undefined) {
+          // Another process wrote first: read again after a short random wait, so that racing writers spread.
+          await new Promise((resolve) =>
+            setTimeout(resolve, Math.random() * CONFLICT_SPREAD_MS * Math.min(attempt + 1, 5)),
+          );
+          continue;
+        }
         state.ledger = written;
         state.readAt = now();
         for (const [id, back] of returns) if (state.returns.get(id) === back) state.returns.delete(id);
@@ -363,7 +389,12 @@ export function createCredentialBudget(
             slotsUntil: block.end,
           },
     );
-    void flush(credential, state);
+    // Written with the next block taken, or within a read's time: others learn of it no later than they read.
+    state.returnTimer ??= setTimeout(() => {
+      state.returnTimer = undefined;
+      void flush(credential, state);
+    }, readMs);
+    state.returnTimer.unref?.();
   };
   const giveBackDue = (credential: string, state: State) => {
     for (const block of state.blocks) giveBack(credential, state, block);
