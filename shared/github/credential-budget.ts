@@ -68,10 +68,16 @@ export interface CredentialBudget {
    * else from a block it takes from the shared ledger. Waits for a concurrency slot until shortly before the
    * deadline, and never waits for points. Returns the function to call once the answer came back, or the call was
    * given up without one (`answered` false: a timeout, a network failure): the call counts from then for a window,
-   * and longer for a call given up (see ABANDONED_MS). Throws GitHubLimitError when the credential is paused, its
+   * and longer for a call given up (see ABANDONED_MS). A call GitHub refused with a rate-limit answer
+   * (`'refused'`) counts only until that answer: GitHub served nothing, and the pause it asked for is what holds
+   * the next calls back (charged a window, a 1 s retry-after kept a registration's points a minute). Throws GitHubLimitError when the credential is paused, its
    * points are spent, no slot frees in time, or the ledger cannot be read or written (nothing is sent on a guess).
    */
-  acquire(credential: string, route: string, deadline: Deadline): Promise<(answered?: boolean) => void>;
+  acquire(
+    credential: string,
+    route: string,
+    deadline: Deadline,
+  ): Promise<(answered?: boolean | 'refused') => void>;
   /** Why calls of `routes` cannot be made now (paused, or points spent), without taking anything. */
   blocked(credential: string, routes: readonly string[]): Promise<GitHubLimitError | undefined>;
   /** GitHub asked to wait until `until`: no call of this credential before then, here and (written) everywhere. */
@@ -183,6 +189,8 @@ export function createCredentialBudget(
     grant: Grant;
     readonly sendBy: number;
     used: number;
+    /** Of those, refused by GitHub with a rate-limit answer: no points kept for them once given back. */
+    refused: number;
     inFlight: number;
     /** The latest answer (or giving up, plus ABANDONED_MS) of its calls: they count a window past it. */
     end: number;
@@ -315,7 +323,7 @@ export function createCredentialBudget(
             slotsUntil: sendBy + CALL_BOUND_MS + ABANDONED_MS,
           };
           grants = [...grants, grant];
-          made.push({ grant, sendBy, used: 0, inFlight: 0, end: 0, returned: false });
+          made.push({ grant, sendBy, used: 0, refused: 0, inFlight: 0, end: 0, returned: false });
         }
         if (stale && attempt + 1 < WRITE_ATTEMPTS && made.length === 0) continue;
         if (made.length === 0 && returns.size === 0) return;
@@ -380,11 +388,11 @@ export function createCredentialBudget(
     state.blocks = state.blocks.filter((other) => other !== block);
     state.returns.set(
       block.grant.id,
-      block.used === 0
+      block.used - block.refused === 0
         ? undefined
         : {
             ...block.grant,
-            calls: block.used,
+            calls: block.used - block.refused,
             until: block.end + windowMs,
             slotsUntil: block.end,
           },
@@ -477,6 +485,7 @@ export function createCredentialBudget(
             // GitHub received the call before it answered: counted from here for a whole window, it is counted
             // no shorter than GitHub counts it. One given up may still be on its way.
             block.end = Math.max(block.end, now() + (answered ? 0 : ABANDONED_MS));
+            if (answered === 'refused') block.refused += 1;
             block.inFlight -= 1;
             giveBack(credential, state, block);
             wake(state);
