@@ -359,9 +359,10 @@ export function createCredentialBudget(
     } catch (error) {
       options.onStoreError?.(error);
       for (const route of wants) state.rooms.set(route, 'unreachable');
-      // Give-backs stay to be written: until then the ledger counts them longer, never shorter.
-      if (state.returns.size > 0) setTimeout(() => void flush(credential, state), readMs).unref?.();
     } finally {
+      // Give-backs not written (outrun, or the store failed) are tried again within a read's time, whether or not
+      // this process calls again: until then the ledger counts them longer, never shorter.
+      if (state.returns.size > 0) returnSoon(credential, state);
       wake(state);
     }
   };
@@ -398,6 +399,9 @@ export function createCredentialBudget(
           },
     );
     // Written with the next block taken, or within a read's time: others learn of it no later than they read.
+    returnSoon(credential, state);
+  };
+  const returnSoon = (credential: string, state: State) => {
     state.returnTimer ??= setTimeout(() => {
       state.returnTimer = undefined;
       void flush(credential, state);
