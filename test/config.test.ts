@@ -69,8 +69,8 @@ describe('loadConfig', () => {
       },
       reconcileHooks: [],
       proxy: { http: undefined, https: undefined, noProxy: [] },
-      // GitHub's documented limits divided by GITHUB_LIMIT_INSTANCES (5, the Service's max-scale).
-      githubLimits: { concurrency: 20, pointsPerMinute: 180, contentPerMinute: undefined, windowMs: 60_000 },
+      // GitHub's documented limits, for the whole fleet: every process takes from one ledger per credential.
+      githubLimits: { concurrency: 100, pointsPerMinute: 900, contentPerMinute: undefined, windowMs: 60_000 },
     });
     expect(Object.isFrozen(config)).toBe(true);
   });

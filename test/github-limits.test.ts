@@ -209,13 +209,44 @@ describe('the GitHub client with a budget, against the stand-in', () => {
         retryAfterSeconds: 60,
         message: 'You have exceeded a secondary rate limit',
       });
-      await expect(client.getJob(repo, payload.workflow_job.id)).rejects.toBeInstanceOf(GitHubLimitError);
+      const refused = await client.getJob(repo, payload.workflow_job.id).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(GitHubLimitError);
       await expect(client.getJob(repo, payload.workflow_job.id)).rejects.toBeInstanceOf(GitHubLimitError);
       await expect(client.startBlocked(repo)).resolves.toBeInstanceOf(GitHubLimitError);
       expect(gh.calls.filter((call) => call.route === 'job')).toHaveLength(1);
-      now += 61_000;
+      // Just past the retry-after, as GitHub's answer set it (however long the call took on a loaded machine).
+      now = (refused as GitHubLimitError).until + 1;
       expect((await client.getJob(repo, payload.workflow_job.id)).status).toBe('queued');
       expect(gh.calls.filter((call) => call.route === 'job')).toHaveLength(2);
+    } finally {
+      await gh.close();
+    }
+  });
+});
+
+describe('a rate-limit answer with a short retry-after', () => {
+  it('pauses for as long as GitHub asked, and charges the refused call no window of points', async () => {
+    const gh = await startGitHubStandIn({ token: 'github_pat_limits' });
+    try {
+      let now = Date.now();
+      // One registration a window: were the refused one charged like a served one, the next would wait a minute.
+      const budget = createCredentialBudget({ ...LIMITS, pointsPerMinute: 5 }, { now: () => now });
+      const client = createGitHubClient({
+        baseUrl: gh.url,
+        credentials: createTokenCredentials(new Map(), 'github_pat_limits'),
+        budget,
+      });
+      const repo = { owner: 'octo-org', repo: 'app' };
+      const runner = { name: 'runner-1', runnerGroupId: 1, labels: ['self-hosted'], workFolder: '_work' };
+      gh.inject('jit', { status: 429, retryAfterSeconds: 1 });
+      const refused = await client.generateJitConfig(repo, runner).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(GitHubLimitError);
+      expect(String(refused)).toMatch(/asks to wait 1 s/);
+      now = (refused as GitHubLimitError).until - 1;
+      await expect(client.startBlocked(repo)).resolves.toBeInstanceOf(GitHubLimitError);
+      now += 1;
+      await expect(client.startBlocked(repo)).resolves.toBeUndefined();
+      expect((await client.generateJitConfig(repo, runner)).runnerId).toBeGreaterThan(0);
     } finally {
       await gh.close();
     }
@@ -229,7 +260,7 @@ describe('what the client tells the budget of each call', () => {
       const payload = queuedPayload();
       gh.addJob(payload.repository.full_name, payload.workflow_job);
       const real = createCredentialBudget(LIMITS);
-      const released: (boolean | undefined)[] = [];
+      const released: (boolean | 'refused' | undefined)[] = [];
       const budget: CredentialBudget = {
         ...real,
         async acquire(credential, route, deadline) {

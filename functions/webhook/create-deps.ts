@@ -9,6 +9,7 @@ import { createNodeReader } from '../../shared/kubernetes/node-platforms.js';
 import type { Logger } from '../../shared/log/create-logger.js';
 import { createMetrics, observeGitHub } from '../../shared/metrics/create-metrics.js';
 import { createStatsdPush, type MetricsPush } from '../../shared/metrics/statsd-push.js';
+import { createBudgetLeases } from '../../shared/records/budget-leases.js';
 import { createKubernetesRecordStore } from '../../shared/records/kubernetes-record-store.js';
 import { createNamespacedCalls } from '../../shared/records/namespaced-calls.js';
 import { createPauseLeases } from '../../shared/records/pause-leases.js';
@@ -37,10 +38,12 @@ export interface Deps extends AppDeps {
 export function createDeps({ config, kubernetes, log, now }: DepsInput): Deps {
   const kubeApi = createKubeApi(kubernetes, config.proxy);
   const records = createKubernetesRecordStore(kubeApi, config.namespace);
-  // Each credential's share of GitHub's limits in this instance, and its pause, shared through a Lease.
+  // Each credential's GitHub budget and its pause, shared by every process through a Lease each.
+  const leases = createNamespacedCalls(kubeApi, config.namespace);
   const budget = createCredentialBudget(config.githubLimits, {
-    pauses: createPauseLeases(createNamespacedCalls(kubeApi, config.namespace)),
-    onStoreError: (error) => log.warn({ err: error }, 'could not read or write a GitHub pause'),
+    pauses: createPauseLeases(leases),
+    ledgers: createBudgetLeases(leases),
+    onStoreError: (error) => log.warn({ err: error }, 'could not read or write a GitHub budget or pause'),
     ...(now ? { now } : {}),
   });
   const metrics = createMetrics({

@@ -84,7 +84,7 @@ export interface Config {
   readonly reconcileHooks: readonly { owner: string; repo: string; hookId: number }[];
   /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY (and lower-case forms); logs with its passwords as `***` by itself. */
   readonly proxy: ProxyEnv;
-  /** This instance's share of GitHub's rate limits, per credential (GITHUB_LIMIT_INSTANCES and the GITHUB_* limits). */
+  /** GitHub's rate limits per credential, shared by the fleet (the GITHUB_* limits; GITHUB_LIMIT_INSTANCES caps one process). */
   readonly githubLimits: GitHubLimits;
 }
 

@@ -1,20 +1,32 @@
 /**
- * What each GitHub credential may still do, in this instance and across the cluster. Longer than 250 lines on
- * purpose: GitHub's limits, our share of them and how an answer asks to wait are one contract, checked in one place. GitHub's secondary rate limits
- * (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits):
+ * What each GitHub credential may still do, across the fleet. Longer than 250 lines on purpose: GitHub's limits,
+ * how the fleet shares them and how an answer asks to wait are one contract, checked in one place. GitHub's
+ * secondary rate limits (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits):
  * no more than 100 concurrent requests; no more than 900 points a minute per REST endpoint, where a GET, HEAD or
  * OPTIONS costs 1 and other methods 5; content creation around 80 a minute; and when exceeded, a 403 or 429 with
  * `retry-after` (or `x-ratelimit-remaining: 0` and `x-ratelimit-reset`) before which nothing may be retried.
  *
- * Each instance keeps to its share of those limits (the documented limit divided by the instances there may be, see
- * `GitHubLimits`), counted over a sliding window so that no minute, wherever it starts, holds more (a call counts
- * from its sending until a window after its answer, so however late GitHub received it); and a pause
- * GitHub asks for is written where every instance reads it before calling (`PauseStore`, a Lease per credential).
+ * One budget per credential is shared by every process that calls GitHub with it (instances, a reconcile pod): a
+ * ledger of grants (`budget-ledger.ts`, a Lease per credential) from which a process takes a block of calls with a
+ * write conditional on the ledger's version, sends them, and gives back what it did not use and how long what it
+ * used counts (a call counts from its sending until a window after its answer, so however late GitHub received
+ * it). A process that cannot reach the ledger sends nothing; one killed holding a block loses it until it expires.
+ * A pause GitHub asks for is written where every process reads it before calling (`PauseStore`).
  */
 import { GitHubLimitError } from '../errors/errors.js';
 import type { Deadline } from '../retry/with-retries.js';
+import {
+  CLOCK_SKEW_MS,
+  createMemoryLedgers,
+  type Grant,
+  type Ledger,
+  type LedgerStore,
+  liveGrants,
+  type Room,
+  roomFor,
+} from './budget-ledger.js';
 
-/** One instance's share of GitHub's limits, per credential. */
+/** GitHub's limits per credential, for the whole fleet. */
 export interface GitHubLimits {
   /** Most calls in flight at once. */
   readonly concurrency: number;
@@ -24,6 +36,8 @@ export interface GitHubLimits {
   readonly contentPerMinute: number | undefined;
   /** The window the limits are counted over: a minute (shorter only to compress time in a simulation). */
   readonly windowMs: number;
+  /** The most of each limit one process holds at once (`GITHUB_LIMIT_INSTANCES`: 1 / it); default all. */
+  readonly share?: number | undefined;
 }
 
 /** Where a credential's pause is kept for every instance to read (a Lease per credential in production). */
@@ -39,9 +53,10 @@ export interface CredentialStatus {
   readonly credential: string;
   /** When GitHub allows calls again, if it asked to wait (ms since epoch). */
   readonly pausedUntil: number | undefined;
+  /** Calls this process has in flight. */
   readonly inFlight: number;
   readonly concurrency: number;
-  /** Points used in the current window by endpoint, and the limit of each. */
+  /** Points the fleet holds in the current window by endpoint (as this process last read it), and the limit. */
   readonly endpoints: readonly { endpoint: string; points: number; limit: number }[];
   readonly content: { readonly used: number; readonly limit: number } | undefined;
 }
@@ -49,13 +64,20 @@ export interface CredentialStatus {
 export interface CredentialBudget {
   readonly limits: GitHubLimits;
   /**
-   * Takes the budget of one call of `route` (`GET /repos/{owner}/{repo}/...`): waits for a concurrency slot until
-   * shortly before the deadline, and never waits for points. Returns the function to call once the answer came
-   * back, or the call was given up without one (`answered` false: a timeout, a network failure): it gives the slot
-   * back, and the call's points count from then for a window, and longer for a call given up (see ABANDONED_MS).
-   * Throws GitHubLimitError when the credential is paused, its points are spent, or no slot frees in time.
+   * Takes the budget of one call of `route` (`GET /repos/{owner}/{repo}/...`): from a block this process holds,
+   * else from a block it takes from the shared ledger. Waits for a concurrency slot until shortly before the
+   * deadline, and never waits for points. Returns the function to call once the answer came back, or the call was
+   * given up without one (`answered` false: a timeout, a network failure): the call counts from then for a window,
+   * and longer for a call given up (see ABANDONED_MS). A call GitHub refused with a rate-limit answer
+   * (`'refused'`) counts only until that answer: GitHub served nothing, and the pause it asked for is what holds
+   * the next calls back (charged a window, a 1 s retry-after kept a registration's points a minute). Throws GitHubLimitError when the credential is paused, its
+   * points are spent, no slot frees in time, or the ledger cannot be read or written (nothing is sent on a guess).
    */
-  acquire(credential: string, route: string, deadline: Deadline): Promise<(answered?: boolean) => void>;
+  acquire(
+    credential: string,
+    route: string,
+    deadline: Deadline,
+  ): Promise<(answered?: boolean | 'refused') => void>;
   /** Why calls of `routes` cannot be made now (paused, or points spent), without taking anything. */
   blocked(credential: string, routes: readonly string[]): Promise<GitHubLimitError | undefined>;
   /** GitHub asked to wait until `until`: no call of this credential before then, here and (written) everywhere. */
@@ -69,13 +91,17 @@ export interface CredentialBudget {
 
 export interface CredentialBudgetOptions {
   readonly pauses?: PauseStore;
-  /** Told when the pause store cannot be read or written (calls go on on this instance's own knowledge). */
+  /** Where the fleet's ledgers are kept (a Lease per credential); default: in memory, this process alone. */
+  readonly ledgers?: LedgerStore;
+  /** This process's name in the ledger; default: random. */
+  readonly holder?: string;
+  /** Told when the pause or ledger store cannot be read or written. */
   readonly onStoreError?: (error: unknown) => void;
   readonly now?: () => number;
   /**
-   * How long a pause read is trusted (default: a second of a minute, `windowMs / 60`): a burst makes hundreds of
-   * calls a second, and one read of the Lease serves them all. A pause this instance was told of itself applies at
-   * once; one written by another instance is seen within this time.
+   * How long a read of the pause or the ledger is trusted (default: a second of a minute, `windowMs / 60`): a
+   * backlog checks hundreds of records a second, and one read serves them all. What this process wrote itself
+   * applies at once; what another wrote is seen within this time.
    */
   readonly pauseReadMs?: number;
 }
@@ -105,109 +131,305 @@ const MIN_CALL_MS = 500;
  */
 const ABANDONED_MS = 10_000;
 
-/** Builds the budgets of one instance: one per credential, made on first use. */
+/**
+ * The longest a call may be in flight: above our 5 s request timeout and GitHub's own 10 s. A block is written to
+ * count this long past its last sending (and ABANDONED_MS, and a window, more), so that a process killed holding
+ * it, or whose give-back is lost, never lets its calls out of the ledger while GitHub may still count them; a
+ * process that lives gives back sooner, or writes a longer time for a call still in flight.
+ */
+const CALL_BOUND_MS = 10_000;
+
+/**
+ * A window's points of an endpoint are taken in blocks of about 1/18 of them (10 JIT registrations, 50 GETs), and
+ * a block holds at most a fifth of the concurrency (20 calls): at GitHub's full rate about 18 blocks a minute per
+ * endpoint, each one write to take it and one to give it back (often the same write as the next block's).
+ */
+const BLOCKS_PER_WINDOW = 18;
+const SLOTS_PER_BLOCK_SHARE = 5;
+
+/** Longest a block is kept for sending (a sixth of the window, at most 5 s); what is left unused is given back. */
+const holdMsOf = (windowMs: number) => Math.min(5000, windowMs / 6);
+
+/** Up to this long (times the attempt) a writer waits after a conflict before reading again. */
+const CONFLICT_SPREAD_MS = 10;
+
+/**
+ * How long a process keeps trying to write the ledger against others' conflicting writes (each read again first)
+ * before its calls wait: a burst on five processes makes each lose several races in a row.
+ */
+const WRITE_MS = 2000;
+const WRITE_ATTEMPTS = 40;
+
+/** Builds the budgets of one process: one per credential, made on first use. */
 export function createCredentialBudget(
   limits: GitHubLimits,
   options: CredentialBudgetOptions = {},
 ): CredentialBudget {
   const now = options.now ?? Date.now;
-  /**
-   * A call in the window: counted from when it leaves here until a window after its answer came back. GitHub counts
-   * it from its arrival, which lies between the two however late a loaded machine or network delivers it; counted
-   * from its sending alone, a call GitHub received a second late left our window a second before GitHub's, and the
-   * next one made GitHub's window hold one too many (a 1,000-job burst with a 1 s stall met the limit).
-   */
-  interface Call {
-    /** When it left; once answered, when its answer came back. */
-    at: number;
-    readonly points: number;
-    answered: boolean;
+  const ledgers = options.ledgers ?? createMemoryLedgers();
+  // A ledger in this process's memory has one clock; processes reading a shared one allow for theirs differing.
+  const skewMs = options.ledgers === undefined ? 0 : CLOCK_SKEW_MS;
+  const holder = options.holder ?? `p-${Math.random().toString(36).slice(2, 10)}`;
+  const windowMs = limits.windowMs;
+  const holdMs = holdMsOf(windowMs);
+  const readMs = options.pauseReadMs ?? windowMs / 60;
+  const mine = limits.share !== undefined && limits.share < 1 ? { holder, share: limits.share } : undefined;
+  const blockCalls = (route: string) =>
+    Math.max(
+      1,
+      Math.min(
+        Math.ceil(limits.concurrency / SLOTS_PER_BLOCK_SHARE),
+        Math.floor(limits.pointsPerMinute / BLOCKS_PER_WINDOW / pointsOf(route)),
+      ),
+    );
+  let grantNumber = 0;
+
+  /** A block of calls this process holds: sent from until `sendBy`, then given back with what its calls used. */
+  interface Block {
+    grant: Grant;
+    readonly sendBy: number;
+    used: number;
+    /** Of those, refused by GitHub with a rate-limit answer: no points kept for them once given back. */
+    refused: number;
+    inFlight: number;
+    /** The latest answer (or giving up, plus ABANDONED_MS) of its calls: they count a window past it. */
+    end: number;
+    returned: boolean;
   }
   interface State {
-    inFlight: number;
-    pausedUntil: number;
-    /** Calls in the window by endpoint. */
-    calls: Map<string, Call[]>;
-    /** Content-creating calls in the window, across endpoints. */
-    content: Call[];
-    waiters: (() => void)[];
-    reading: Promise<number | undefined> | undefined;
+    blocks: Block[];
+    ledger: Ledger;
     readAt: number;
+    /** Routes wanting a block at the next write, and what the ledger last had room for on each. */
+    wants: Set<string>;
+    rooms: Map<string, Room | 'unreachable'>;
+    /** Blocks given back, by grant id, with what they still count (undefined: nothing; dropped). */
+    returns: Map<string, Grant | undefined>;
+    writing: Promise<void> | undefined;
+    queued: Promise<void> | undefined;
+    returnTimer: ReturnType<typeof setTimeout> | undefined;
+    reading: Promise<void> | undefined;
+    waiters: (() => void)[];
+    routes: Set<string>;
+    pausedUntil: number;
+    pauseReading: Promise<number | undefined> | undefined;
+    pauseReadAt: number;
   }
   const states = new Map<string, State>();
   const stateOf = (credential: string): State => {
     let state = states.get(credential);
     if (state === undefined) {
       state = {
-        inFlight: 0,
-        pausedUntil: 0,
-        calls: new Map(),
-        content: [],
-        waiters: [],
-        reading: undefined,
+        blocks: [],
+        ledger: { grants: [], version: undefined },
         readAt: 0,
+        wants: new Set(),
+        rooms: new Map(),
+        returns: new Map(),
+        writing: undefined,
+        queued: undefined,
+        returnTimer: undefined,
+        reading: undefined,
+        waiters: [],
+        routes: new Set(),
+        pausedUntil: 0,
+        pauseReading: undefined,
+        pauseReadAt: 0,
       };
       states.set(credential, state);
     }
     return state;
   };
-  const windowMs = limits.windowMs;
-  /** Calls still in the window at `at`: unanswered ones, and answered ones until a window after their answer. */
-  const inWindow = (calls: Call[], at: number) =>
-    calls.filter((call) => !call.answered || call.at > at - windowMs);
-  const windowOf = (state: State, route: string, at: number) => {
-    const kept = inWindow(state.calls.get(route) ?? [], at);
-    state.calls.set(route, kept);
-    return kept;
+  const wake = (state: State) => {
+    for (const waiter of state.waiters.splice(0)) waiter();
   };
-  /** When each call leaves the window, soonest first: an unanswered one a window after now at the soonest. */
-  const leaving = (calls: Call[], at: number) =>
-    calls
-      .map((call) => ({ points: call.points, until: (call.answered ? call.at : at) + windowMs }))
-      .sort((a, b) => a.until - b.until);
-  /** Until when points (or content calls) for `route` are spent, or undefined if the call fits now. */
-  const spentUntil = (state: State, route: string, at: number): number | undefined => {
-    const calls = windowOf(state, route, at);
-    const cost = pointsOf(route);
-    let used = calls.reduce((sum, call) => sum + call.points, 0);
-    let until: number | undefined;
-    // The soonest to leave free their points first: find when enough have left for this call.
-    for (const call of leaving(calls, at)) {
-      if (used + cost <= limits.pointsPerMinute) break;
-      used -= call.points;
-      until = call.until;
-    }
-    // A call dearer than the whole window's points never fits; wait a window and say so.
-    if (cost > limits.pointsPerMinute) until = at + limits.windowMs;
-    if (limits.contentPerMinute !== undefined && cost > 1) {
-      state.content = inWindow(state.content, at);
-      if (state.content.length >= limits.contentPerMinute) {
-        const soonest = leaving(state.content, at);
-        const contentUntil = soonest[state.content.length - limits.contentPerMinute]?.until ?? at + windowMs;
-        until = Math.max(until ?? 0, contentUntil);
-      }
-    }
-    return until;
+  /** What a block held while a call of it is in flight must count: no less than a late answer would. */
+  const heldGrant = (block: Block, at: number): Grant =>
+    block.inFlight === 0
+      ? block.grant
+      : {
+          ...block.grant,
+          until: Math.max(block.grant.until, at + ABANDONED_MS + windowMs),
+          slotsUntil: Math.max(block.grant.slotsUntil, at + ABANDONED_MS),
+        };
+  /** The ledger as this process knows it: what it read, with its own blocks and give-backs as they now stand. */
+  const viewOf = (state: State, at: number): Grant[] => {
+    const held = new Map(state.blocks.map((block) => [block.grant.id, heldGrant(block, at)]));
+    const grants = state.ledger.grants
+      .filter((grant) => !state.returns.has(grant.id) && !held.has(grant.id))
+      .concat([...held.values()]);
+    for (const back of state.returns.values()) if (back !== undefined) grants.push(back);
+    return liveGrants(grants, at, skewMs);
   };
-  /** The credential's pause: this instance's, else the cluster's (one read in flight per credential). */
-  const pausedUntil = async (credential: string, state: State, cacheMs: number): Promise<number> => {
-    if (state.pausedUntil > now() || options.pauses === undefined) return state.pausedUntil;
-    if (now() - state.readAt < cacheMs) return state.pausedUntil;
+  const roomOf = (state: State, route: string, at: number, most: number) =>
+    roomFor(viewOf(state, at), route, pointsOf(route), limits, at, most, skewMs, holder, mine);
+
+  const read = async (credential: string, state: State) => {
+    state.ledger = await ledgers.read(credential);
     state.readAt = now();
-    state.reading ??= options.pauses
+  };
+  /** Reads the ledger if this process's copy is older than `readMs` (one read in flight per credential). */
+  const refresh = async (credential: string, state: State) => {
+    if (state.readAt !== 0 && now() - state.readAt < readMs) return;
+    state.reading ??= read(credential, state).finally(() => {
+      state.reading = undefined;
+    });
+    await state.reading;
+  };
+
+  /**
+   * One conditional write of the ledger: this process's give-backs, and a block for each route wanting one that
+   * has room. On a conflict (another process wrote first) it reads the ledger again and recomputes.
+   */
+  const writeLedger = async (credential: string, state: State) => {
+    const wants = [...state.wants];
+    state.wants.clear();
+    const giveUpAt = Date.now() + WRITE_MS;
+    try {
+      for (let attempt = 0; attempt < WRITE_ATTEMPTS && Date.now() < giveUpAt; attempt += 1) {
+        if (attempt > 0 || state.readAt === 0) await read(credential, state);
+        const at = now();
+        const returns = new Map(state.returns);
+        let grants = viewOf(state, at);
+        const made: Block[] = [];
+        let stale = false;
+        for (const route of wants) {
+          const room = roomFor(
+            grants,
+            route,
+            pointsOf(route),
+            limits,
+            at,
+            blockCalls(route),
+            skewMs,
+            holder,
+            mine,
+          );
+          state.rooms.set(route, room);
+          if (room.calls === 0) {
+            // A copy read a while ago may miss what others gave back since: read it before saying no.
+            stale ||= at - state.readAt >= readMs;
+            continue;
+          }
+          const sendBy = at + holdMs;
+          grantNumber += 1;
+          const grant: Grant = {
+            id: `${holder}/${grantNumber}`,
+            holder,
+            route,
+            calls: room.calls,
+            points: pointsOf(route),
+            until: sendBy + CALL_BOUND_MS + ABANDONED_MS + windowMs,
+            slotsUntil: sendBy + CALL_BOUND_MS + ABANDONED_MS,
+          };
+          grants = [...grants, grant];
+          made.push({ grant, sendBy, used: 0, refused: 0, inFlight: 0, end: 0, returned: false });
+        }
+        if (stale && attempt + 1 < WRITE_ATTEMPTS && made.length === 0) continue;
+        if (made.length === 0 && returns.size === 0) return;
+        // Blocks in flight whose written time runs short are written longer (`heldGrant`): never out of the ledger
+        // while GitHub may count their calls.
+        const written = await ledgers.write(credential, grants, state.ledger.version);
+        if (written === undefined) {
+          // Another process wrote first: read again after a short random wait, so that racing writers spread.
+          await new Promise((resolve) =>
+            setTimeout(resolve, Math.random() * CONFLICT_SPREAD_MS * Math.min(attempt + 1, 5)),
+          );
+          continue;
+        }
+        state.ledger = written;
+        state.readAt = now();
+        for (const [id, back] of returns) if (state.returns.get(id) === back) state.returns.delete(id);
+        for (const block of state.blocks) {
+          const kept = written.grants.find((grant) => grant.id === block.grant.id);
+          if (kept !== undefined) block.grant = kept;
+        }
+        state.blocks.push(...made);
+        for (const block of made) {
+          setTimeout(() => giveBack(credential, state, block), holdMs).unref?.();
+        }
+        return;
+      }
+      // Outrun by others every time: the calls wait (the give-backs go with the next write).
+      for (const route of wants) {
+        const room = state.rooms.get(route);
+        if (room === undefined || room === 'unreachable' || room.calls > 0)
+          state.rooms.set(route, 'unreachable');
+      }
+    } catch (error) {
+      options.onStoreError?.(error);
+      for (const route of wants) state.rooms.set(route, 'unreachable');
+    } finally {
+      // Give-backs not written (outrun, or the store failed) are tried again within a read's time, whether or not
+      // this process calls again: until then the ledger counts them longer, never shorter.
+      if (state.returns.size > 0) returnSoon(credential, state);
+      wake(state);
+    }
+  };
+  /** A write of the ledger that begins after this call: one in flight per credential, the next one queued. */
+  const flush = (credential: string, state: State): Promise<void> => {
+    if (state.queued !== undefined) return state.queued;
+    const run: Promise<void> = (state.writing ?? Promise.resolve())
+      .then(() => {
+        state.queued = undefined;
+        state.writing = run;
+        return writeLedger(credential, state);
+      })
+      .finally(() => {
+        if (state.writing === run) state.writing = undefined;
+      });
+    state.queued = run;
+    return run;
+  };
+  /** Gives a block back once it is used up or its time to send is over, and none of its calls is in flight. */
+  const giveBack = (credential: string, state: State, block: Block) => {
+    if (block.returned || block.inFlight > 0) return;
+    if (block.used < block.grant.calls && now() < block.sendBy) return;
+    block.returned = true;
+    state.blocks = state.blocks.filter((other) => other !== block);
+    state.returns.set(
+      block.grant.id,
+      block.used - block.refused === 0
+        ? undefined
+        : {
+            ...block.grant,
+            calls: block.used - block.refused,
+            until: block.end + windowMs,
+            slotsUntil: block.end,
+          },
+    );
+    // Written with the next block taken, or within a read's time: others learn of it no later than they read.
+    returnSoon(credential, state);
+  };
+  const returnSoon = (credential: string, state: State) => {
+    state.returnTimer ??= setTimeout(() => {
+      state.returnTimer = undefined;
+      void flush(credential, state);
+    }, readMs);
+    state.returnTimer.unref?.();
+  };
+  const giveBackDue = (credential: string, state: State) => {
+    for (const block of state.blocks) giveBack(credential, state, block);
+  };
+
+  /** The credential's pause: this process's, else the cluster's (one read in flight per credential). */
+  const pausedUntil = async (credential: string, state: State): Promise<number> => {
+    if (state.pausedUntil > now() || options.pauses === undefined) return state.pausedUntil;
+    if (now() - state.pauseReadAt < readMs) return state.pausedUntil;
+    state.pauseReadAt = now();
+    state.pauseReading ??= options.pauses
       .read(credential)
       .catch((error: unknown) => {
         options.onStoreError?.(error);
         return undefined;
       })
       .finally(() => {
-        state.reading = undefined;
+        state.pauseReading = undefined;
       });
-    const written = await state.reading;
+    const written = await state.pauseReading;
     if (written !== undefined && written > state.pausedUntil) state.pausedUntil = written;
     return state.pausedUntil;
   };
-  const pauseReadMs = options.pauseReadMs ?? limits.windowMs / 60;
   let lastRefusal = 0;
   const refused = <T>(error: T): T => {
     lastRefusal = now();
@@ -221,76 +443,113 @@ export function createCredentialBudget(
     );
   const spentError = (route: string, until: number) =>
     new GitHubLimitError(
-      `this instance's GitHub budget for ${route} is spent for ${Math.ceil((until - now()) / 1000)} s`,
+      `the GitHub budget for ${route} is spent for ${Math.ceil((until - now()) / 1000)} s`,
       until,
       undefined,
+    );
+  const unreachableError = () =>
+    new GitHubLimitError(
+      "GitHub's budget, shared in the cluster, could not be read or written: the call waits rather than risk GitHub's limits",
+      now() + readMs,
+      undefined,
+    );
+  /** A block of `route` this process holds with a call left to send. */
+  const openBlock = (state: State, route: string) =>
+    state.blocks.find(
+      (block) => block.grant.route === route && block.used < block.grant.calls && now() < block.sendBy,
     );
 
   return {
     limits,
     async acquire(credential, route, deadline) {
       const state = stateOf(credential);
+      state.routes.add(route);
       for (;;) {
-        const paused = await pausedUntil(credential, state, pauseReadMs);
+        const paused = await pausedUntil(credential, state);
         if (paused > now()) throw refused(pausedError(paused));
-        const spent = spentUntil(state, route, now());
-        if (spent !== undefined) throw refused(spentError(route, spent));
-        if (state.inFlight < limits.concurrency) {
-          // Deadlines are wall-clock times (`deadlineIn`), whatever clock counts the window.
-          if (deadline.at - Date.now() < MIN_CALL_MS) {
-            throw refused(
-              new GitHubLimitError(
-                `too little time is left to call GitHub and get its answer (${MIN_CALL_MS} ms needed)`,
-                now(),
-                undefined,
-              ),
-            );
-          }
-          break;
-        }
-        const waitMs = deadline.at - CALL_MARGIN_MS - Date.now();
-        if (waitMs <= 0) {
+        // Deadlines are wall-clock times (`deadlineIn`), whatever clock counts the window.
+        if (deadline.at - Date.now() < MIN_CALL_MS) {
           throw refused(
             new GitHubLimitError(
-              `this instance already has ${limits.concurrency} GitHub calls in flight for the credential`,
+              `too little time is left to call GitHub and get its answer (${MIN_CALL_MS} ms needed)`,
+              now(),
+              undefined,
+            ),
+          );
+        }
+        giveBackDue(credential, state);
+        const block = openBlock(state, route);
+        if (block !== undefined) {
+          block.used += 1;
+          block.inFlight += 1;
+          let done = false;
+          return (answered = true) => {
+            if (done) return;
+            done = true;
+            // GitHub received the call before it answered: counted from here for a whole window, it is counted
+            // no shorter than GitHub counts it. One given up may still be on its way.
+            block.end = Math.max(block.end, now() + (answered ? 0 : ABANDONED_MS));
+            if (answered === 'refused') block.refused += 1;
+            block.inFlight -= 1;
+            giveBack(credential, state, block);
+            wake(state);
+          };
+        }
+        // What a fresh read said is spent stays spent until it frees: no write to learn it again.
+        const known = state.rooms.get(route);
+        if (
+          known !== undefined &&
+          known !== 'unreachable' &&
+          known.full !== undefined &&
+          known.full !== 'slots' &&
+          known.until > now() &&
+          now() - state.readAt < readMs
+        ) {
+          throw refused(spentError(route, known.until));
+        }
+        state.wants.add(route);
+        await flush(credential, state);
+        if (openBlock(state, route) !== undefined) continue;
+        const room = state.rooms.get(route);
+        if (room === 'unreachable') throw refused(unreachableError());
+        if (room === undefined || room.full === undefined) continue;
+        if (room.full !== 'slots') throw refused(spentError(route, room.until));
+        // Every slot is in flight: wait for one of ours to come back, or look again in a while.
+        const waitMs = Math.min(deadline.at - CALL_MARGIN_MS - Date.now(), readMs, room.until - now());
+        if (deadline.at - CALL_MARGIN_MS - Date.now() <= 0) {
+          throw refused(
+            new GitHubLimitError(
+              `${limits.concurrency} GitHub calls of the credential are already in flight`,
               now() + 1000,
               undefined,
             ),
           );
         }
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            state.waiters = state.waiters.filter((waiter) => waiter !== wake);
-            resolve();
-          }, waitMs);
-          const wake = () => {
+          const timer = setTimeout(resolve, Math.max(10, waitMs));
+          state.waiters.push(() => {
             clearTimeout(timer);
             resolve();
-          };
-          state.waiters.push(wake);
+          });
         });
       }
-      const call: Call = { at: now(), points: pointsOf(route), answered: false };
-      state.inFlight += 1;
-      windowOf(state, route, call.at).push(call);
-      if (limits.contentPerMinute !== undefined && call.points > 1) state.content.push(call);
-      return (answered = true) => {
-        if (call.answered) return;
-        // GitHub received the call before it answered: counted from here for a whole window, it is counted no
-        // shorter than GitHub counts it. One given up may still be on its way.
-        call.answered = true;
-        call.at = Math.max(call.at, now() + (answered ? 0 : ABANDONED_MS));
-        state.inFlight -= 1;
-        state.waiters.shift()?.();
-      };
     },
     async blocked(credential, routes) {
       const state = stateOf(credential);
-      const paused = await pausedUntil(credential, state, pauseReadMs);
+      const paused = await pausedUntil(credential, state);
       if (paused > now()) return refused(pausedError(paused));
+      giveBackDue(credential, state);
       for (const route of routes) {
-        const spent = spentUntil(state, route, now());
-        if (spent !== undefined) return refused(spentError(route, spent));
+        state.routes.add(route);
+        if (openBlock(state, route) !== undefined) continue;
+        try {
+          await refresh(credential, state);
+        } catch (error) {
+          options.onStoreError?.(error);
+          return refused(unreachableError());
+        }
+        const room = roomOf(state, route, now(), 1);
+        if (room.full !== undefined && room.full !== 'slots') return refused(spentError(route, room.until));
       }
       return undefined;
     },
@@ -302,23 +561,24 @@ export function createCredentialBudget(
     status(credential) {
       const state = stateOf(credential);
       const at = now();
+      const grants = viewOf(state, at).filter((grant) => grant.until + skewMs > at);
+      const content = grants.filter((grant) => grant.points > 1);
       return {
         credential,
         pausedUntil: state.pausedUntil > at ? state.pausedUntil : undefined,
-        inFlight: state.inFlight,
+        inFlight: state.blocks.reduce((sum, block) => sum + block.inFlight, 0),
         concurrency: limits.concurrency,
-        endpoints: [...state.calls.keys()].map((endpoint) => ({
+        endpoints: [...state.routes].map((endpoint) => ({
           endpoint,
-          points: windowOf(state, endpoint, at).reduce((sum, call) => sum + call.points, 0),
+          points: grants
+            .filter((grant) => grant.route === endpoint)
+            .reduce((sum, grant) => sum + grant.calls * grant.points, 0),
           limit: limits.pointsPerMinute,
         })),
         content:
           limits.contentPerMinute === undefined
             ? undefined
-            : {
-                used: inWindow(state.content, at).length,
-                limit: limits.contentPerMinute,
-              },
+            : { used: content.reduce((sum, grant) => sum + grant.calls, 0), limit: limits.contentPerMinute },
       };
     },
     credentials: () => [...states.keys()],

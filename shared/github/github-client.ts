@@ -214,7 +214,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
           const release = await options.budget?.acquire(credential.label, route, deadline);
           // Whether GitHub answered: a call given up without an answer (a timeout, a dropped connection) may still
           // reach GitHub and count there, so the budget keeps counting it longer.
-          let answered = false;
+          let answered: boolean | 'refused' = false;
           try {
             const timeoutMs = Math.max(1, Math.min(requestTimeoutMs, remainingMs));
             const response = await request(route, {
@@ -239,6 +239,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
               options.budget?.limits.windowMs,
             );
             if (until === undefined) throw error;
+            // Refused, not served: the pause holds the next calls back, not a window of this one's points.
+            answered = 'refused';
             // Never asked again before GitHub allows it, here or on any other instance (the pause is shared).
             await options.budget?.pause(credential.label, until);
             const seconds = Math.ceil((until - Date.now()) / 1000);

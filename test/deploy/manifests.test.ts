@@ -17,7 +17,6 @@ import type {
 } from '@kubernetes/client-node';
 import { load, loadAll } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_GITHUB_LIMIT_INSTANCES } from '../../shared/config/github-limits.js';
 import { loadConfig } from '../../shared/config/load-config.js';
 import { SECRET_SETTINGS } from '../../shared/config/read-secret-files.js';
 
@@ -362,13 +361,8 @@ describe('the license', () => {
 });
 
 describe("GitHub's limits shared by the Knative Service's instances", () => {
-  it('divides them by max-scale: GITHUB_LIMIT_INSTANCES (set, or its default) is the max-scale', () => {
-    const service = one<{ spec: { template: { metadata: { annotations: Record<string, string> } } } }>(
-      'knative/service.yaml',
-      'Service',
-    );
-    const maxScale = Number(service.spec.template.metadata.annotations['autoscaling.knative.dev/max-scale']);
-    const set = knativeContainer.env?.find((variable) => variable.name === 'GITHUB_LIMIT_INSTANCES')?.value;
-    expect(Number(set ?? DEFAULT_GITHUB_LIMIT_INSTANCES)).toBe(maxScale);
+  it('are not split: the Service sets no GITHUB_LIMIT_INSTANCES, so one instance may use all the fleet has free', () => {
+    const set = knativeContainer.env?.find((variable) => variable.name === 'GITHUB_LIMIT_INSTANCES');
+    expect(set).toBeUndefined();
   });
 });
