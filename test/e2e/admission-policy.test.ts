@@ -303,6 +303,8 @@ describe('the admission policy, with the function’s credentials', () => {
     ensureNamespace('kar-no-params');
     const job = runnerJob('standard');
     (job.metadata as { namespace: string }).namespace = 'kar-no-params';
+    // Made anew: a control plane kept between runs (KEEP_CONTROL_PLANE=1) still has the last run's.
+    kubectlStatus(['delete', 'rolebinding', 'kar-no-params', '-n', 'kar-no-params', '--ignore-not-found']);
     kubectl([
       'create',
       'rolebinding',
