@@ -4,6 +4,7 @@
  * builder's replacement Job and Secret are admitted and other names refused; the real function process makes a
  * replacement on each path that makes one (a runner taken by another job, a runner that never came up, a runner
  * whose pod failed), so a rule that disagrees with the lifecycle fails here; and `doctor` judges a replacement too.
+ * Longer than 250 lines on purpose: the three share one install of the policy, which binds cluster-wide.
  */
 import { readFileSync } from 'node:fs';
 import type { V1Job } from '@kubernetes/client-node';
