@@ -114,10 +114,15 @@ beforeAll(async () => {
   );
 }, 120_000);
 
-afterAll(() => {
-  // Other suites create Jobs with this ServiceAccount in other namespaces, without parameters there.
+afterAll(async () => {
+  // Other suites create Jobs with this ServiceAccount in other namespaces, without parameters there: they run once
+  // the API server no longer judges by the policy.
   kubectlStatus(['delete', '-f', `${knative}admission-policy.yaml`, '--wait=false']);
-});
+  const unfit = tampered((spec) => {
+    spec.hostNetwork = true;
+  });
+  await waitFor('the policy to be gone', () => (createAsFunction(unfit).admitted ? true : undefined), 60_000);
+}, 120_000);
 
 describe('the admission policy, with the function’s credentials', () => {
   it('type-checks against the Job and Secret schemas (no expression warnings)', () => {
@@ -298,6 +303,8 @@ describe('the admission policy, with the function’s credentials', () => {
     ensureNamespace('kar-no-params');
     const job = runnerJob('standard');
     (job.metadata as { namespace: string }).namespace = 'kar-no-params';
+    // Made anew: a control plane kept between runs (KEEP_CONTROL_PLANE=1) still has the last run's.
+    kubectlStatus(['delete', 'rolebinding', 'kar-no-params', '-n', 'kar-no-params', '--ignore-not-found']);
     kubectl([
       'create',
       'rolebinding',

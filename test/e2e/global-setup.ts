@@ -31,14 +31,61 @@ export async function startCluster(): Promise<{ kubeconfig: string; kubectl: str
   const k8sVersion = /^K8S_VERSION=(\S+)/m.exec(readFileSync(versions, 'utf8'))?.[1];
   const cache =
     process.env.CONTROL_PLANE_CACHE ?? fileURLToPath(new URL('../../.cache/control-plane', import.meta.url));
+  const kubeconfig = started.stdout.trim();
+  const kubectl = `${cache}/bin/kubectl-${k8sVersion}`;
+  keepParamInformer(kubectl, kubeconfig);
   return {
-    kubeconfig: started.stdout.trim(),
-    kubectl: `${cache}/bin/kubectl-${k8sVersion}`,
+    kubeconfig,
+    kubectl,
     stop: () => {
       if (process.env.KEEP_CONTROL_PLANE === '1') return;
       spawnSync('bash', [script, 'stop'], { stdio: 'inherit' });
     },
   };
+}
+
+/**
+ * A policy binding that names the ConfigMap parameter kind and applies to nothing, kept for the cluster's life.
+ * kube-apiserver (1.34 to 1.36) stops the informer of a built-in parameter kind for good once no binding names it;
+ * a policy installed after that finds no parameters (every request denied, `no params found`) or stale ones, until
+ * the API server restarts (kubernetes/kubernetes#130887, #133827). The suites install and remove the shipped
+ * policy in turn; this keeps each install judged by the parameters it applies.
+ */
+function keepParamInformer(kubectl: string, kubeconfig: string): void {
+  const manifest = [
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicy',
+      metadata: { name: 'kar-e2e-keep-param-informer' },
+      spec: {
+        failurePolicy: 'Ignore',
+        paramKind: { apiVersion: 'v1', kind: 'ConfigMap' },
+        matchConstraints: {
+          resourceRules: [
+            { apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['configmaps'] },
+          ],
+        },
+        validations: [{ expression: 'true' }],
+      },
+    },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingAdmissionPolicyBinding',
+      metadata: { name: 'kar-e2e-keep-param-informer' },
+      spec: {
+        policyName: 'kar-e2e-keep-param-informer',
+        validationActions: ['Deny'],
+        paramRef: { name: 'kar-e2e-none', parameterNotFoundAction: 'Allow' },
+        // No namespace carries this label: the binding applies to nothing.
+        matchResources: { namespaceSelector: { matchLabels: { 'kar-e2e/never': 'true' } } },
+      },
+    },
+  ];
+  const applied = spawnSync(kubectl, ['--kubeconfig', kubeconfig, 'apply', '-f', '-'], {
+    input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: manifest }),
+    encoding: 'utf8',
+  });
+  if (applied.status !== 0) throw new Error(`could not apply the param-informer binding: ${applied.stderr}`);
 }
 
 /**

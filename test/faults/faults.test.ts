@@ -18,10 +18,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../shared/config/load-config.js';
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
 import { completedPayload, inProgressPayload, queuedPayload } from '../../stand-ins/payloads.js';
 import { type ServerProcess, startServerProcess } from '../../stand-ins/server-process.js';
+import { installShippedPolicy, removeShippedPolicy, shippedRbac } from '../e2e/support/shipped-policy.js';
 import { startApiProxy } from './api-proxy.js';
 import { seededRandom } from './seeded-random.js';
 
@@ -36,6 +38,9 @@ const RECONCILE_TOKEN = 'faults-reconcile-token';
 const HOOK_ID = 292430182;
 /** Jobs given runners made for other jobs (a gpu job's runner taking a small job), each with its in_progress delivery. */
 const STOLEN = Number(process.env.FAULTS_STOLEN ?? 6);
+
+/** What decides the shape of the function's Jobs, for the admission policy's parameters. */
+const FUNCTION_ENV = { RUNNER_MODE: 'standard' };
 
 let github: GitHubStandIn;
 type KubeObject = {
@@ -90,7 +95,13 @@ async function startBackend(): Promise<Backend> {
       maxBuffer: 256 * 1024 * 1024,
     });
   kubectl('create', 'namespace', namespace);
-  const proxy = await startApiProxy(real);
+  // The install's own rules: the function acts as its ServiceAccount with knative/rbac.yaml's Role (here in the
+  // run's namespace), under knative/admission-policy.yaml and the parameters generated for this configuration, so
+  // a Job or Secret the lifecycle makes (a replacement, say) that they refuse fails the run.
+  const functionKubeconfig = shippedRbac(namespace);
+  const policyConfig = loadConfig({ WEBHOOK_SECRET, GITHUB_TOKEN, ...FUNCTION_ENV, NAMESPACE: namespace });
+  await installShippedPolicy(policyConfig, functionKubeconfig);
+  const proxy = await startApiProxy(functionKubeconfig);
   const list = (kind: string) =>
     new Map(
       (JSON.parse(kubectl('get', kind, '-n', namespace, '-o', 'json')) as { items: KubeObject[] }).items.map(
@@ -105,6 +116,7 @@ async function startBackend(): Promise<Backend> {
     view: async () => ({ jobs: list('jobs'), secrets: list('secrets'), leases: list('leases') }),
     close: async () => {
       await proxy.close();
+      await removeShippedPolicy(policyConfig, functionKubeconfig);
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -129,7 +141,7 @@ async function startFunction(kubeconfig: string, namespace: string): Promise<Ser
     GITHUB_API_URL: github.url,
     KUBECONFIG: kubeconfig,
     NAMESPACE: namespace,
-    RUNNER_MODE: 'standard',
+    ...FUNCTION_ENV,
     CLAIM_TTL_SECONDS: '2',
     MAX_RUNNERS: String(MAX_RUNNERS),
     // The stand-in runs no runners, so the registration of a Job whose pod finished stays; with a TTL shorter than
