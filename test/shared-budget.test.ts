@@ -173,3 +173,17 @@ describe("one credential's budget shared by several processes through a ledger",
     expect(await drain(capped)).toBe(6);
   });
 });
+
+describe('a process that stops', () => {
+  it('gives back at once what it took and did not use, so the next process has it', async () => {
+    const time = clock();
+    const ledgers = createMemoryLedgers();
+    const limits = { ...LIMITS, pointsPerMinute: 900 };
+    const one = createCredentialBudget(limits, { ledgers, now: time.now });
+    const two = createCredentialBudget(limits, { ledgers, now: time.now });
+    // One registration takes a block of ten; the other nine would stay counted until the block expires.
+    (await one.acquire('pat:a', JIT, deadlineIn(8000)))();
+    await one.release();
+    expect(await drain(two)).toBe(179);
+  });
+});

@@ -65,8 +65,16 @@ async function reconcileAndExit(): Promise<void> {
     taskLog.error({ err: error }, 'reconcile task failed');
     code = 1;
   }
-  await (deps.metricsPush?.flush() ?? Promise.resolve());
+  await stopped();
   process.exit(code);
+}
+
+/**
+ * What a stopping process owes the others: the GitHub calls it took and did not use, given back (else they stay
+ * counted for the fleet until their block expires), and its last metrics.
+ */
+async function stopped(): Promise<void> {
+  await Promise.allSettled([deps.budget?.release(), deps.metricsPush?.flush()]);
 }
 
 function serve(): void {
@@ -100,10 +108,10 @@ function serve(): void {
 
   function shutdown(signal: string): void {
     log.info({ signal }, 'shutting down');
-    // Stop accepting, let the deliveries in flight finish, push the last metrics, exit. Knative's default grace
+    // Stop accepting, let the deliveries in flight finish, give back unused GitHub calls, push the last metrics, exit. Knative's default grace
     // period is 30 s; a delivery cannot take more than GitHub's 10 s.
     server.close(() => {
-      void (deps.metricsPush?.flush() ?? Promise.resolve()).finally(() => process.exit(0));
+      void stopped().finally(() => process.exit(0));
     });
     setTimeout(() => process.exit(0), 15_000).unref();
   }
