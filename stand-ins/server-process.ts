@@ -17,7 +17,10 @@ export interface ServerProcess {
   stop(): Promise<number | null>;
 }
 
-/** A free loopback port. */
+/**
+ * A loopback port that was free a moment ago. Another process may take it before the caller binds it: only for a
+ * port that must stay closed, or one a program that cannot take port 0 listens on. The built function takes PORT=0.
+ */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -29,35 +32,23 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts the built function (`dist/start.cjs`, what `npm start` runs) and waits until `/health` answers. */
+/**
+ * Starts the built function (`dist/start.cjs`, what `npm start` runs) on a port the system chooses (PORT=0: no
+ * race with other tests for a port picked beforehand), reads the port from its `listening` line (written at every
+ * LOG_LEVEL but silent), and waits until `/health` answers.
+ */
 export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const port = await freePort();
   const child = spawn(process.execPath, [OUTFILE], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
-      PORT: String(port),
+      PORT: '0',
       HOST: '127.0.0.1',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output = captureOutput(child);
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output()}`);
-    try {
-      if ((await fetch(`${url}/health`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`server did not become healthy: ${output()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
   // Whole lines only: a line still being written (split across chunks) is not JSON yet.
   const logs = () =>
     output()
@@ -65,6 +56,27 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
       .slice(0, -1)
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const deadline = Date.now() + 15_000;
+  const waitOrFail = async (what: string) => {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output()}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`server did not ${what}: ${output()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  };
+  const listeningPort = () => logs().find((line) => line.msg === 'listening')?.port;
+  while (listeningPort() === undefined) await waitOrFail('log its listening line (LOG_LEVEL=silent hides it)');
+  const port = Number(listeningPort());
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    try {
+      if ((await fetch(`${url}/health`)).ok) break;
+    } catch {
+      // not answering yet
+    }
+    await waitOrFail('become healthy');
+  }
   return {
     url,
     process: child,
@@ -104,7 +116,7 @@ export async function runToExit(
   args: readonly string[] = [],
 ): Promise<{ code: number | null; output: string }> {
   const child = spawn(process.execPath, [OUTFILE, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', PORT: String(await freePort()), ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: '/nonexistent', PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output = captureOutput(child);

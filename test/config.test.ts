@@ -126,9 +126,16 @@ describe('loadConfig', () => {
       'NAMESPACE must be a valid Kubernetes namespace name, got "Not_A_Namespace"',
       'LABEL_MATCHERS "linux,,x64" has an empty label (check for doubled or trailing , ; +)',
       'RUNNER_GROUP_ID must be a whole number from 1 to 9007199254740991, got "0"',
-      'PORT must be a whole number from 1 to 65535, got "80a"',
+      'PORT must be a whole number from 0 to 65535, got "80a"',
       'JOB_TTL_SECONDS must be a whole number from 0 to 604800, got "-1"',
       'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "loud"',
+    ]);
+  });
+
+  it('takes PORT=0 (any free port) and refuses a port past 65535', () => {
+    expect(loadConfig({ ...minimal, PORT: '0' }).port).toBe(0);
+    expect(problemsOf({ ...minimal, PORT: '65536' })).toEqual([
+      'PORT must be a whole number from 0 to 65535, got "65536"',
     ]);
   });
 

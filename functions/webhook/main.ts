@@ -84,7 +84,10 @@ function serve(): void {
   const hostname = process.env.HOST ?? '0.0.0.0';
   const server = createAppServer(app, webhook, SERVER_OPTIONS);
   server.listen(config.port, hostname, () => {
-    log.info(
+    // Whatever LOG_LEVEL (but silent): the one line that says where the function listens (with PORT=0, the port the
+    // system chose; tests start it so) and with which configuration.
+    const startupLog = config.logLevel === 'silent' ? log : log.child({}, { level: 'info' });
+    startupLog.info(
       {
         port: (server.address() as AddressInfo).port,
         cluster: kubernetes.server.origin,

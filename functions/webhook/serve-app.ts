@@ -6,24 +6,27 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { getRequestListener } from '@hono/node-server';
-import { discardUnreadBody } from '../../shared/http/discard-unread-body.js';
+import { endAfterLinger, LINGER_LIMITS, type LingerLimits } from '../../shared/http/lingering-close.js';
 import type { WebhookRoute } from './webhook-route.js';
 
 /**
  * The function's HTTP server: a delivery (`POST /webhook` or `POST /`) goes to `webhook` straight from `node:http`,
  * every other request to the Hono app through `@hono/node-server`. The app routes the same webhook, with the same
  * answers; serving it directly spares each delivery a WHATWG Request and its Headers, a Hono context and a
- * Response, which were a tenth of the function's own CPU under a burst (docs/performance.md).
+ * Response, which were a tenth of the function's own CPU under a burst (docs/performance.md). A delivery refused
+ * before its body has all arrived is answered with `Connection: close`, and the connection closed only once the
+ * rest has been read and dropped, within `linger` (`lingering-close.ts`).
  */
 export function createAppServer(
   app: { fetch: (request: Request, env: unknown) => Response | Promise<Response> },
   webhook: WebhookRoute,
   options: ServerOptions,
+  linger: LingerLimits = LINGER_LIMITS,
 ): Server {
   const others = getRequestListener(app.fetch);
   return createServer(options, (incoming, outgoing) => {
     if (incoming.method === 'POST' && isWebhookPath(incoming.url))
-      void serveWebhook(webhook, incoming, outgoing);
+      void serveWebhook(webhook, incoming, outgoing, linger);
     else void others(incoming, outgoing);
   });
 }
@@ -36,8 +39,12 @@ function isWebhookPath(url: string | undefined): boolean {
   return path === '/webhook' || path === '/';
 }
 
-async function serveWebhook(webhook: WebhookRoute, incoming: IncomingMessage, outgoing: ServerResponse) {
-  outgoing.once('close', () => discardUnreadBody(incoming));
+async function serveWebhook(
+  webhook: WebhookRoute,
+  incoming: IncomingMessage,
+  outgoing: ServerResponse,
+  linger: LingerLimits,
+) {
   let status: number;
   let text: string | undefined;
   try {
@@ -50,15 +57,24 @@ async function serveWebhook(webhook: WebhookRoute, incoming: IncomingMessage, ou
     status = 500;
   }
   if (outgoing.headersSent || outgoing.destroyed) return;
-  if (text === undefined) {
-    outgoing.writeHead(status).end();
+  // A body that has all arrived (every delivery answered after reading it, and a small refused one) leaves the
+  // connection open for the next request; Node drops what was not read.
+  if (incoming.complete) {
+    if (text === undefined) outgoing.writeHead(status).end();
+    else outgoing.writeHead(status, jsonHeaders(text)).end(text);
     return;
   }
   outgoing.writeHead(status, {
-    'Content-Type': 'application/json',
-    'Content-Length': Buffer.byteLength(text),
+    ...(text === undefined ? { 'Content-Length': 0 } : jsonHeaders(text)),
+    Connection: 'close',
   });
-  outgoing.end(text);
+  if (text === undefined) outgoing.flushHeaders();
+  else outgoing.write(text);
+  endAfterLinger(incoming, outgoing, linger);
+}
+
+function jsonHeaders(text: string) {
+  return { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) };
 }
 
 /** A header as WHATWG `Headers.get` gives it: repeated values joined with a comma. */

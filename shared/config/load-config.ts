@@ -55,6 +55,7 @@ export interface Config {
   readonly profiles: readonly RunnerProfile[];
   /** Most runners started at once across all profiles; unset: no cap. */
   readonly maxRunners: number | undefined;
+  /** The HTTP port (PORT); 0: any free port, the one taken is in the `listening` log line. */
   readonly port: number;
   /** Seconds a finished runner Job is kept before Kubernetes' TTL controller deletes it. */
   readonly jobTtlSeconds: number;
@@ -189,7 +190,7 @@ export function loadConfig(env: Env): Config {
     labelMatchers,
     profiles,
     maxRunners: text('MAX_RUNNERS') === undefined ? undefined : integer('MAX_RUNNERS', 0, 1, 100_000),
-    port: integer('PORT', 8080, 1, 65535),
+    port: integer('PORT', 8080, 0, 65535),
     jobTtlSeconds: integer('JOB_TTL_SECONDS', 300, 0, 7 * 24 * 3600),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
     reconcileToken: text('RECONCILE_TOKEN'),

@@ -34,7 +34,8 @@ const SIGNATURE = /^sha256=([0-9a-f]{64})$/;
  * wire, never buffering more than `maxBytes` of anything unauthenticated:
  *
  * 1. A missing or malformed signature header is refused (401) before a byte is read, and a Content-Length over
- *    the cap (413) likewise; the server discards the unread body and closes the connection.
+ *    the cap (413) likewise; the server answers with `Connection: close`, then reads and drops the rest within
+ *    bounds before it closes (`shared/http/lingering-close.ts`), so that the sender reads the answer.
  * 2. The body is read up to the cap (a chunked body is counted as it streams and refused at the cap).
  * 3. It is decoded strictly (`fatal`, `ignoreBOM`), so the text is exactly the bytes GitHub signed: a body that is
  *    not UTF-8 is refused, and a BOM stays in the text (and fails JSON.parse) instead of being dropped silently.

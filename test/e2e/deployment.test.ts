@@ -16,7 +16,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OUTFILE } from '../../scripts/dist-paths.js';
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
-import { freePort } from '../../stand-ins/server-process.js';
 import { ensureNamespace, kubectl, kubectlStatus, waitFor } from './support/cluster.js';
 
 const overlay = fileURLToPath(new URL('../../deployment', import.meta.url));
@@ -82,7 +81,6 @@ beforeAll(async () => {
   const server = new URL(cluster.server);
 
   github = await startGitHubStandIn({ token: SECRET['github-token'] as string });
-  const port = await freePort();
   const container = deployment.spec?.template.spec?.containers[0] as V1Container;
   const mountFiles = [
     'mount -t tmpfs tmpfs /run',
@@ -101,9 +99,9 @@ beforeAll(async () => {
         KUBERNETES_SERVICE_HOST: server.hostname,
         KUBERNETES_SERVICE_PORT: server.port,
         ...containerEnv(container),
-        // Only these differ from the pod: the GitHub stand-in, and a free loopback port.
+        // Only these differ from the pod: the GitHub stand-in, and a loopback port the system chooses.
         GITHUB_API_URL: github.url,
-        PORT: String(port),
+        PORT: '0',
         HOST: '127.0.0.1',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -115,15 +113,16 @@ beforeAll(async () => {
   child.stderr?.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
-  url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    'the function to answer /health',
+  const port = await waitFor(
+    'the function to listen',
     () => {
       if (child?.exitCode !== null) throw new Error(`the function exited: ${output}`);
-      return /"msg":"listening"/.test(output) ? true : undefined;
+      const line = output.split('\n').find((text) => text.includes('"msg":"listening"'));
+      return line === undefined ? undefined : (JSON.parse(line) as { port: number }).port;
     },
     30_000,
   );
+  url = `http://127.0.0.1:${port}`;
 }, 120_000);
 
 afterAll(async () => {

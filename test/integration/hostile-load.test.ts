@@ -32,7 +32,8 @@ function memoryOf(pid: number): { rss: number; peak: number } {
 
 /**
  * Sends a 25 MB body the way an attacker would, as fast as the server takes it, from one reused 64 KiB buffer
- * (the client holds no 25 MB); resolves with the status, or 0 when the connection closed before the answer was read.
+ * (the client holds no 25 MB), and stops once it has read the answer; resolves with the status, or 0 when the
+ * connection closed before the answer was read.
  */
 function send(url: string, headers: Record<string, string>, chunked: boolean): Promise<number> {
   const chunk = Buffer.alloc(64 * 1024, 0x20);
@@ -113,13 +114,9 @@ describe('unauthenticated 25 MB bodies (#19 item 1)', () => {
       report.push(
         `${what}: ${Date.now() - started} ms, RSS ${(after.rss / 2 ** 20).toFixed(0)} MiB, peak ${(after.peak / 2 ** 20).toFixed(0)} MiB`,
       );
-      // Each was answered, or its connection closed by the server while the client was still sending (an early
-      // answer races the rest of the upload: the client's write fails with EPIPE before it reads the answer).
-      expect(
-        statuses.filter((status) => status !== expected && status !== 0),
-        what,
-      ).toEqual([]);
-      expect(statuses.filter((status) => status === expected).length, what).toBeGreaterThan(0);
+      // Every sender read its answer: the server drains a refused body before it closes the connection
+      // (lingering-close.ts) instead of resetting it under a sender that is still writing.
+      expect(statuses, what).toEqual(Array.from({ length: PARALLEL }, () => expected));
     }
     const peak = memoryOf(pid).peak;
     process.stdout.write(

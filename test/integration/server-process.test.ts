@@ -1,15 +1,10 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
 import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
-import {
-  freePort,
-  runToExit,
-  type ServerProcess,
-  startServerProcess,
-} from '../../stand-ins/server-process.js';
+import { runToExit, type ServerProcess, startServerProcess } from '../../stand-ins/server-process.js';
 import { tempDir } from '../support/temp-dir.js';
 
 const WEBHOOK_SECRET = 'integration-webhook-secret-5e1f';
@@ -189,8 +184,8 @@ describe('start-up configuration errors', () => {
   it('says in one line that the port is taken, and exits non-zero', async () => {
     const kubernetes = await startKubernetesStandIn();
     const taken = createServer();
-    const port = await freePort();
-    await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const { port } = taken.address() as AddressInfo;
     try {
       const { code, output } = await runToExit({
         WEBHOOK_SECRET,
@@ -227,6 +222,29 @@ describe('the start-up choices the built function makes', () => {
       await server.logged('listening');
       const listening = server.logs().find((line) => line.msg === 'listening');
       expect(listening?.config).toMatchObject({ namespace: 'team-runners' });
+    } finally {
+      await server.stop();
+      await kubernetes.close();
+    }
+  });
+
+  it('with PORT=0 listens on a port the system chose, named in its listening line even at LOG_LEVEL=warn', async () => {
+    const kubernetes = await startKubernetesStandIn();
+    const server = await startServerProcess({
+      WEBHOOK_SECRET,
+      GITHUB_TOKEN,
+      KUBECONFIG: kubernetes.writeKubeconfig(tempDir('int')),
+      PORT: '0',
+      LOG_LEVEL: 'warn',
+    });
+    try {
+      const listening = server.logs().filter((line) => line.msg === 'listening');
+      expect(listening).toHaveLength(1);
+      expect(listening[0]?.port).toBeGreaterThan(0);
+      expect(server.url).toBe(`http://127.0.0.1:${String(listening[0]?.port)}`);
+      expect((await fetch(`${server.url}/health`)).status).toBe(200);
+      // Nothing else under warn: the line is the one exception.
+      expect(server.logs().filter((line) => line.level === 'info')).toEqual(listening);
     } finally {
       await server.stop();
       await kubernetes.close();

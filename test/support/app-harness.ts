@@ -5,6 +5,7 @@ import { createDeps, type Deps } from '../../functions/webhook/create-deps.js';
 import { createAppServer } from '../../functions/webhook/serve-app.js';
 import { createWebhookRoute, type WebhookRoute } from '../../functions/webhook/webhook-route.js';
 import { type Config, loadConfig } from '../../shared/config/load-config.js';
+import type { LingerLimits } from '../../shared/http/lingering-close.js';
 import { kubeconfigConnection } from '../../shared/kubernetes/kubeconfig-connection.js';
 import { createLogger } from '../../shared/log/create-logger.js';
 import type { Metrics } from '../../shared/metrics/create-metrics.js';
@@ -126,9 +127,15 @@ export async function deliverSigned(h: AppHarness, payload: unknown) {
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-/** Serves the app on a loopback port as production does (`createAppServer`); its URL, and how to stop serving. */
-export async function serveApp(h: AppHarness): Promise<{ url: string; close: () => void }> {
-  const server = createAppServer(h.app, h.webhook, {});
+/**
+ * Serves the app on a loopback port as production does (`createAppServer`, with its lingering close's limits unless
+ * given); its URL, and how to stop serving.
+ */
+export async function serveApp(
+  h: AppHarness,
+  linger?: LingerLimits,
+): Promise<{ url: string; close: () => void }> {
+  const server = createAppServer(h.app, h.webhook, {}, linger);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, close: () => server.close() };
