@@ -101,6 +101,19 @@ describe('reconcile and the exit code of a runner', () => {
     );
   });
 
+  it('7 from an image its profile no longer runs (a newer one was pinned since): replaced, so its job gets a runner', async () => {
+    await started();
+    const container = h.kubernetes.jobs.get(JOB)?.spec?.template as {
+      spec: { containers: { image: string }[] };
+    };
+    const current = container.spec.containers[0]?.image;
+    (container.spec.containers[0] as { image: string }).image = 'ghcr.io/actions/actions-runner:2.330.0';
+    h.kubernetes.failJob(JOB, 7);
+    expect(await reconcile()).toMatchObject({ outdated: 0, died: 1, replaced: 1 });
+    const replacement = h.kubernetes.jobs.get(`${JOB}-2`)?.spec?.template as typeof container;
+    expect(replacement.spec.containers[0]?.image).toBe(current);
+  });
+
   it('another failure (killed, OOM: 137) is a runner that died: replaced', async () => {
     await started();
     h.kubernetes.failJob(JOB, 137);

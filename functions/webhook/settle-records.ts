@@ -1,4 +1,5 @@
 import type { Logger } from '../../shared/log/create-logger.js';
+import { profileForRecord } from '../../shared/profiles/runner-profile.js';
 import { generationOf, newClaim } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
@@ -107,8 +108,13 @@ export async function settleRecords(
       record.ready === 0 &&
       now() - (record.startedAt ?? record.createdAt) > startTimeoutMs;
     // A runner GitHub refused for its version is not one that crashed: a replacement of the same image would be
-    // refused too, in a loop. Noted once; the TTL controller deletes it.
-    if (record.state === 'finished' && record.outdated) {
+    // refused too, in a loop. Noted once; the TTL controller deletes it. Once its profile runs another image (the
+    // operator pinned a newer one), it is replaced as a runner that died, so that its job still gets a runner.
+    const refused =
+      record.state === 'finished' &&
+      record.outdated &&
+      profileForRecord(deps.config.profiles, record.jobLabels).image === record.runnerImage;
+    if (refused) {
       if (record.outdatedNoted || !spend()) continue;
       try {
         await noteOutdated(deps, record, log, deadline);
