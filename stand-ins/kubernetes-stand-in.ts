@@ -7,6 +7,7 @@
  * Longer than 250 lines on purpose: one object store serves every resource, as the API server does.
  */
 import { randomUUID } from 'node:crypto';
+import type { V1PodFailurePolicy } from '@kubernetes/client-node';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type JsonRequest, type JsonResponse, startJsonServer } from './http-server.js';
@@ -68,8 +69,12 @@ export interface KubernetesStandIn {
   setNodes(nodes: readonly { name: string; labels: Record<string, string> }[] | undefined): void;
   /** Marks a Job as the Job controller does when its pod succeeded. */
   completeJob(name: string): void;
-  /** Marks a Job as the Job controller does when its only pod failed (`backoffLimit: 0`). */
-  failJob(name: string): void;
+  /**
+   * Marks a Job as the Job controller does when its only pod failed (`backoffLimit: 0`): `exitCode`, when given, is
+   * the runner container's, matched against the Job's pod failure policy as the controller does (a FailJob rule of
+   * that container and code fails it with reason `PodFailurePolicy`; otherwise `BackoffLimitExceeded`).
+   */
+  failJob(name: string, exitCode?: number): void;
   /** Sets how many pods of a Job are ready, as the Job controller would once its runner pod came up. */
   setReady(name: string, ready: number): void;
   /** Writes a kubeconfig for this server into `dir` and returns its path. */
@@ -409,14 +414,15 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
       job.status = { succeeded: 1, conditions: [{ type: 'Complete', status: 'True' }] };
       job.metadata.resourceVersion = String(++resourceVersion);
     },
-    failJob(name) {
+    failJob(name, exitCode) {
       const job = stores.jobs.get(name);
       if (job === undefined) throw new Error(`no job ${name}`);
+      const condition = failedCondition(job, `${name}-x7k2p`, exitCode);
       job.status = {
         failed: 1,
         conditions: [
-          { type: 'FailureTarget', status: 'True', reason: 'BackoffLimitExceeded' },
-          { type: 'Failed', status: 'True', reason: 'BackoffLimitExceeded' },
+          { type: 'FailureTarget', status: 'True', ...condition },
+          { type: 'Failed', status: 'True', ...condition },
         ],
       };
       job.metadata.resourceVersion = String(++resourceVersion);
@@ -439,4 +445,31 @@ export async function startKubernetesStandIn(): Promise<KubernetesStandIn> {
     },
     close: server.close,
   };
+}
+
+/**
+ * The reason and message of a failed Job's conditions, as kube-controller-manager's Job controller writes them
+ * (pkg/controller/job/pod_failure_policy.go): the first rule of the pod failure policy whose container and exit
+ * codes match, if its action is FailJob; else the backoff limit.
+ */
+function failedCondition(
+  job: KubeObject,
+  pod: string,
+  exitCode: number | undefined,
+): { reason: string; message: string } {
+  const container = 'runner';
+  const rules = ((job.spec?.podFailurePolicy as V1PodFailurePolicy | undefined)?.rules ?? []).slice();
+  const index = rules.findIndex((rule) => {
+    const on = rule.onExitCodes;
+    if (on === undefined || exitCode === undefined) return false;
+    if (on.containerName !== undefined && on.containerName !== container) return false;
+    return on.operator === 'In' ? on.values.includes(exitCode) : !on.values.includes(exitCode);
+  });
+  if (index >= 0 && rules[index]?.action === 'FailJob') {
+    return {
+      reason: 'PodFailurePolicy',
+      message: `Container ${container} for pod ${job.metadata.namespace ?? 'default'}/${pod} failed with exit code ${exitCode} matching FailJob rule at index ${index}`,
+    };
+  }
+  return { reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
 }

@@ -1,8 +1,10 @@
 import type { Logger } from '../../shared/log/create-logger.js';
+import { profileForRecord } from '../../shared/profiles/runner-profile.js';
 import { generationOf, newClaim } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
+import { noteOutdated } from './note-outdated.js';
 import { removeRunner } from './remove-runner.js';
 import { replaceRunner } from './replace-runner.js';
 import { startIfQueued } from './start-if-queued.js';
@@ -24,6 +26,8 @@ export interface SettleReport {
   timedOut: number;
   /** Runners whose pod failed (the Job's Failed condition) with their registration unused, removed. */
   died: number;
+  /** Runners GitHub refused for their version (exit 7), noted and counted now; never replaced. */
+  outdated: number;
   /** Jobs given a replacement runner: theirs never came up, or (reconcile) another job took it. */
   replaced: number;
   /** Records that could not be handled this time (left for the next pass). */
@@ -39,6 +43,7 @@ export function emptySettleReport(): SettleReport {
     removed: 0,
     timedOut: 0,
     died: 0,
+    outdated: 0,
     replaced: 0,
     failures: 0,
   };
@@ -102,6 +107,24 @@ export async function settleRecords(
       record.state === 'started' &&
       record.ready === 0 &&
       now() - (record.startedAt ?? record.createdAt) > startTimeoutMs;
+    // A runner GitHub refused for its version is not one that crashed: a replacement of the same image would be
+    // refused too, in a loop. Noted once; the TTL controller deletes it. Once its profile runs another image (the
+    // operator pinned a newer one), it is replaced as a runner that died, so that its job still gets a runner.
+    const refused =
+      record.state === 'finished' &&
+      record.outdated &&
+      profileForRecord(deps.config.profiles, record.jobLabels).image === record.runnerImage;
+    if (refused) {
+      if (record.outdatedNoted || !spend()) continue;
+      try {
+        await noteOutdated(deps, record, log, deadline);
+        report.outdated += 1;
+      } catch (error) {
+        report.failures += 1;
+        log.warn({ job: record.name, err: error }, 'could not note an outdated runner');
+      }
+      continue;
+    }
     // A runner whose pod failed: a runner that ran a job exits 0 whatever the job's result, so a failed Job is a
     // runner that crashed, lost its pod, or passed its deadline. Its registration can never take a job, and its job,
     // if still queued, would wait for a runner that is gone.

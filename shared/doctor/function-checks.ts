@@ -2,6 +2,7 @@ import type { Config } from '../config/load-config.js';
 import { selectProfile } from '../profiles/runner-profile.js';
 import { buildRecordJob } from '../records/build-record-job.js';
 import { type Check, fail, notRun, pass, warn } from './check.js';
+import { runnerVersionChecks } from './runner-version-checks.js';
 import { sampleLabels, sampleRecordFields } from './sample-record.js';
 
 /** The configuration as loaded: a Config, or every problem found in it. */
@@ -9,7 +10,8 @@ export type LoadedConfig = { readonly config: Config } | { readonly problems: re
 
 /**
  * The function's own checks: its configuration (every problem at once, as `npm start` reports them), and for each
- * profile (or `--labels`), what `render` would make of a job: which profile is chosen, its mode and images.
+ * profile (or `--labels`), what `render` would make of a job: which profile is chosen, its mode and images; and
+ * the runner release each profile's image runs, against GitHub's minimum.
  */
 export function functionChecks(loaded: LoadedConfig, labels?: readonly string[]): Check[] {
   const checks: Check[] = [
@@ -63,5 +65,5 @@ export function functionChecks(loaded: LoadedConfig, labels?: readonly string[])
       },
     });
   }
-  return checks;
+  return checks.concat(runnerVersionChecks(config));
 }

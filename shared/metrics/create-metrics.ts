@@ -44,6 +44,11 @@ export interface Metrics {
    * (`os`, `arch`: node label values, a handful). Counted once a job, by the delivery that recorded it.
    */
   readonly runnerJobsWaitingForNode: CounterOf<'os' | 'arch'>;
+  /**
+   * Runners GitHub refused for their version (exit 7), by runner profile (the configured profiles: a handful).
+   * Counted once a runner, by the reconcile pass that found it; such a runner is not replaced.
+   */
+  readonly runnerOutdated: CounterOf<'profile'>;
   /** `endpoint` is a route template such as `GET /repos/{owner}/{repo}/actions/jobs/{job_id}`. */
   readonly githubApiRequests: CounterOf<'endpoint' | 'status'>;
   readonly githubRateLimitRemaining: { set(labels: { credential: string }, value: number): void };
@@ -149,6 +154,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['os', 'arch'] as const,
     registers,
   });
+  const runnerOutdated = new Counter({
+    name: 'runner_outdated_total',
+    help: "Runners GitHub refused for their version (exit code 7), not replaced: pin a newer image or follow GitHub's releases",
+    labelNames: ['profile'] as const,
+    registers,
+  });
   new Gauge({
     name: 'runner_jobs_active',
     help: 'Runner Jobs (app=github-runner) that have not finished, as the Kubernetes API reports them',
@@ -214,6 +225,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     githubApiRequests,
     pushFailures,
     runnerJobsWaitingForNode,
+    runnerOutdated,
   ];
 
   let recording = false;
@@ -251,6 +263,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         runnerJobsRefused.inc({ status: labels.status, ...repository(labels.owner, labels.repo) }, value),
     },
     runnerJobsWaitingForNode: { inc: (labels, value) => runnerJobsWaitingForNode.inc(labels, value) },
+    runnerOutdated: { inc: (labels, value) => runnerOutdated.inc(labels, value) },
     githubApiRequests: { inc: (labels, value) => githubApiRequests.inc(labels, value) },
     githubRateLimitRemaining: {
       set({ credential }, value) {

@@ -16,6 +16,17 @@ import type { V1Container, V1EnvVar, V1PodSpec, V1SecurityContext } from '@kuber
  * - It writes its settings into `/home/runner` at start, so the root filesystem stays writable.
  */
 
+/** The runner's container in every mode's pod: the Job's pod failure policy names it. */
+export const RUNNER_CONTAINER = 'runner';
+
+/**
+ * The exit code of a runner whose version GitHub refuses ("Runner version vX is deprecated and cannot receive
+ * messages"), returned since runner 2.333.0 when `ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE=1`
+ * (actions/runner#4285; `run.sh` and `run-helper.sh` pass it through). Without the variable the runner exits 1,
+ * which `run-helper.sh` turns into 0: a refused runner would look like one that ran its job.
+ */
+export const VERSION_DEPRECATED_EXIT_CODE = 7;
+
 /** The Secret key holding the encoded JIT config. */
 export const JIT_SECRET_KEY = 'jitconfig';
 
@@ -63,10 +74,15 @@ export const RESTRICTED_CONTAINER: V1SecurityContext = {
 /** The runner container of the official image, started with its JIT config. */
 export function runnerContainer(input: RunnerPodInput, extra: Partial<V1Container> = {}): V1Container {
   return {
-    name: 'runner',
+    name: RUNNER_CONTAINER,
     image: input.runnerImage,
     command: [...RUNNER_COMMAND],
-    env: [jitConfigEnv(input.secretName), ...(extra.env ?? [])],
+    env: [
+      jitConfigEnv(input.secretName),
+      // Exit 7, not 0, when GitHub refuses this runner's version: the Job fails for that reason (see buildRunnerJob).
+      { name: 'ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE', value: '1' },
+      ...(extra.env ?? []),
+    ],
     securityContext: RESTRICTED_CONTAINER,
     ...withoutEnv(extra),
   };

@@ -1,6 +1,7 @@
 import type { V1Job } from '@kubernetes/client-node';
 import { jobPlatform } from '../labels/job-platform.js';
 import { buildRunnerPodSpec } from '../modes/build-runner-pod.js';
+import { RUNNER_CONTAINER, VERSION_DEPRECATED_EXIT_CODE } from '../modes/runner-pod.js';
 import type { RunnerProfile } from '../profiles/runner-profile.js';
 import {
   type Claim,
@@ -31,6 +32,8 @@ export interface RunnerJobInput extends RecordFields {
 /**
  * Builds the runner Job for one workflow job: `backoffLimit: 0` (a runner is registered for one job; a retry
  * could not use the spent JIT config), `restartPolicy: Never`, deleted by the TTL controller after it finishes.
+ * A runner refused for its version (exit 7) fails the Job by its pod failure policy, so that the Job's Failed
+ * condition says so (reason `PodFailurePolicy`; see `isOutdatedFailure`), and reconcile does not replace it.
  */
 export function buildRunnerJob(input: RunnerJobInput): V1Job {
   const { profile } = input;
@@ -63,6 +66,19 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
     spec: {
       suspend: input.suspend,
       backoffLimit: 0,
+      // Needs the pod's `restartPolicy: Never` (batch/v1 validation), which every mode's pod has.
+      podFailurePolicy: {
+        rules: [
+          {
+            action: 'FailJob',
+            onExitCodes: {
+              containerName: RUNNER_CONTAINER,
+              operator: 'In',
+              values: [VERSION_DEPRECATED_EXIT_CODE],
+            },
+          },
+        ],
+      },
       // A runner pod does not outlive GitHub's own job limit (6 hours by default).
       activeDeadlineSeconds: profile.activeDeadlineSeconds,
       ttlSecondsAfterFinished: input.ttlSecondsAfterFinished,

@@ -16,6 +16,7 @@ const APP_SELECTOR = Object.entries(RUNNER_APP_LABEL)
 
 /** A JSON Patch path segment escapes `/` as `~1`. */
 const CLAIM_PATH = `/metadata/annotations/${RECORD_ANNOTATIONS.claim.replace('/', '~1')}`;
+const OUTDATED_PATH = `/metadata/annotations/${RECORD_ANNOTATIONS.outdated.replace('/', '~1')}`;
 const STARTED_AT_PATH = `/metadata/annotations/${RECORD_ANNOTATIONS.startedAt.replace('/', '~1')}`;
 
 export type KubernetesRecordStoreOptions = NamespacedCallsOptions;
@@ -133,6 +134,16 @@ export function createKubernetesRecordStore(
       await calls.deleteUnlessMissing('failed to delete the runner Job', calls.named(jobs, name), deadline, {
         propagationPolicy: 'Background',
       });
+    },
+    async noteOutdated(name, why, deadline) {
+      await calls.unless(
+        [404],
+        calls.call(
+          'failed to note the outdated runner',
+          patchJob(name, [{ op: 'add', path: OUTDATED_PATH, value: why }]),
+          deadline,
+        ),
+      );
     },
     async listRecordsOfJob(jobId, deadline) {
       const selector = `${APP_SELECTOR},${LABEL_PREFIX}/job-id=${jobId}`;

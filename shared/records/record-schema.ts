@@ -24,6 +24,8 @@ export const RECORD_ANNOTATIONS = {
   startedAt: `${LABEL_PREFIX}/started-at`,
   /** `true` on a record made from its delivery's payload, before GitHub confirmed the job (see `unconfirmed`). */
   unconfirmed: `${LABEL_PREFIX}/unconfirmed`,
+  /** Why GitHub refused the record's runner (exit 7): written once by reconcile, which counts it then. */
+  outdated: `${LABEL_PREFIX}/outdated`,
 } as const;
 
 /** What a runner record holds about its workflow job: written on the Job, read back from it. */

@@ -43,6 +43,11 @@ export interface RecordStore {
    * error.
    */
   deleteRecord(name: string, deadline?: Deadline): Promise<void>;
+  /**
+   * Writes on a finished record why GitHub refused its runner (the `outdated` annotation), so that it is counted and
+   * logged once. A missing record is not an error.
+   */
+  noteOutdated(name: string, why: string, deadline?: Deadline): Promise<void>;
   /** The records of one job: its own, and replacements made when another job took its runner. */
   listRecordsOfJob(jobId: number, deadline?: Deadline): Promise<RunnerRecord[]>;
   /** Every record (`app=github-runner` Jobs this version can read), in every state. */

@@ -1,4 +1,5 @@
 import type { V1Job } from '@kubernetes/client-node';
+import { RUNNER_CONTAINER, VERSION_DEPRECATED_EXIT_CODE } from '../modes/runner-pod.js';
 import {
   type Claim,
   LABEL_PREFIX,
@@ -39,6 +40,14 @@ export interface RunnerRecord extends RecordFields {
   readonly claim: Claim | undefined;
   /** Made from its delivery's payload before GitHub confirmed the job (`RecordFields.unconfirmed`). */
   readonly unconfirmed: boolean;
+  /** The runner profile its pod was built from (the Job's `profile` label); undefined on records of older versions. */
+  readonly profile: string | undefined;
+  /** The image of the pod's runner container, as the Job was made. */
+  readonly runnerImage: string | undefined;
+  /** The Job failed because GitHub refused its runner's version: the runner exited 7 (`isOutdatedFailure`). */
+  readonly outdated: boolean;
+  /** Reconcile has written down (and counted) why: the `outdated` annotation. */
+  readonly outdatedNoted: boolean;
 }
 
 /** Reads a runner Job as a record; `undefined` for a Job that lacks what a record needs. */
@@ -72,6 +81,10 @@ export function toRunnerRecord(job: V1Job): RunnerRecord | undefined {
     hookId: Number.isSafeInteger(hookId) && hookId > 0 ? hookId : undefined,
     installationId: Number.isSafeInteger(installationId) && installationId > 0 ? installationId : undefined,
     unconfirmed: annotations[RECORD_ANNOTATIONS.unconfirmed] === 'true',
+    profile: job.metadata.labels?.[`${LABEL_PREFIX}/profile`],
+    runnerImage: job.spec?.template.spec?.containers.find((c) => c.name === RUNNER_CONTAINER)?.image,
+    outdated: isOutdatedFailure(job),
+    outdatedNoted: (annotations[RECORD_ANNOTATIONS.outdated] ?? '') !== '',
     state: stateOf(job),
     ready: job.status?.ready ?? 0,
     failed: (job.status?.conditions ?? []).some(
@@ -93,6 +106,29 @@ function stateOf(job: V1Job): RecordState {
     return 'removed';
   if (isFinished(job)) return 'finished';
   return job.spec?.suspend === true ? 'queued' : 'started';
+}
+
+/**
+ * The Job controller's message when the pod failure policy's FailJob rule matched a container's exit code
+ * (pkg/controller/job/pod_failure_policy.go): "Container runner for pod <ns>/<pod> failed with exit code 7
+ * matching FailJob rule at index 0". The Failed condition's reason is then `PodFailurePolicy`.
+ */
+const FAIL_JOB_MESSAGE = new RegExp(
+  `^Container ${RUNNER_CONTAINER} for pod \\S+ failed with exit code ${VERSION_DEPRECATED_EXIT_CODE} matching FailJob rule`,
+);
+
+/**
+ * True when a runner Job failed because its runner exited 7: GitHub refused the runner's version. Its Failed
+ * condition, as the Job controller writes it for the FailJob rule of `buildRunnerJob`, says so.
+ */
+export function isOutdatedFailure(job: V1Job): boolean {
+  return (job.status?.conditions ?? []).some(
+    (condition) =>
+      condition.type === 'Failed' &&
+      condition.status === 'True' &&
+      condition.reason === 'PodFailurePolicy' &&
+      FAIL_JOB_MESSAGE.test(condition.message ?? ''),
+  );
 }
 
 /** True when a Job has a Complete or Failed condition set to True. */

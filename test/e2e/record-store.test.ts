@@ -118,3 +118,18 @@ describe('delivery marks on the real API server, with the function’s own Servi
     expect(await store.readDeliveryMark(source)).toEqual({ since: '2026-12-01T11:00:00Z' });
   });
 });
+
+describe('noteOutdated on the real API server', () => {
+  it("writes why on the record as the function's ServiceAccount; a missing record is not an error", async () => {
+    const fields = fieldsOf(9_100_000_071);
+    const profile = profileForRecord(config.profiles, fields.jobLabels);
+    await store.createRecord(buildRecordJob(config, profile, fields));
+    await store.noteOutdated('runner-9100000071', 'GitHub refused the runner of this image');
+    expect(await store.getRecord('runner-9100000071')).toMatchObject({
+      outdatedNoted: true,
+      profile: 'default',
+    });
+    await store.deleteRecord('runner-9100000071');
+    await expect(store.noteOutdated('runner-9100000071', 'gone')).resolves.toBeUndefined();
+  });
+});

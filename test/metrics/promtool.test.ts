@@ -133,6 +133,27 @@ const CASES: Case[] = [
     series: { [`metrics_push_failures_total{${scraped},outcome="retried"}`]: '0 0+1x10' },
     evalTime: '5m',
   },
+  {
+    // One refused runner is enough: every later one of that image would be refused too.
+    alert: 'KubeActionsRunnerOutdated',
+    fires: true,
+    series: {
+      [`runner_outdated_total{${scraped},profile="gpu"}`]: '0 0 1x10',
+      [`runner_outdated_total{${scraped},profile="default"}`]: '0x12',
+    },
+    evalTime: '5m',
+    labels: { severity: 'critical', profile: 'gpu' },
+    annotations: {
+      summary: 'GitHub refuses the runner version of profile gpu',
+      description: annotationsOf('KubeActionsRunnerOutdated').description ?? '',
+    },
+  },
+  {
+    alert: 'KubeActionsRunnerOutdated',
+    fires: false,
+    series: { [`runner_outdated_total{${scraped},profile="default"}`]: '0x70 1 1x80' },
+    evalTime: '150m',
+  },
 ];
 
 function rulesFile(dir: string, groups: unknown): string {
@@ -204,7 +225,7 @@ describe.skipIf(skip)('promtool on the shipped alerts', () => {
   it('accepts the rules file (promtool check rules)', () => {
     const file = rulesFile(tempDir('rules'), rules.spec.groups);
     const checked = promtool(['check', 'rules', file]);
-    expect(checked.output).toContain('SUCCESS: 5 rules found');
+    expect(checked.output).toContain('SUCCESS: 6 rules found');
     expect(checked.status).toBe(0);
   });
 

@@ -87,6 +87,15 @@ describe('pushing to statsd_exporter', () => {
     expect(statsd.counter('runner_jobs_created_total', { owner: 'octo', repo: 'one' })).toBe(15);
   });
 
+  it('pushes runner_outdated_total by profile, like every counter', async () => {
+    const statsd = await receiver();
+    const { metrics, push } = instance(statsd.address);
+    metrics.runnerOutdated.inc({ profile: 'gpu' });
+    metrics.runnerOutdated.inc({ profile: 'gpu' });
+    await push.flush();
+    expect(statsd.counter('runner_outdated_total', { profile: 'gpu' })).toBe(2);
+  });
+
   it('a receiver that is down costs no delivery: schedule() returns at once, the push is retried later', async () => {
     const port = await freePort();
     const { metrics, push } = instance(`127.0.0.1:${port}`);
