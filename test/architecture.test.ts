@@ -209,7 +209,7 @@ const NOT_OURS = new Map([
   ['.github/workflows/docker-publish.yml', "actions/runner's workflow, cited for the images it publishes"],
   ['.github/workflows/hello-self-hosted.yml', 'the example workflow the reader adds to their own repository'],
   ['deployment/kube-actions-runner', 'a kubectl resource (`kubectl logs deployment/kube-actions-runner`)'],
-  ['start.cjs', "the bundle's process entry, built from functions/webhook/start.ts into dist/ (the image's /app)"],
+  ['start.cjs', "the bundle's entry, built from functions/webhook/start.ts into dist/ (the image's /app)"],
   ['dockerd-entrypoint.sh', "docker-library/docker's, cited for what the dind images run"],
   ['versions.json', "docker-library/docker's, cited for the platforms of the Docker images"],
 ]);
