@@ -58,7 +58,12 @@ const error = (status: number, message: string): JsonResponse => ({
 export function createStandInAuth(options: StandInAuthOptions) {
   const installationTokens = new Map<
     string,
-    { owner: string; installationId: number; expiresAt: number; permissions?: Readonly<Record<string, string>> }
+    {
+      owner: string;
+      installationId: number;
+      expiresAt: number;
+      permissions?: Readonly<Record<string, string>>;
+    }
   >();
   const minted: number[] = [];
 
@@ -93,7 +98,8 @@ export function createStandInAuth(options: StandInAuthOptions) {
   ): { route: string; answer: JsonResponse } | undefined {
     if (method !== 'GET' || !APP_SELF_PATHS.includes(path)) return undefined;
     const app = verifyJwt(authorization);
-    if (app === undefined) return { route: `get ${path}`, answer: error(401, 'A JSON web token could not be decoded') };
+    if (app === undefined)
+      return { route: `get ${path}`, answer: error(401, 'A JSON web token could not be decoded') };
     return { route: `get ${path}`, answer: { status: 200, body: appSelfBody(app, path) } };
   }
 

@@ -41,7 +41,12 @@ export function createStandInLimiter(limits: StandInLimits): StandInLimiter {
   const recent = <T extends { at: number } | number>(list: T[], now: number) =>
     list.filter((entry) => (typeof entry === 'number' ? entry : entry.at) > now - windowMs);
 
-  const refuse = (credential: string, kind: LimitViolation['kind'], endpoint: string, now: number): JsonResponse => {
+  const refuse = (
+    credential: string,
+    kind: LimitViolation['kind'],
+    endpoint: string,
+    now: number,
+  ): JsonResponse => {
     violations.push({ at: now, kind, endpoint });
     // GitHub: "wait at least one minute" (here, one compressed minute) when it says no more.
     const until = Math.max(pausedUntil.get(credential) ?? 0, now + windowMs);
@@ -62,8 +67,10 @@ export function createStandInLimiter(limits: StandInLimits): StandInLimiter {
     violations,
     admit(credential, method, endpoint) {
       const now = Date.now();
-      if ((pausedUntil.get(credential) ?? 0) > now) return refuse(credential, 'during retry-after', endpoint, now);
-      if ((inFlight.get(credential) ?? 0) >= limits.concurrency) return refuse(credential, 'concurrency', endpoint, now);
+      if ((pausedUntil.get(credential) ?? 0) > now)
+        return refuse(credential, 'during retry-after', endpoint, now);
+      if ((inFlight.get(credential) ?? 0) >= limits.concurrency)
+        return refuse(credential, 'concurrency', endpoint, now);
       const cost = /^(GET|HEAD|OPTIONS)$/i.test(method) ? 1 : 5;
       const key = `${credential}\n${endpoint}`;
       const used = recent(points.get(key) ?? [], now);

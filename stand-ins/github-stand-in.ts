@@ -14,8 +14,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sign } from '@octokit/webhooks-methods';
 import { createStandInAuth, type StandInAuthOptions } from './github-auth-stand-in.js';
-import { createStandInLimiter, type LimitViolation, type StandInLimits } from './github-limits-stand-in.js';
 import { operation } from './github-contract.js';
+import { createStandInLimiter, type LimitViolation, type StandInLimits } from './github-limits-stand-in.js';
 import { repositoryBody } from './github-repository.js';
 import { type JsonRequest, type JsonResponse, startJsonServer } from './http-server.js';
 
@@ -359,7 +359,12 @@ export async function startGitHubStandIn(
       case 'repository':
         return {
           status: 200,
-          body: repositoryBody(apiUrl(), repository, 700_000 + repository.length, visibilities.get(repository) ?? 'private'),
+          body: repositoryBody(
+            apiUrl(),
+            repository,
+            700_000 + repository.length,
+            visibilities.get(repository) ?? 'private',
+          ),
         };
       case 'job': {
         const job = jobs.get(`${repository}#${match[3]}`);
@@ -399,7 +404,12 @@ export async function startGitHubStandIn(
       case 'runs':
         return { status: 200, body: { total_count: 0, workflow_runs: [] } };
       case 'rateLimit': {
-        const core = { limit: 5000, remaining, reset: Math.floor(Date.now() / 1000) + 3600, used: 5000 - remaining };
+        const core = {
+          limit: 5000,
+          remaining,
+          reset: Math.floor(Date.now() / 1000) + 3600,
+          used: 5000 - remaining,
+        };
         const search = { limit: 30, remaining: 30, reset: core.reset, used: 0 };
         return { status: 200, body: { resources: { core, search }, rate: core } };
       }
@@ -749,7 +759,14 @@ export async function startGitHubStandIn(
       const endpoint = endpointOf(request.method, url.pathname);
       const refused = limiter.admit(credential, request.method, endpoint);
       if (refused !== undefined) {
-        calls.push({ route: 'unknown', method: request.method, path: url.pathname, status: 403, authorization: credential, at: Date.now() });
+        calls.push({
+          route: 'unknown',
+          method: request.method,
+          path: url.pathname,
+          status: 403,
+          authorization: credential,
+          at: Date.now(),
+        });
         return { ...refused, headers: { ...rateHeaders(), ...refused.headers } };
       }
     }
@@ -762,7 +779,8 @@ export async function startGitHubStandIn(
   /** The endpoint a request counts against: its route template, or its path. */
   function endpointOf(method: string, path: string): string {
     for (const spec of Object.values(ROUTES)) {
-      if (spec.pattern.test(path) && method.toLowerCase() === spec.method) return `${spec.method} ${spec.path}`;
+      if (spec.pattern.test(path) && method.toLowerCase() === spec.method)
+        return `${spec.method} ${spec.path}`;
     }
     return `${method.toLowerCase()} ${path.replace(/\d+/g, '{id}')}`;
   }

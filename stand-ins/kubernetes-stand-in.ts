@@ -7,9 +7,9 @@
  * Longer than 250 lines on purpose: one object store serves every resource, as the API server does.
  */
 import { randomUUID } from 'node:crypto';
-import type { V1PodFailurePolicy } from '@kubernetes/client-node';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { V1PodFailurePolicy } from '@kubernetes/client-node';
 import { type JsonRequest, type JsonResponse, startJsonServer } from './http-server.js';
 
 type KubeObject = {

@@ -66,7 +66,8 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     await new Promise((resolve) => setTimeout(resolve, 25));
   };
   const listeningPort = () => logs().find((line) => line.msg === 'listening')?.port;
-  while (listeningPort() === undefined) await waitOrFail('log its listening line (LOG_LEVEL=silent hides it)');
+  while (listeningPort() === undefined)
+    await waitOrFail('log its listening line (LOG_LEVEL=silent hides it)');
   const port = Number(listeningPort());
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
@@ -84,7 +85,8 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     logs,
     logged: (match) =>
       new Promise((resolve, reject) => {
-        const accepts = typeof match === 'string' ? (line: Record<string, unknown>) => line.msg === match : match;
+        const accepts =
+          typeof match === 'string' ? (line: Record<string, unknown>) => line.msg === match : match;
         const msg = typeof match === 'string' ? match : 'a line the test waits for';
         const check = () => {
           if (!logs().some(accepts)) return;
