@@ -402,6 +402,8 @@ it(`loses no job, runs none twice and leaves nothing behind, under faults (${JOB
     if (lease.metadata.name.startsWith('kar-slot-') && held) continue;
     // A credential's pause (kar-pause-<hash>) is one Lease per credential, kept for the next limit: not a leftover.
     if (lease.metadata.name.startsWith('kar-pause-')) continue;
+    // A credential's share of GitHub's limits (kar-budget-<hash>), the fleet's ledger: one Lease per credential, kept.
+    if (lease.metadata.name.startsWith('kar-budget-')) continue;
     // A webhook's delivery mark (kar-deliveries-<hash>): how far back reconcile has looked, kept for the next pass.
     if (lease.metadata.name.startsWith('kar-deliveries-')) continue;
     orphans += 1;
