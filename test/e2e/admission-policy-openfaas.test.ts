@@ -12,9 +12,7 @@ import { load, loadAll } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { admissionParams } from '../../shared/admission/admission-params.js';
 import { loadConfig } from '../../shared/config/load-config.js';
-import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
-import { buildRecordJob } from '../../shared/records/build-record-job.js';
-import { replacementName, runnerLabels } from '../../shared/records/record-schema.js';
+import { replacementName } from '../../shared/records/record-schema.js';
 import {
   ensureNamespace,
   kubectl,
@@ -22,7 +20,7 @@ import {
   serviceAccountKubeconfig,
   waitFor,
 } from './support/cluster.js';
-import { dryRunCreate } from './support/shipped-policy.js';
+import { dryRunCreate, jitSecret, recordJob } from './support/shipped-policy.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(`${root}${path}`, 'utf8');
@@ -41,27 +39,8 @@ let kubeconfig: string | undefined;
 /** A dry-run create with the OpenFaaS function's token. */
 const asFunction = (object: unknown) => dryRunCreate(kubeconfig ?? '', object);
 
-const fields = {
-  owner: 'octo-org',
-  repo: 'app',
-  jobId: 42,
-  runId: 1,
-  runAttempt: 1,
-  deliveryId: 'd',
-  jobLabels: ['self-hosted'],
-};
-const job = (name: string) => {
-  const profile = config.profiles[0];
-  if (profile === undefined) throw new Error('no profile');
-  return buildRecordJob(config, profile, fields, undefined, name);
-};
-const secret = (name: string) =>
-  buildJitSecret({
-    namespace: RUNNERS,
-    job: { name, uid: '5f2a8a5e-4e1c-4c1e-9d1a-6c4b1f0e2d3c' },
-    labels: runnerLabels(fields),
-    encodedJitConfig: 'e30=',
-  });
+const job = (name: string) => recordJob(config, name);
+const secret = (name: string) => jitSecret(RUNNERS, name);
 
 describe('openfaas/admission-policy.yaml, read', () => {
   it('is the Knative policy but for the ServiceAccount it binds and its names', () => {

@@ -7,13 +7,10 @@
  * Longer than 250 lines on purpose: the three share one install of the policy, which binds cluster-wide.
  */
 import { readFileSync } from 'node:fs';
-import type { V1Job } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type Config, loadConfig } from '../../shared/config/load-config.js';
 import { runDoctor } from '../../shared/doctor/run-doctor.js';
-import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
-import { buildRecordJob } from '../../shared/records/build-record-job.js';
-import { RECORD_ANNOTATIONS, replacementName, runnerLabels } from '../../shared/records/record-schema.js';
+import { RECORD_ANNOTATIONS, replacementName } from '../../shared/records/record-schema.js';
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { inProgressPayload, queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
 import { type ServerProcess, startServerProcess } from '../../stand-ins/server-process.js';
@@ -23,8 +20,10 @@ import {
   dryRunCreate,
   FUNCTION_NAMESPACE,
   installShippedPolicy,
+  jitSecret as jitSecretOf,
   POLICY,
   RUNNERS,
+  recordJob as recordJobOf,
   removeShippedPolicy,
   shippedRbac,
 } from './support/shipped-policy.js';
@@ -65,28 +64,8 @@ afterAll(async () => {
   if (functionKubeconfig) await removeShippedPolicy(config, functionKubeconfig);
 }, 120_000);
 
-/** The Job the function records for job 42 under `name`, built by the real builder. */
-function recordJob(name: string): V1Job {
-  const profile = config.profiles[0];
-  if (profile === undefined) throw new Error('no profile');
-  const fields = {
-    owner: 'octo-org',
-    repo: 'app',
-    jobId: 42,
-    runId: 1,
-    runAttempt: 1,
-    deliveryId: 'd',
-    jobLabels: ['self-hosted'],
-  };
-  return buildRecordJob(config, profile, fields, undefined, name);
-}
-const jitSecret = (name: string) =>
-  buildJitSecret({
-    namespace: RUNNERS,
-    job: { name, uid: '5f2a8a5e-4e1c-4c1e-9d1a-6c4b1f0e2d3c' },
-    labels: runnerLabels({ owner: 'octo-org', repo: 'app', jobId: 42 }),
-    encodedJitConfig: 'e30=',
-  });
+const recordJob = (name: string) => recordJobOf(config, name);
+const jitSecret = (name: string) => jitSecretOf(RUNNERS, name);
 
 describe('the shipped admission policy, as the function', () => {
   it.each([2, 3, 17])('admits the replacement Job and Secret of generation %i', (generation) => {

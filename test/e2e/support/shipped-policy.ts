@@ -14,7 +14,9 @@ import { dump, loadAll } from 'js-yaml';
 import { inject } from 'vitest';
 import { admissionParams } from '../../../shared/admission/admission-params.js';
 import type { Config } from '../../../shared/config/load-config.js';
+import { buildJitSecret } from '../../../shared/modes/build-jit-secret.js';
 import { buildRecordJob } from '../../../shared/records/build-record-job.js';
+import { runnerLabels } from '../../../shared/records/record-schema.js';
 import { ensureNamespace, kubectl, kubectlStatus, serviceAccountKubeconfig, waitFor } from './cluster.js';
 
 const knative = fileURLToPath(new URL('../../../knative/', import.meta.url));
@@ -105,3 +107,30 @@ export async function removeShippedPolicy(config: Config, functionKubeconfig: st
     60_000,
   );
 }
+
+/** The record fields of job 42 of octo-org/app, the job the policy tests make Jobs and Secrets for. */
+const JOB_42 = {
+  owner: 'octo-org',
+  repo: 'app',
+  jobId: 42,
+  runId: 1,
+  runAttempt: 1,
+  deliveryId: 'd',
+  jobLabels: ['self-hosted'],
+};
+
+/** The Job the function records for job 42 under `name` (a first runner or a replacement), by the real builder. */
+export function recordJob(config: Config, name: string): V1Job {
+  const profile = config.profiles[0];
+  if (profile === undefined) throw new Error('no profile');
+  return buildRecordJob(config, profile, JOB_42, undefined, name);
+}
+
+/** The JIT Secret the function makes for the Job `name` of job 42, by the real builder. */
+export const jitSecret = (namespace: string, name: string) =>
+  buildJitSecret({
+    namespace,
+    job: { name, uid: '5f2a8a5e-4e1c-4c1e-9d1a-6c4b1f0e2d3c' },
+    labels: runnerLabels(JOB_42),
+    encodedJitConfig: 'e30=',
+  });
