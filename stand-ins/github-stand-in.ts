@@ -245,6 +245,11 @@ export interface GitHubStandIn {
   inject(route: RouteName, fault: Fault, count?: number): void;
   /** From now on, each call meets one of `faults` with this probability (drawn from `random`); 0 turns it off. */
   chaos(probability: number, faults: readonly Fault[], random: () => number): void;
+  /**
+   * The runner service URL the JIT configs name (`.runner`'s `serverUrlV2`): where runners started from them ask
+   * for their job. GitHub's own broker unless a test runs one (`runner-broker.ts`).
+   */
+  setRunnerService(url: string): void;
   /** Where `deliver()` sends, and the secret it signs with; `app` makes it a GitHub App's own webhook. */
   setHook(target: { url: string; secret: string; hookId?: number; app?: boolean }): void;
   /** Sends a payload to the function as GitHub does, and records the attempt; resolves with the status code. */
@@ -271,6 +276,8 @@ export async function startGitHubStandIn(
   options: StandInAuthOptions & {
     /** Enforce GitHub's documented secondary rate limits, minutes compressed (see github-limits-stand-in.ts). */
     readonly limits?: StandInLimits;
+    /** Where it listens: loopback, or the test node's bridge address when pods must reach it. */
+    readonly host?: string;
   },
 ): Promise<GitHubStandIn> {
   const auth = createStandInAuth(options);
@@ -293,6 +300,7 @@ export async function startGitHubStandIn(
   const inFlight = new Set<Promise<number>>();
   let remaining = 5000;
   let nextRunnerId = 1;
+  let runnerService = 'https://broker.actions.githubusercontent.com/';
   let nextDeliveryId = 1;
 
   const rateHeaders = (): Record<string, string> => ({
@@ -555,14 +563,10 @@ export async function startGitHubStandIn(
     if (activeNames.has(nameKey({ repository, name: request.name }))) {
       return error(409, `Already exists - A runner with the name ${request.name} already exists.`);
     }
-    const encodedJitConfig = Buffer.from(
-      JSON.stringify({
-        '.runner': randomBytes(24).toString('base64'),
-        '.credentials': randomBytes(24).toString('base64'),
-      }),
-    ).toString('base64');
+    const id = nextRunnerId++;
+    const encodedJitConfig = jitConfig(id, repository, request);
     const runner: RegisteredRunner = {
-      id: nextRunnerId++,
+      id,
       repository,
       name: request.name,
       labels: request.labels,
@@ -574,6 +578,45 @@ export async function startGitHubStandIn(
     runners.push(runner);
     activeNames.add(nameKey(runner));
     return { status: 201, body: { runner: runnerBody(runner), encoded_jit_config: encodedJitConfig } };
+  }
+
+  /**
+   * What GitHub's JIT config holds: the runner's settings files, each base64 JSON, as `config.sh` would write them
+   * (`.runner`, `.credentials`, `.credentials_rsaparams`). `.runner` names the service the runner asks for jobs;
+   * `.credentials` the client id it proves itself with (`runner-broker.ts` checks it).
+   */
+  function jitConfig(
+    id: number,
+    repository: string,
+    request: { name: string; runner_group_id: number; work_folder?: string },
+  ): string {
+    const file = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64');
+    const settings = {
+      agentId: id,
+      agentName: request.name,
+      poolId: request.runner_group_id,
+      poolName: 'Default',
+      serverUrl: runnerService,
+      serverUrlV2: runnerService,
+      gitHubUrl: `https://github.com/${repository.replace(/^org:/, '')}`,
+      workFolder: request.work_folder ?? '_work',
+      useV2Flow: true,
+      ephemeral: true,
+    };
+    const credentials = {
+      scheme: 'OAuth',
+      data: {
+        clientId: randomUUID(),
+        authorizationUrl: `${runnerService}_apis/oauth2/token`,
+        requireFipsCryptography: 'False',
+      },
+    };
+    const rsaParameters = { modulus: randomBytes(24).toString('base64'), exponent: 'AQAB' };
+    return file({
+      '.runner': file(settings),
+      '.credentials': file(credentials),
+      '.credentials_rsaparams': file(rsaParameters),
+    });
   }
 
   /**
@@ -775,7 +818,7 @@ export async function startGitHubStandIn(
     } finally {
       limiter?.done(credential);
     }
-  });
+  }, options.host);
   /** The endpoint a request counts against: its route template, or its path. */
   function endpointOf(method: string, path: string): string {
     for (const spec of Object.values(ROUTES)) {
@@ -833,6 +876,9 @@ export async function startGitHubStandIn(
     },
     setJobFields(jobId, fields) {
       for (const [key, job] of jobs) if (key.endsWith(`#${jobId}`)) Object.assign(job, fields);
+    },
+    setRunnerService(url) {
+      runnerService = url.endsWith('/') ? url : `${url}/`;
     },
     giveJob(jobId, runnerName) {
       const runner = runners.find((one) => one.name === runnerName && !one.deleted);

@@ -17,9 +17,13 @@ export interface JsonResponse {
   readonly reset?: boolean;
 }
 
-/** A loopback JSON server for the stand-ins: one handler, bodies parsed and answered as JSON. */
+/**
+ * A JSON server for the stand-ins: one handler, bodies parsed and answered as JSON. It listens on loopback, or on
+ * `host` when pods must reach it: an address of the test node's own bridge, never one of another network.
+ */
 export async function startJsonServer(
   handle: (request: JsonRequest) => JsonResponse | Promise<JsonResponse>,
+  host = '127.0.0.1',
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -55,10 +59,10 @@ export async function startJsonServer(
   });
   // Node's default. Not lower: its own agent keeps no socket whose server hints `timeout=1` (it takes a second off).
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
