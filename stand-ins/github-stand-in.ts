@@ -164,6 +164,8 @@ export interface RegisteredRunner {
   readonly labels: readonly string[];
   readonly runnerGroupId: number;
   readonly encodedJitConfig: string;
+  /** The client id in its JIT config's `.credentials`: what the runner proves itself with. */
+  readonly clientId: string;
   deleted: boolean;
   /** Running a job (set by a test: the stand-in runs no runners). */
   busy: boolean;
@@ -564,9 +566,11 @@ export async function startGitHubStandIn(
       return error(409, `Already exists - A runner with the name ${request.name} already exists.`);
     }
     const id = nextRunnerId++;
-    const encodedJitConfig = jitConfig(id, repository, request);
+    const clientId = randomUUID();
+    const encodedJitConfig = jitConfig(id, clientId, repository, request);
     const runner: RegisteredRunner = {
       id,
+      clientId,
       repository,
       name: request.name,
       labels: request.labels,
@@ -587,6 +591,7 @@ export async function startGitHubStandIn(
    */
   function jitConfig(
     id: number,
+    clientId: string,
     repository: string,
     request: { name: string; runner_group_id: number; work_folder?: string },
   ): string {
@@ -606,7 +611,7 @@ export async function startGitHubStandIn(
     const credentials = {
       scheme: 'OAuth',
       data: {
-        clientId: randomUUID(),
+        clientId,
         authorizationUrl: `${runnerService}_apis/oauth2/token`,
         requireFipsCryptography: 'False',
       },

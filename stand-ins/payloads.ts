@@ -62,11 +62,11 @@ export function queuedPayload(
 
 /**
  * The `completed` delivery GitHub sends for a queued payload's job: cancelled before any runner took it (the
- * default), or finished on the named runner.
+ * default), or finished on the named runner (a success unless it says otherwise).
  */
 export function completedPayload(
   queued: ReturnType<typeof queuedPayload>,
-  ranOn?: { runnerId: number; runnerName: string },
+  ranOn?: { runnerId: number; runnerName: string; conclusion?: 'success' | 'failure' },
 ) {
   return {
     ...queued,
@@ -74,7 +74,7 @@ export function completedPayload(
     workflow_job: {
       ...queued.workflow_job,
       status: 'completed',
-      conclusion: ranOn ? 'success' : 'cancelled',
+      conclusion: ranOn ? (ranOn.conclusion ?? 'success') : 'cancelled',
       runner_id: ranOn?.runnerId ?? null,
       runner_name: ranOn?.runnerName ?? null,
     },

@@ -49,22 +49,6 @@ interface Proof {
   readonly clientId?: unknown;
 }
 
-/** The client id the runner's JIT config gave it: what it proves itself with. */
-function clientIdOf(runner: RegisteredRunner): string | undefined {
-  try {
-    const files = JSON.parse(Buffer.from(runner.encodedJitConfig, 'base64').toString()) as Record<
-      string,
-      string
-    >;
-    const credentials = JSON.parse(Buffer.from(files['.credentials'] ?? '', 'base64').toString()) as {
-      data?: { clientId?: string };
-    };
-    return credentials.data?.clientId;
-  } catch {
-    return undefined;
-  }
-}
-
 const lower = (labels: readonly string[]) => new Set(labels.map((label) => label.toLowerCase()));
 
 /** Starts the broker on `host` (the node's bridge address, which pods reach) and points the JIT configs at it. */
@@ -75,6 +59,7 @@ export async function startRunnerBroker(github: GitHubStandIn, host: string): Pr
   const waiters = new Set<{
     match: (event: BrokerEvent) => boolean;
     resolve: (event: BrokerEvent) => void;
+    timer: NodeJS.Timeout;
   }>();
   const note = (event: Omit<BrokerEvent, 'at'>) => {
     const full = { ...event, at: Date.now() };
@@ -82,6 +67,7 @@ export async function startRunnerBroker(github: GitHubStandIn, host: string): Pr
     for (const waiter of waiters) {
       if (!waiter.match(full)) continue;
       waiters.delete(waiter);
+      clearTimeout(waiter.timer);
       waiter.resolve(full);
     }
   };
@@ -94,8 +80,7 @@ export async function startRunnerBroker(github: GitHubStandIn, host: string): Pr
   const runnerOf = (body: unknown): RegisteredRunner | undefined => {
     const proof = (body ?? {}) as Proof;
     const runner = github.runners.find((one) => one.id === proof.agentId && !one.deleted);
-    if (runner === undefined || typeof proof.clientId !== 'string') return undefined;
-    return clientIdOf(runner) === proof.clientId ? runner : undefined;
+    return runner !== undefined && runner.clientId === proof.clientId ? runner : undefined;
   };
 
   const session = (runner: RegisteredRunner, version: unknown) => {
@@ -138,8 +123,7 @@ export async function startRunnerBroker(github: GitHubStandIn, host: string): Pr
       const conclusion = result === 'succeeded' ? 'success' : 'failure';
       github.setJobStatus(jobId, 'completed');
       github.setJobFields(jobId, { conclusion });
-      const payload = completedPayload(job.payload, { runnerId: runner.id, runnerName: runner.name });
-      send({ ...payload, workflow_job: { ...payload.workflow_job, conclusion } });
+      send(completedPayload(job.payload, { runnerId: runner.id, runnerName: runner.name, conclusion }));
       note({
         kind: 'completed',
         runner: runner.name,
@@ -179,12 +163,12 @@ export async function startRunnerBroker(github: GitHubStandIn, host: string): Pr
       const past = events.find(match);
       if (past !== undefined) return Promise.resolve(past);
       return new Promise((resolve, reject) => {
-        const waiter = { match, resolve };
-        waiters.add(waiter);
-        setTimeout(() => {
-          if (!waiters.delete(waiter)) return;
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
           reject(new Error(`no broker event matched in ${timeoutMs} ms; events: ${JSON.stringify(events)}`));
-        }, timeoutMs).unref();
+        }, timeoutMs);
+        const waiter = { match, resolve, timer };
+        waiters.add(waiter);
       });
     },
     close: () => server.close(),
