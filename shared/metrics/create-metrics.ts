@@ -54,6 +54,11 @@ export interface Metrics {
   readonly githubRateLimitRemaining: { set(labels: { credential: string }, value: number): void };
   /** Queued records that wait for GitHub (a credential paused, or its budget spent), as a settling last found. */
   readonly waitingForGitHub: { set(value: number): void };
+  /**
+   * Records waiting, by what they wait for (`github`, `cap`, `node`, `queued`, `starting`), and the oldest wait of
+   * each in seconds, as the last settling (reconcile, a finished runner) found them.
+   */
+  readonly recordsWaiting: { set(reason: string, count: number, oldestSeconds: number): void };
   /** Seconds from a job's record (its queued delivery) to its runner's registration. */
   readonly queuedToRegistered: { observe(seconds: number): void };
   /** GitHub's time from a job's queueing to its start on one of our runners (`started_at - created_at`). */
@@ -220,6 +225,18 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: 'Queued records waiting for GitHub (a credential paused, or its budget spent), as the last settling found',
     registers,
   });
+  const recordsWaiting = new Gauge({
+    name: 'runner_jobs_waiting',
+    help: 'Queued jobs waiting, by reason (github, cap, node, queued, starting), as the last settling found',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const oldestWait = new Gauge({
+    name: 'runner_jobs_oldest_wait_seconds',
+    help: 'Seconds the oldest job waiting for each reason has waited since its record, as the last settling found',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   const queuedToRegistered = new Histogram({
     name: 'runner_queued_to_registered_seconds',
     help: "Time from a job's record (its queued delivery) to its runner's registration at GitHub",
@@ -342,6 +359,21 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
             name: 'runner_jobs_waiting_for_github',
             labels: {},
             value,
+          });
+        }
+      },
+    },
+    recordsWaiting: {
+      set(reason, count, oldestSeconds) {
+        recordsWaiting.set({ reason }, count);
+        oldestWait.set({ reason }, oldestSeconds);
+        if (recording) {
+          const labels = { reason };
+          gauges.set(`waiting ${reason}`, { name: 'runner_jobs_waiting', labels, value: count });
+          gauges.set(`oldest ${reason}`, {
+            name: 'runner_jobs_oldest_wait_seconds',
+            labels,
+            value: oldestSeconds,
           });
         }
       },
