@@ -27,6 +27,8 @@ export interface RunnerJobInput extends RecordFields {
   readonly claim?: Claim;
   /** Created suspended: no pod starts until the JIT Secret exists and the Job is resumed. */
   readonly suspend: boolean;
+  /** GitHub's newest runner release, run by a profile that follows releases; unknown: the pinned one. */
+  readonly runnerRelease?: string | undefined;
 }
 
 /**
@@ -84,7 +86,7 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
       ttlSecondsAfterFinished: input.ttlSecondsAfterFinished,
       template: {
         metadata: { labels },
-        spec: buildRunnerPodSpec(profile, input.secretName, platform),
+        spec: buildRunnerPodSpec(profile, input.secretName, platform, input.runnerRelease),
       },
     },
   };
