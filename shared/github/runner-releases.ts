@@ -5,6 +5,7 @@
  * and never waited for longer than a delivery can spare: the first lookup of a process that cannot finish in
  * `lookupMs` leaves the pinned release, and a failed one the last release known.
  */
+import type { Config } from '../config/load-config.js';
 import { PINNED_RUNNER_VERSION } from '../config/runner-modes.js';
 import { compareVersions, type RunnerRelease } from '../config/runner-version.js';
 import { deadlineIn } from '../retry/with-retries.js';
@@ -113,6 +114,27 @@ export function createRunnerReleases(options: RunnerReleasesOptions): RunnerRele
     newest: (target) => newest(target),
     releases: (target) => releases(target),
   };
+}
+
+/**
+ * Whose credential reads the releases when no job's repository is at hand (`doctor`, a reconcile pass with no
+ * records): the first of `repositories` or of RECONCILE_HOOKS, else with tokens an owner that has one (a token
+ * reads any public repository; only the owner chooses it). Undefined in App mode without a repository:
+ * unauthenticated.
+ */
+export function releaseTarget(config: Config, repositories: readonly RepoRef[] = []): RepoRef | undefined {
+  const first: RepoRef | undefined = repositories[0] ?? config.reconcileHooks[0];
+  if (first !== undefined) {
+    return {
+      owner: first.owner,
+      repo: first.repo,
+      ...(first.installationId === undefined ? {} : { installationId: first.installationId }),
+    };
+  }
+  if (config.githubAuth.kind !== 'tokens') return undefined;
+  const owner = [...config.githubAuth.tokens.keys()][0];
+  if (owner !== undefined) return { owner, repo: 'runner' };
+  return config.githubAuth.fallbackToken === undefined ? undefined : { owner: 'actions', repo: 'runner' };
 }
 
 /** Resolves when `promise` settles or `ms` have passed, whichever is first; never rejects. */
