@@ -69,8 +69,8 @@ function releaseBody(
   apiUrl: string,
   release: { version: string; publishedAt: number; prerelease: boolean },
 ): Record<string, unknown> {
-  const [major = 0, minor = 0, patch = 0] = release.version.split('.').map(Number);
-  const id = 100_000_000 + major * 1_000_000 + minor * 1000 + patch;
+  // An id of its own per version, stable across `set` calls (GitHub's ids only grow; nothing here compares them).
+  const id = Number.parseInt(createHash('sha256').update(release.version).digest('hex').slice(0, 8), 16);
   const api = `${apiUrl}/repos/actions/runner/releases/${id}`;
   const tag = `v${release.version}`;
   const time = new Date(release.publishedAt).toISOString().replace(/\.\d+Z$/, 'Z');
