@@ -16,7 +16,9 @@ export interface OperationContract {
   /**
    * Problems with a response body for that status, or an empty list. Statuses an operation does not list (a 401,
    * a 404 for a missing job, a 5xx) are GitHub's generic errors and must carry its `basic-error` body; an
-   * undocumented success status is a problem.
+   * undocumented success status is a problem, but for a 304 with no body to a GET: GitHub's answer to a
+   * conditional request, which its description documents for no operation in particular
+   * (https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate).
    */
   checkResponse(status: number, body: unknown): string[];
 }
@@ -106,6 +108,9 @@ export function operation(method: string, path: string): OperationContract {
   const contract: OperationContract = {
     checkRequest: (body) => problems(requestValidator, body),
     checkResponse(status, body) {
+      if (status === 304 && method === 'get' && !responses.has('304')) {
+        return body === undefined ? [] : ['a 304 answer carries no body'];
+      }
       if (!responses.has(String(status))) {
         if (status < 400) return [`status ${status} is not documented for ${key}`];
         return problems(basicError(root), body);

@@ -16,6 +16,7 @@ import { sign } from '@octokit/webhooks-methods';
 import { createStandInAuth, type StandInAuthOptions } from './github-auth-stand-in.js';
 import { operation } from './github-contract.js';
 import { createStandInLimiter, type LimitViolation, type StandInLimits } from './github-limits-stand-in.js';
+import { createStandInReleases, type StandInRelease } from './github-releases.js';
 import { repositoryBody } from './github-repository.js';
 import { type JsonRequest, type JsonResponse, startJsonServer } from './http-server.js';
 
@@ -40,7 +41,9 @@ export type RouteName =
   | 'orgRemoveToken'
   | 'runs'
   | 'rateLimit'
-  | 'meta';
+  | 'meta'
+  | 'latestRelease'
+  | 'releases';
 
 const ROUTES: Record<RouteName, { method: string; path: string; pattern: RegExp }> = {
   repository: {
@@ -128,6 +131,17 @@ const ROUTES: Record<RouteName, { method: string; path: string; pattern: RegExp 
     method: 'get',
     path: '/repos/{owner}/{repo}/actions/runs',
     pattern: /^\/repos\/([^/]+)\/([^/]+)\/actions\/runs$/,
+  },
+  // What the function follows: actions/runner's releases (public: any credential, or none, may read them).
+  latestRelease: {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/releases/latest',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/releases\/latest$/,
+  },
+  releases: {
+    method: 'get',
+    path: '/repos/{owner}/{repo}/releases',
+    pattern: /^\/repos\/([^/]+)\/([^/]+)\/releases$/,
   },
   rateLimit: { method: 'get', path: '/rate_limit', pattern: /^\/rate_limit$/ },
   meta: { method: 'get', path: '/meta', pattern: /^\/meta$/ },
@@ -230,6 +244,11 @@ export interface GitHubStandIn {
   setJobStatus(jobId: number, status: string): void;
   /** What `GET /repos/{owner}/{repo}` says of a repository's visibility (by default `private`). */
   setVisibility(fullName: string, visibility: 'public' | 'private' | 'internal'): void;
+  /**
+   * The releases of actions/runner GitHub lists (newest by `daysAgo` first); by default the pinned release,
+   * published 40 days ago.
+   */
+  setRunnerReleases(releases: readonly StandInRelease[]): void;
   /** Sets what GitHub answers about the job besides its status (`runner_name`, `labels`, ...). */
   setJobFields(jobId: number, fields: Record<string, unknown>): void;
   /**
@@ -286,6 +305,7 @@ export async function startGitHubStandIn(
   const limiter = options.limits === undefined ? undefined : createStandInLimiter(options.limits);
   const jobs = new Map<string, Record<string, unknown>>();
   const visibilities = new Map<string, 'public' | 'private' | 'internal'>();
+  const releases = createStandInReleases();
   /** The stand-in's own API URL, for the URLs in its answers (known once it listens). */
   let ownUrl = '';
   const apiUrl = () => ownUrl;
@@ -413,6 +433,10 @@ export async function startGitHubStandIn(
         };
       case 'runs':
         return { status: 200, body: { total_count: 0, workflow_runs: [] } };
+      case 'latestRelease':
+        return releases.latest(apiUrl(), repository, ifNoneMatch(request)) ?? error(404, 'Not Found');
+      case 'releases':
+        return releases.list(apiUrl(), repository, request.url, ifNoneMatch(request));
       case 'rateLimit': {
         const core = {
           limit: 5000,
@@ -705,12 +729,16 @@ export async function startGitHubStandIn(
     for (const [name, spec] of Object.entries(ROUTES) as [RouteName, (typeof ROUTES)[RouteName]][]) {
       const match = spec.pattern.exec(request.url.pathname);
       if (match && request.method.toLowerCase() === spec.method) {
-        // Fine-grained PATs and installation tokens reach only their own owner's resources.
+        // Fine-grained PATs and installation tokens reach only their own owner's resources, and any public
+        // repository's releases, which need no credential at all.
+        const open = name === 'latestRelease' || name === 'releases';
         const allowed =
-          name === 'meta' ? 'ok' : auth.authorize(request.headers.authorization, match[1] ?? '');
+          name === 'meta' || (open && request.headers.authorization === undefined)
+            ? 'ok'
+            : auth.authorize(request.headers.authorization, match[1] ?? '');
         if (allowed === 'bad-credentials') return { name, answer: error(401, 'Bad credentials') };
         // The rate limit belongs to the credential, not to an owner.
-        if (allowed === 'forbidden' && name !== 'rateLimit') {
+        if (allowed === 'forbidden' && name !== 'rateLimit' && !open) {
           return { name, answer: error(403, 'Resource not accessible by personal access token') };
         }
         const permission = PERMISSIONS[name];
@@ -737,6 +765,11 @@ export async function startGitHubStandIn(
       }
     }
     return { name: 'unknown', answer: error(404, 'Not Found') };
+  }
+
+  function ifNoneMatch(request: JsonRequest): string | undefined {
+    const value = request.headers['if-none-match'];
+    return typeof value === 'string' ? value : undefined;
   }
 
   function track(sending: Promise<number>): Promise<number> {
@@ -875,6 +908,9 @@ export async function startGitHubStandIn(
     },
     setJobStatus(jobId, status) {
       for (const [key, job] of jobs) if (key.endsWith(`#${jobId}`)) job.status = status;
+    },
+    setRunnerReleases(list) {
+      releases.set(list);
     },
     setVisibility(fullName, visibility) {
       visibilities.set(fullName, visibility);

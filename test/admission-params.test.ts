@@ -3,6 +3,7 @@ import { load, loadAll } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { admissionParams } from '../shared/admission/admission-params.js';
 import { DEFAULT_RUNNER_IMAGES, loadConfig } from '../shared/config/load-config.js';
+import { officialRunnerImage } from '../shared/config/runner-modes.js';
 
 const knative = (file: string) => readFileSync(new URL(`../knative/${file}`, import.meta.url), 'utf8');
 
@@ -51,11 +52,48 @@ describe('the admission policy parameters', () => {
         .sort()
         .join(' '),
       allowPrivileged: 'true',
+      followRunnerReleases: 'true',
     });
     const plain = loadConfig({ WEBHOOK_SECRET: 's', GITHUB_TOKEN: 't', RUNNER_MODE: 'standard' });
     expect(admissionParams(plain).data).toEqual({
       images: DEFAULT_RUNNER_IMAGES.standard,
       allowPrivileged: 'false',
+      followRunnerReleases: 'true',
     });
+    const pinned = loadConfig({
+      WEBHOOK_SECRET: 's',
+      GITHUB_TOKEN: 't',
+      RUNNER_MODE: 'standard',
+      RUNNER_IMAGE: 'registry.example/runner:2.338.0',
+    });
+    expect(admissionParams(pinned).data).toEqual({
+      images: 'registry.example/runner:2.338.0',
+      allowPrivileged: 'false',
+      followRunnerReleases: 'false',
+    });
+  });
+
+  it("admit, with followRunnerReleases, the official image of a release and no other tag (the policy's pattern)", () => {
+    // The policy's CEL `matches` is RE2; this pattern means the same in JavaScript.
+    const policy = knative('admission-policy.yaml');
+    const pattern = /c\.image\.matches\('([^']+)'\)/.exec(policy)?.[1] ?? '';
+    expect(readFileSync(new URL('../openfaas/admission-policy.yaml', import.meta.url), 'utf8')).toContain(
+      pattern,
+    );
+    const official = new RegExp(pattern);
+    expect(official.test(officialRunnerImage('2.339.0'))).toBe(true);
+    expect(official.test(officialRunnerImage('10.0.12'))).toBe(true);
+    for (const image of [
+      'ghcr.io/actions/actions-runner:latest',
+      'ghcr.io/actions/actions-runner:v2.339.0',
+      'ghcr.io/actions/actions-runner:2.339.0-evil',
+      'ghcr.io/actions/actions-runner:2.339.0@sha256:0123abcd',
+      'ghcr.io/actions/actions-runner:2.339',
+      'ghcrxio/actions/actions-runner:2.339.0',
+      'evil.example/ghcr.io/actions/actions-runner:2.339.0',
+    ]) {
+      expect(official.test(image), image).toBe(false);
+    }
+    expect(policy).toContain("params.data.followRunnerReleases == 'true'");
   });
 });

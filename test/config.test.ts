@@ -40,6 +40,7 @@ describe('loadConfig', () => {
           matchers: [],
           mode: 'dind-rootless',
           image: 'ghcr.io/actions/actions-runner:2.338.0',
+          followsReleases: true,
           dindImage: 'docker:29.9.0-dind-rootless',
           resources: {
             requests: { cpu: '500m', memory: '1Gi', 'ephemeral-storage': '1Gi' },

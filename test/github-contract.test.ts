@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { operation } from '../stand-ins/github-contract.js';
+import { createStandInReleases } from '../stand-ins/github-releases.js';
 import { queuedPayload } from '../stand-ins/payloads.js';
 
 const JIT = operation('post', '/repos/{owner}/{repo}/actions/runners/generate-jitconfig');
@@ -113,5 +114,49 @@ describe("GitHub's App endpoints, as the stand-in checks them", () => {
     expect(
       INSTALLATIONS.checkResponse(200, [{ ...installation, account: { login: 'octocat' } }]).join(),
     ).toMatch(/account/);
+  });
+});
+
+describe("GitHub's release endpoints, as the stand-in serves them", () => {
+  const LATEST = operation('get', '/repos/{owner}/{repo}/releases/latest');
+  const LIST = operation('get', '/repos/{owner}/{repo}/releases');
+  const releases = createStandInReleases();
+  releases.set([
+    { version: '2.339.0', daysAgo: 31 },
+    { version: '2.340.0-beta', daysAgo: 1, prerelease: true },
+  ]);
+  const api = 'https://api.github.com';
+
+  it('takes the release the stand-in serves, and not a bare one', () => {
+    const latest = releases.latest(api, 'actions/runner', undefined);
+    expect(latest?.status).toBe(200);
+    expect(LATEST.checkResponse(200, latest?.body)).toEqual([]);
+    expect(LATEST.checkResponse(200, { tag_name: 'v2.339.0' }).length).toBeGreaterThan(5);
+    const list = releases.list(api, 'actions/runner', new URL(`${api}/x?per_page=100`), undefined);
+    expect(LIST.checkResponse(200, list.body)).toEqual([]);
+  });
+
+  it('answers a matching If-None-Match with a 304 and no body, which the contract takes for a GET only', () => {
+    const first = releases.latest(api, 'actions/runner', undefined);
+    const etag = first?.headers?.etag;
+    expect(etag).toMatch(/^W\/"[0-9a-f]+"$/);
+    const again = releases.latest(api, 'actions/runner', etag);
+    expect(again).toMatchObject({ status: 304, body: undefined });
+    expect(LATEST.checkResponse(304, undefined)).toEqual([]);
+    expect(LATEST.checkResponse(304, { message: 'x' })).toEqual(['a 304 answer carries no body']);
+    expect(JIT.checkResponse(304, undefined)).toEqual([
+      'status 304 is not documented for post /repos/{owner}/{repo}/actions/runners/generate-jitconfig',
+    ]);
+    releases.set([{ version: '2.340.0', daysAgo: 0 }]);
+    expect(releases.latest(api, 'actions/runner', etag)?.status).toBe(200);
+  });
+
+  it('serves the newest release that is not a prerelease as the latest, and none for another repository', () => {
+    releases.set([
+      { version: '2.339.0', daysAgo: 31 },
+      { version: '2.340.0', daysAgo: 1, prerelease: true },
+    ]);
+    expect(releases.latest(api, 'actions/runner', undefined)?.body).toMatchObject({ tag_name: 'v2.339.0' });
+    expect(releases.latest(api, 'octo-org/app', undefined)).toBeUndefined();
   });
 });

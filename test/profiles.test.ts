@@ -46,6 +46,7 @@ describe('the profiles file', () => {
     });
     expect(profiles[1]).toMatchObject({
       image: DEFAULT_RUNNER_IMAGE,
+      followsReleases: true,
       dindImage: DEFAULT_DIND_ROOTLESS_IMAGE,
       resources: {
         requests: { cpu: '1', memory: '2Gi', 'ephemeral-storage': '5Gi' },

@@ -2,18 +2,29 @@ import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { loadAllYaml, type V1Job, type V1Secret } from '@kubernetes/client-node';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DIND_ROOTLESS_IMAGE } from '../shared/config/runner-modes.js';
+import { type GitHubStandIn, startGitHubStandIn } from '../stand-ins/github-stand-in.js';
 
 const run = promisify(execFile);
 const tsx = fileURLToPath(new URL('../node_modules/.bin/tsx', import.meta.url));
 const script = fileURLToPath(new URL('../scripts/render.ts', import.meta.url));
 const profiles = fileURLToPath(new URL('../examples/runner-profiles.yaml', import.meta.url));
 
+// GitHub's releases come from a stand-in: no test reaches api.github.com.
+let github: GitHubStandIn;
+beforeAll(async () => {
+  github = await startGitHubStandIn({ token: 'unused' });
+});
+afterAll(async () => {
+  expect(github.violations).toEqual([]);
+  await github.close();
+});
+
 async function render(args: string[], env: Record<string, string> = {}) {
   try {
     const { stdout } = await run(tsx, [script, ...args], {
-      env: { PATH: process.env.PATH ?? '', NAMESPACE: 'ci', ...env },
+      env: { PATH: process.env.PATH ?? '', NAMESPACE: 'ci', GITHUB_API_URL: github.url, ...env },
     });
     return { code: 0, stdout, stderr: '' };
   } catch (error) {
@@ -51,6 +62,44 @@ describe('npm run render', () => {
     const [job] = loadAllYaml(stdout) as [V1Job];
     const daemon = job.spec?.template.spec?.initContainers?.find((container) => container.name === 'dind');
     expect(daemon?.image).toBe(DEFAULT_DIND_ROOTLESS_IMAGE);
+  }, 30_000);
+
+  it("shows the image it resolved: GitHub's newest release, read without a credential, with the exit-code variable", async () => {
+    github.setRunnerReleases([
+      { version: '2.339.0', daysAgo: 31 },
+      { version: '2.338.0', daysAgo: 60 },
+    ]);
+    const { code, stdout } = await render(['--labels', 'self-hosted,linux']);
+    expect(code).toBe(0);
+    expect(stdout.split('\n')[1]).toBe(
+      "# runner image ghcr.io/actions/actions-runner:2.339.0: GitHub's newest release: the profile follows GitHub's releases",
+    );
+    const [job] = loadAllYaml(stdout) as [V1Job];
+    const runner = job.spec?.template.spec?.containers.find((container) => container.name === 'runner');
+    expect(runner?.image).toBe('ghcr.io/actions/actions-runner:2.339.0');
+    expect(runner?.env).toContainEqual({
+      name: 'ACTIONS_RUNNER_RETURN_VERSION_DEPRECATED_EXIT_CODE',
+      value: '1',
+    });
+    const read = github.calls.filter((call) => call.route === 'latestRelease');
+    expect(read.length).toBeGreaterThan(0);
+    expect(read.every((call) => call.authorization === undefined)).toBe(true);
+  }, 30_000);
+
+  it('takes --release without asking GitHub, and says when a profile pins its image', async () => {
+    const before = github.calls.length;
+    const released = await render(['--labels', 'self-hosted', '--release', 'v2.340.0']);
+    expect(released.stdout.split('\n')[1]).toBe(
+      "# runner image ghcr.io/actions/actions-runner:2.340.0: --release's: the profile follows GitHub's releases",
+    );
+    const pinned = await render(['--labels', 'self-hosted'], {
+      RUNNER_IMAGE: 'registry.example/runner:2.338.0',
+    });
+    expect(pinned.stdout.split('\n')[1]).toBe(
+      '# runner image registry.example/runner:2.338.0: named by the profile (or RUNNER_IMAGE): pinned',
+    );
+    expect(github.calls.length).toBe(before);
+    expect((await render(['--labels', 'self-hosted', '--release', 'latest'])).code).toBe(2);
   }, 30_000);
 
   it('prints plain YAML, without anchors and aliases', async () => {
@@ -107,7 +156,7 @@ describe('npm run render', () => {
 
   it('exits quietly when its reader stops early (`| head`), without a stack trace', async () => {
     const child = spawn(tsx, [script, '--labels', 'self-hosted,linux'], {
-      env: { PATH: process.env.PATH ?? '' },
+      env: { PATH: process.env.PATH ?? '', GITHUB_API_URL: github.url },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     // The reading end closed before anything is written: the first write meets EPIPE.

@@ -2,6 +2,7 @@ import type { Config } from '../../shared/config/load-config.js';
 import { createCredentialBudget } from '../../shared/github/credential-budget.js';
 import { createCredentials } from '../../shared/github/credentials.js';
 import { createGitHubClient } from '../../shared/github/github-client.js';
+import { createRunnerReleases } from '../../shared/github/runner-releases.js';
 import { createHttpFetch } from '../../shared/http/http-fetch.js';
 import { createKubeApi } from '../../shared/kubernetes/kube-api.js';
 import type { KubeConnection } from '../../shared/kubernetes/kube-connection.js';
@@ -69,6 +70,17 @@ export function createDeps({ config, kubernetes, log, now }: DepsInput): Deps {
     observe: observeGitHub(metrics),
     budget,
   });
+  const runnerReleases = createRunnerReleases({
+    github,
+    onFailure: (error, what) => {
+      metrics.runnerReleaseLookupFailures.inc({});
+      log.warn(
+        { err: error, lookup: what },
+        "could not read GitHub's runner releases; using the last one known",
+      );
+    },
+    ...(now ? { now } : {}),
+  });
   const metricsPush =
     config.metrics.statsdAddress === undefined
       ? undefined
@@ -82,6 +94,7 @@ export function createDeps({ config, kubernetes, log, now }: DepsInput): Deps {
     config,
     github,
     budget,
+    runnerReleases,
     records,
     metrics,
     nodes: createNodeReader(kubeApi, now ? { now } : {}),

@@ -1,6 +1,7 @@
 import type { Config } from '../../shared/config/load-config.js';
 import type { CredentialBudget } from '../../shared/github/credential-budget.js';
 import type { GitHubClient } from '../../shared/github/github-client.js';
+import type { RunnerReleases } from '../../shared/github/runner-releases.js';
 import type { NodeReader } from '../../shared/kubernetes/node-platforms.js';
 import type { Metrics } from '../../shared/metrics/create-metrics.js';
 import type { RecordStore } from '../../shared/records/record-store.js';
@@ -15,6 +16,10 @@ export interface HandlerDeps {
   readonly metrics: Metrics;
   /** The cluster's nodes, when the function may list them (optional ClusterRole); absent: never asked. */
   readonly nodes?: NodeReader;
+  /**
+   * GitHub's runner releases, which the profiles that name no image follow; absent: they run the pinned release.
+   */
+  readonly runnerReleases?: RunnerReleases;
   /** The clock, injectable for tests. */
   readonly now?: () => number;
 }

@@ -17,6 +17,7 @@ import type { WorkflowJobEvent } from '../../shared/webhook/parse-workflow-job.j
 import type { HandlerDeps } from './deps.js';
 import { letClaimGo } from './let-claim-go.js';
 import type { Outcome } from './outcome.js';
+import { releaseFor } from './release-for.js';
 import { startIfQueued } from './start-if-queued.js';
 import { type StartResult, startRunner } from './start-runner.js';
 
@@ -50,6 +51,8 @@ export async function handleQueuedJob(
   // A job for a machine no profile places (windows, macOS, two architectures) is ignored the same way, with why.
   const asked = chooseProfile(config.profiles, event.labels);
   if (asked.profile === undefined) return { outcome: 'ignored', reason: asked.reason };
+  // GitHub's newest runner release, looked up beside the job's read (a cold process has none yet): never rejects.
+  const followed = releaseFor(deps, asked.profile, event);
   // Refused for GitHub's limits, the job is recorded all the same (from the signed payload's labels), and its status
   // read again before its runner is registered: no job depends on a redelivery because GitHub was busy.
   let limited: GitHubLimitError | undefined;
@@ -89,7 +92,10 @@ export async function handleQueuedJob(
     // Until GitHub answers for the job, its repository and labels are only the payload's word.
     unconfirmed: job === undefined,
   };
-  const record = () => records.createRecord(buildRecordJob(config, profile, fields, claim), deadline);
+  // The profile chosen from GitHub's labels may be another than the payload's: its own release, then.
+  const release = profile === asked.profile ? await followed : await releaseFor(deps, profile, event);
+  const record = () =>
+    records.createRecord(buildRecordJob(config, profile, fields, claim, name, release), deadline);
   let created = await record();
   let existing: RunnerRecord | undefined;
   if (!created.created) {

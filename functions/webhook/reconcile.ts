@@ -7,6 +7,7 @@ import { type Deadline, deadlineIn } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 import { type DeliverySource, redeliverFailed } from './redeliver-failed.js';
 import { type IdleReport, removeIdleRunners } from './remove-idle-runners.js';
+import { reportRunnerDeadlines } from './report-runner-deadlines.js';
 import { type RestoreReport, restoreResets } from './restore-resets.js';
 import { emptySettleReport, type SettleReport, settleRecords } from './settle-records.js';
 
@@ -77,11 +78,14 @@ export async function reconcile(
     if (Date.now() >= deadline.at) report.truncated = true;
   };
 
+  // A full pass reports how far each pinned profile is from GitHub's deadline for its runner version, beside the
+  // rest of the pass (its GitHub reads wait ~2 s at most, and most passes find them read within the hour).
+  const deadlines = options.scope === 'records' ? undefined : reportRunnerDeadlines(deps);
   // Resets cut short first, so that the records they make again are started in this same pass.
   await restoreResets(deps, log, deadline, spend, report);
   const records = await settleRecords(deps, log, deadline, spend, report);
   cutShort();
-  if (options.scope === 'records') return report;
+  if (deadlines === undefined) return report;
 
   // Repository hooks named in the configuration, and those that delivered the jobs still recorded. A record
   // with an installation came through the GitHub App's own webhook, which is looked at below.
@@ -130,6 +134,7 @@ export async function reconcile(
     const spendIdle = () => idleActions-- > 0 && Date.now() < deadline.at - 1000;
     await removeIdleRunners(deps, records, options.hooks, log, deadline, spendIdle, report);
   }
+  await deadlines;
   return report;
 }
 

@@ -4,6 +4,7 @@ import { type RecordFields, runnerJobName } from '../../shared/records/record-sc
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
+import { releaseFor } from './release-for.js';
 
 /**
  * Records a job anew, queued and unclaimed: the live record, and whether this call made it. `undefined` when
@@ -19,8 +20,9 @@ export async function remakeRecord(
 ): Promise<{ record: RunnerRecord; made: boolean } | undefined> {
   const { config, records } = deps;
   const profile = profileForRecord(config.profiles, fields.jobLabels);
+  const release = await releaseFor(deps, profile, fields);
   const result = await records.createRecord(
-    buildRecordJob(config, profile, fields, undefined, name),
+    buildRecordJob(config, profile, fields, undefined, name, release),
     deadline,
   );
   if (result.created) return { record: result.record, made: true };

@@ -14,6 +14,7 @@ import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 import { jobAtGitHub } from './job-at-github.js';
+import { releaseFor } from './release-for.js';
 import { startRunner } from './start-runner.js';
 
 /** What became of a job whose runner another job took, or whose runner never came up. */
@@ -69,8 +70,9 @@ export async function replaceRunner(
   const now = deps.now ?? Date.now;
   const claim = newClaim(deps.config.claimTtlSeconds, now());
   const profile = profileForRecord(deps.config.profiles, lost.jobLabels);
+  const release = await releaseFor(deps, profile, lost);
   const created = await deps.records.createRecord(
-    buildRecordJob(deps.config, profile, recordFieldsOf(lost), claim, name),
+    buildRecordJob(deps.config, profile, recordFieldsOf(lost), claim, name, release),
     deadline,
   );
   if (!created.created) {

@@ -1,11 +1,12 @@
 import type { Logger } from '../../shared/log/create-logger.js';
-import { profileForRecord } from '../../shared/profiles/runner-profile.js';
+import { profileForRecord, runnerImageOf } from '../../shared/profiles/runner-profile.js';
 import { generationOf, newClaim } from '../../shared/records/record-schema.js';
 import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 import { noteOutdated } from './note-outdated.js';
 import { createWaits, type WaitReason } from './record-waits.js';
+import { releaseFor } from './release-for.js';
 import { removeRunner } from './remove-runner.js';
 import { replaceRunner } from './replace-runner.js';
 import { startIfQueued } from './start-if-queued.js';
@@ -112,11 +113,9 @@ export async function settleRecords(
       now() - (record.startedAt ?? record.createdAt) > startTimeoutMs;
     // A runner GitHub refused for its version is not one that crashed: a replacement of the same image would be
     // refused too, in a loop. Noted once; the TTL controller deletes it. Once its profile runs another image (the
-    // operator pinned a newer one), it is replaced as a runner that died, so that its job still gets a runner.
-    const refused =
-      record.state === 'finished' &&
-      record.outdated &&
-      profileForRecord(deps.config.profiles, record.jobLabels).image === record.runnerImage;
+    // operator pinned a newer one, or the release it follows moved), it is replaced as a runner that died, so that
+    // its job still gets a runner.
+    const refused = record.state === 'finished' && record.outdated && (await sameImage(deps, record));
     if (refused) {
       if (record.outdatedNoted || !spend()) continue;
       try {
@@ -237,3 +236,9 @@ async function settleQueued(
 
 /** Runners a job gets in all when each never comes up (a bad image, say): its own and two replacements. */
 const START_ATTEMPTS = 3;
+
+/** Whether the profile of a record's job would run the image its runner ran, were it started now. */
+async function sameImage(deps: HandlerDeps, record: RunnerRecord): Promise<boolean> {
+  const profile = profileForRecord(deps.config.profiles, record.jobLabels);
+  return runnerImageOf(profile, await releaseFor(deps, profile, record)) === record.runnerImage;
+}

@@ -10,7 +10,10 @@ export const ADMISSION_PARAMS_NAME = 'kube-actions-runner-admission';
  * image a runner pod of this configuration may run (`images`, space-separated) and whether any of its containers
  * is privileged (`allowPrivileged`, only with a `dind` profile). Derived from the Jobs the real builders make for
  * each profile, not from a list kept by hand, so a change to a pod's shape (a new sidecar, another image) changes
- * the policy with it: regenerate and apply it whenever the profiles change (`npm run admission-params`).
+ * the policy with it: regenerate and apply it whenever the profiles change (`npm run admission-params`). When a
+ * profile follows GitHub's releases (`followRunnerReleases`), the policy also admits the official runner image of
+ * any release, `ghcr.io/actions/actions-runner:N.N.N`: its version is chosen when the Job is made, after the
+ * parameters were generated.
  */
 export function admissionParams(config: Config): V1ConfigMap {
   const images = new Set<string>();
@@ -40,6 +43,10 @@ export function admissionParams(config: Config): V1ConfigMap {
       namespace: config.namespace,
       labels: { 'app.kubernetes.io/name': 'kube-actions-runner' },
     },
-    data: { images: [...images].sort().join(' '), allowPrivileged: String(privileged) },
+    data: {
+      images: [...images].sort().join(' '),
+      allowPrivileged: String(privileged),
+      followRunnerReleases: String(config.profiles.some((profile) => profile.followsReleases)),
+    },
   };
 }

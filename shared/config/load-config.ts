@@ -137,6 +137,7 @@ export function loadConfig(env: Env): Config {
       matchers: labelMatchers,
       mode: runnerMode,
       image: runnerImage,
+      followsReleases: text('RUNNER_IMAGE') === undefined,
       dindImage,
       resources: DEFAULT_RESOURCES,
       activeDeadlineSeconds: DEFAULT_ACTIVE_DEADLINE_SECONDS,

@@ -3,12 +3,25 @@ export const RUNNER_MODES = ['standard', 'userns', 'dind', 'dind-rootless'] as c
 export type RunnerMode = (typeof RUNNER_MODES)[number];
 
 /**
- * GitHub's official runner image, pinned to a runner release. The tag tracks the releases of actions/runner
- * (https://github.com/actions/runner/releases; the image is built from its `images/Dockerfile`). GitHub refuses
- * to register runners below a minimum version, and a runner older than the latest release updates itself before
- * its job (a download on every job): bump this tag, or set RUNNER_IMAGE / a profile's `image`, with each release.
+ * GitHub's official runner image (built from actions/runner `images/Dockerfile` by its release workflow, tagged with
+ * each release's version: https://github.com/actions/runner/releases).
  */
-export const DEFAULT_RUNNER_IMAGE = 'ghcr.io/actions/actions-runner:2.338.0';
+export const OFFICIAL_RUNNER_IMAGE = 'ghcr.io/actions/actions-runner';
+
+/**
+ * The runner release the default image runs when GitHub's newest is not known (no answer yet, or none within the
+ * time a delivery may wait): profiles that name no image follow GitHub's releases (`runnerImageOf`), so this only
+ * needs a bump when it falls so far behind that a cold start with GitHub unreachable would start a refused runner.
+ */
+export const PINNED_RUNNER_VERSION = '2.338.0';
+
+/** The official image of a runner release (`2.339.0`). */
+export function officialRunnerImage(version: string): string {
+  return `${OFFICIAL_RUNNER_IMAGE}:${version}`;
+}
+
+/** The official image of the pinned release: what a profile that follows GitHub's releases runs until one is known. */
+export const DEFAULT_RUNNER_IMAGE = officialRunnerImage(PINNED_RUNNER_VERSION);
 
 /**
  * Docker's official daemon images (docker-library/docker: `29/dind`, `29/dind-rootless`), pinned to one Docker

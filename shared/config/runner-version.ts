@@ -39,3 +39,35 @@ export function compareVersions(a: string, b: string): number {
   }
   return 0;
 }
+
+/** Days before GitHub's deadline from which `doctor` warns (!) and the alert `KubeActionsRunnerVersionDeadline` fires. */
+export const DEADLINE_WARNING_DAYS = 10;
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** A runner release as GitHub publishes it: its version (`2.339.0`, the tag without its `v`) and when. */
+export interface RunnerRelease {
+  readonly version: string;
+  /** `published_at`, ms since the epoch. */
+  readonly publishedAt: number;
+}
+
+/**
+ * The version a release tag names (`v2.339.0` or `2.339.0`), strictly `major.minor.patch` with nothing around it:
+ * undefined for anything else. The version becomes an image tag, so nothing GitHub did not mean may pass.
+ */
+export function versionOfTag(tag: unknown): string | undefined {
+  if (typeof tag !== 'string') return undefined;
+  return /^v?(\d{1,9}\.\d{1,9}\.\d{1,9})$/.exec(tag)?.[1];
+}
+
+/**
+ * When GitHub stops sending jobs to runners of `version` (ms since the epoch): `RUNNER_GRACE_DAYS` after the first
+ * release newer than it was published (the earliest, should a patch of an older line come out later). Undefined
+ * when none of `releases` is newer: it is the newest, as far as they go.
+ */
+export function versionDeadline(version: string, releases: readonly RunnerRelease[]): number | undefined {
+  const newer = releases.filter((release) => compareVersions(release.version, version) > 0);
+  if (newer.length === 0) return undefined;
+  return Math.min(...newer.map((release) => release.publishedAt)) + RUNNER_GRACE_DAYS * DAY_MS;
+}

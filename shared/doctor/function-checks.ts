@@ -1,4 +1,5 @@
 import type { Config } from '../config/load-config.js';
+import type { RunnerReleases } from '../github/runner-releases.js';
 import { selectProfile } from '../profiles/runner-profile.js';
 import { buildRecordJob } from '../records/build-record-job.js';
 import { type Check, fail, notRun, pass, warn } from './check.js';
@@ -11,9 +12,16 @@ export type LoadedConfig = { readonly config: Config } | { readonly problems: re
 /**
  * The function's own checks: its configuration (every problem at once, as `npm start` reports them), and for each
  * profile (or `--labels`), what `render` would make of a job: which profile is chosen, its mode and images; and
- * the runner release each profile's image runs, against GitHub's minimum.
+ * the runner release each profile's image runs, against GitHub's minimum and, with `releases` (GitHub's, read as the
+ * function reads them), GitHub's deadline for it. A profile that follows releases is rendered with the one it
+ * would run now.
  */
-export function functionChecks(loaded: LoadedConfig, labels?: readonly string[]): Check[] {
+export function functionChecks(
+  loaded: LoadedConfig,
+  labels?: readonly string[],
+  releases?: RunnerReleases,
+  now?: () => number,
+): Check[] {
   const checks: Check[] = [
     {
       group: 'function',
@@ -48,7 +56,8 @@ export function functionChecks(loaded: LoadedConfig, labels?: readonly string[])
             'add a profile (or LABEL_MATCHERS alternative) for these labels',
           );
         }
-        const job = buildRecordJob(config, chosen, sampleRecordFields(sample));
+        const release = chosen.followsReleases ? await releases?.followed() : undefined;
+        const job = buildRecordJob(config, chosen, sampleRecordFields(sample), undefined, undefined, release);
         const pod = job.spec?.template.spec;
         const images = new Set(
           [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])].map((container) => container.image),
@@ -65,5 +74,5 @@ export function functionChecks(loaded: LoadedConfig, labels?: readonly string[])
       },
     });
   }
-  return checks.concat(runnerVersionChecks(config));
+  return checks.concat(runnerVersionChecks(config, releases, now));
 }

@@ -1,6 +1,8 @@
 import { withKubeNamespace } from '../config/kube-namespace.js';
 import { type Config, ConfigError, loadConfig } from '../config/load-config.js';
 import { readSecretFilesInto, SECRET_SETTINGS } from '../config/read-secret-files.js';
+import { createGitHubClient } from '../github/github-client.js';
+import { createRunnerReleases, releaseTarget } from '../github/runner-releases.js';
 import { createHttpFetch } from '../http/http-fetch.js';
 import { createKubeApi } from '../kubernetes/kube-api.js';
 import type { KubeConnection } from '../kubernetes/kube-connection.js';
@@ -57,13 +59,29 @@ export async function runDoctor(options: DoctorOptions): Promise<CheckResult[]> 
       as: options.as,
     }).concat(nodeChecks(context)),
   ];
-  if (config !== undefined) {
-    const github = createGitHubDoctorContext(config, fetchImpl, options.repositories ?? []);
-    groups.push(githubChecks(github), webhookChecks(github, options.now));
-  }
+  const github =
+    config === undefined
+      ? undefined
+      : createGitHubDoctorContext(config, fetchImpl, options.repositories ?? []);
+  if (github !== undefined) groups.push(githubChecks(github), webhookChecks(github, options.now));
+  // GitHub's runner releases, read as the function reads them (its client and its credentials), with more time.
+  const releases =
+    config === undefined || github === undefined
+      ? undefined
+      : createRunnerReleases({
+          github: createGitHubClient({
+            baseUrl: config.githubApiUrl,
+            fetch: fetchImpl,
+            credentials: github.credentials,
+            userAgent: 'kube-actions-runner-doctor',
+          }),
+          target: releaseTarget(config, github.repositories),
+          lookupMs: Math.min(5000, timeoutMs / 2),
+          ...(options.now ? { now: options.now } : {}),
+        });
   try {
     const results = [
-      ...(await runChecks(functionChecks(loaded, options.labels), timeoutMs)),
+      ...(await runChecks(functionChecks(loaded, options.labels, releases, options.now), timeoutMs)),
       ...(await Promise.all(groups.map((checks) => runChecks(checks, timeoutMs)))).flat(),
     ];
     if (config === undefined) {

@@ -2,6 +2,8 @@
  * The GitHub client: every REST call the function makes, with its retries and error mapping. Longer than 250
  * lines on purpose: one file holds GitHub's whole contract with us, so a reader checks it against the docs in one place.
  */
+
+import { type RunnerRelease, versionOfTag } from '../config/runner-version.js';
 import {
   GitHubLimitError,
   NoCredentialError,
@@ -83,6 +85,15 @@ export interface WorkflowJob {
   readonly runAttempt?: number | undefined;
 }
 
+/** An answer read with its `ETag`, to ask again conditionally (`If-None-Match`). */
+export interface Tagged<T> {
+  readonly value: T;
+  readonly etag: string | undefined;
+}
+
+/** GitHub's answer to a conditional read whose `ETag` still matches (304): what was read before holds. */
+export const NOT_MODIFIED = 'not-modified';
+
 /** The GitHub calls the function makes. Each is retried on 5xx, 429 and rate limits until its deadline. */
 export interface GitHubClient {
   /**
@@ -129,6 +140,26 @@ export interface GitHubClient {
    * for a job read and a JIT registration is spent), taking nothing; undefined when it can.
    */
   startBlocked(repo: RepoRef): Promise<GitHubLimitError | undefined>;
+  /**
+   * GitHub's newest runner release (`GET /repos/actions/runner/releases/latest`; on GitHub Enterprise Server, the
+   * one that instance serves), read with the credential of `target` (a repository this deployment serves: any
+   * credential may read a public repository), or unauthenticated without one. With `etag`, asked conditionally:
+   * `NOT_MODIFIED` when it still matches (a 304, which costs no rate limit when authenticated).
+   */
+  latestRunnerRelease(
+    target: RepoRef | undefined,
+    etag: string | undefined,
+    deadline?: Deadline,
+  ): Promise<Tagged<RunnerRelease> | typeof NOT_MODIFIED>;
+  /**
+   * GitHub's runner releases, newest first (`GET /repos/actions/runner/releases`, the first 100: years of monthly
+   * releases), without drafts and prereleases; read and asked again as `latestRunnerRelease`.
+   */
+  listRunnerReleases(
+    target: RepoRef | undefined,
+    etag: string | undefined,
+    deadline?: Deadline,
+  ): Promise<Tagged<RunnerRelease[]> | typeof NOT_MODIFIED>;
 }
 
 /**
@@ -176,7 +207,15 @@ const ROUTES = {
   redeliver: 'POST /repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts',
   appDeliveries: 'GET /app/hook/deliveries',
   appRedeliver: 'POST /app/hook/deliveries/{delivery_id}/attempts',
+  latestRelease: 'GET /repos/{owner}/{repo}/releases/latest',
+  releases: 'GET /repos/{owner}/{repo}/releases',
 } as const;
+
+/** Where GitHub publishes the runner's releases. */
+const RUNNER_REPOSITORY = { owner: 'actions', repo: 'runner' } as const;
+
+/** No credential: a public repository's releases may be read without one (60 calls an hour per address). */
+const anonymous = async (): Promise<GitHubCredential> => ({ token: '', label: 'anonymous' });
 
 /** How long a repository's visibility is taken as known, and for how many repositories at most. */
 const VISIBILITY_TTL_MS = 5 * 60 * 1000;
@@ -207,12 +246,15 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     what: string,
     target: RepoRef | (() => Promise<GitHubCredential>),
     deadline: Deadline = deadlineIn(defaultBudgetMs),
+    extraHeaders: Readonly<Record<string, string>> = {},
   ): Promise<Answer<T>> {
     assertPathSegments(parameters);
     // A missing credential is not an upstream failure: NoCredentialError passes through as it is.
     const credential =
       typeof target === 'function' ? await target() : await options.credentials.credentialFor(target);
-    const authorization = `${credential.scheme === 'bearer' ? 'Bearer' : 'token'} ${credential.token}`;
+    const sent: Record<string, string> = { ...extraHeaders };
+    if (credential.token !== '')
+      sent.authorization = `${credential.scheme === 'bearer' ? 'Bearer' : 'token'} ${credential.token}`;
     try {
       return await withRetries(
         async (remainingMs) => {
@@ -224,7 +266,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
             const timeoutMs = Math.max(1, Math.min(requestTimeoutMs, remainingMs));
             const response = await request(route, {
               ...parameters,
-              headers: { authorization },
+              headers: sent,
               request: { timeoutMs },
             });
             answered = true;
@@ -492,7 +534,78 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         scope === 'org' ? ROUTES.orgJit : ROUTES.jit,
       ]);
     },
+    async latestRunnerRelease(target, etag, deadline) {
+      const answer = await conditional<Record<string, unknown>>(
+        ROUTES.latestRelease,
+        {},
+        "failed to read GitHub's newest runner release",
+        target,
+        etag,
+        deadline,
+      );
+      if (answer === NOT_MODIFIED) return answer;
+      const release = releaseOf(answer.value);
+      if (release === undefined) {
+        throw new UpstreamError(
+          'github',
+          'GitHub answered a runner release without a version tag',
+          undefined,
+        );
+      }
+      return { value: release, etag: answer.etag };
+    },
+    async listRunnerReleases(target, etag, deadline) {
+      const answer = await conditional<unknown>(
+        ROUTES.releases,
+        { per_page: 100 },
+        "failed to list GitHub's runner releases",
+        target,
+        etag,
+        deadline,
+      );
+      if (answer === NOT_MODIFIED) return answer;
+      const items = Array.isArray(answer.value) ? (answer.value as Record<string, unknown>[]) : [];
+      const releases = items.flatMap((item) => {
+        const release = releaseOf(item);
+        return release === undefined ? [] : [release];
+      });
+      return { value: releases, etag: answer.etag };
+    },
   };
+
+  /** A read of the runner's repository, conditional on `etag` when one is known. */
+  async function conditional<T>(
+    route: string,
+    parameters: Record<string, unknown>,
+    what: string,
+    target: RepoRef | undefined,
+    etag: string | undefined,
+    deadline: Deadline | undefined,
+  ): Promise<Tagged<T> | typeof NOT_MODIFIED> {
+    try {
+      const { data, headers } = await call<T>(
+        route,
+        { ...RUNNER_REPOSITORY, ...parameters },
+        what,
+        target ?? anonymous,
+        deadline,
+        etag === undefined ? {} : { 'if-none-match': etag },
+      );
+      return { value: data, etag: typeof headers.etag === 'string' ? headers.etag : undefined };
+    } catch (error) {
+      // https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api#use-conditional-requests-if-appropriate
+      if (error instanceof UpstreamError && error.status === 304) return NOT_MODIFIED;
+      throw error;
+    }
+  }
+}
+
+/** A published release as far as following it goes; undefined for a draft, a prerelease or a tag of no version. */
+function releaseOf(item: Record<string, unknown>): RunnerRelease | undefined {
+  if (item.draft === true || item.prerelease === true) return undefined;
+  const version = versionOfTag(item.tag_name);
+  const publishedAt = typeof item.published_at === 'string' ? Date.parse(item.published_at) : Number.NaN;
+  return version === undefined || Number.isNaN(publishedAt) ? undefined : { version, publishedAt };
 }
 
 /**

@@ -49,6 +49,15 @@ export interface Metrics {
    * Counted once a runner, by the reconcile pass that found it; such a runner is not replaced.
    */
   readonly runnerOutdated: CounterOf<'profile'>;
+  /** Lookups of GitHub's runner releases that failed: profiles that follow releases ran the last one known. */
+  readonly runnerReleaseLookupFailures: CounterOf<never>;
+  /**
+   * When GitHub stops sending jobs to each pinned profile's runner version (seconds since the epoch), for the
+   * profiles older than GitHub's newest release: the whole set, as the last report found it (others are dropped).
+   */
+  readonly runnerVersionDeadlines: {
+    set(deadlines: readonly { readonly profile: string; readonly seconds: number }[]): void;
+  };
   /** `endpoint` is a route template such as `GET /repos/{owner}/{repo}/actions/jobs/{job_id}`. */
   readonly githubApiRequests: CounterOf<'endpoint' | 'status'>;
   readonly githubRateLimitRemaining: { set(labels: { credential: string }, value: number): void };
@@ -195,6 +204,17 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['profile'] as const,
     registers,
   });
+  const runnerReleaseLookupFailures = new Counter({
+    name: 'runner_release_lookup_failures_total',
+    help: "Failed lookups of GitHub's runner releases: profiles that follow releases ran the last one known, or the pinned one",
+    registers,
+  });
+  const runnerVersionDeadline = new Gauge({
+    name: 'runner_version_deadline_timestamp_seconds',
+    help: "When GitHub stops sending jobs to a pinned profile's runner version (30 days after the next release), for profiles older than GitHub's newest",
+    labelNames: ['profile'] as const,
+    registers,
+  });
   new Gauge({
     name: 'runner_jobs_active',
     help: 'Runner Jobs (app=github-runner) that have not finished, as the Kubernetes API reports them',
@@ -301,6 +321,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     pushFailures,
     runnerJobsWaitingForNode,
     runnerOutdated,
+    runnerReleaseLookupFailures,
     jobsCompleted,
     jobQueued,
     jobRunning,
@@ -342,6 +363,23 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     runnerJobsWaitingForNode: { inc: (labels, value) => runnerJobsWaitingForNode.inc(labels, value) },
     runnerOutdated: { inc: (labels, value) => runnerOutdated.inc(labels, value) },
+    runnerReleaseLookupFailures: { inc: (_labels, value) => runnerReleaseLookupFailures.inc(value) },
+    runnerVersionDeadlines: {
+      set(deadlines) {
+        runnerVersionDeadline.reset();
+        for (const key of [...gauges.keys()]) if (key.startsWith('deadline:')) gauges.delete(key);
+        for (const { profile, seconds } of deadlines) {
+          runnerVersionDeadline.set({ profile }, seconds);
+          if (recording) {
+            gauges.set(`deadline:${profile}`, {
+              name: 'runner_version_deadline_timestamp_seconds',
+              labels: { profile },
+              value: seconds,
+            });
+          }
+        }
+      },
+    },
     githubApiRequests: { inc: (labels, value) => githubApiRequests.inc(labels, value) },
     githubRateLimitRemaining: {
       set({ credential }, value) {

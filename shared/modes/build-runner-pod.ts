@@ -2,7 +2,7 @@ import type { V1PodSpec } from '@kubernetes/client-node';
 import type { RunnerMode } from '../config/runner-modes.js';
 import type { JobPlatform } from '../labels/job-platform.js';
 import { runnerNodeSelector } from '../profiles/profile-placement.js';
-import type { RunnerProfile } from '../profiles/runner-profile.js';
+import { type RunnerProfile, runnerImageOf } from '../profiles/runner-profile.js';
 import { applyProfile } from './apply-profile.js';
 import { dindPodSpec } from './dind.js';
 import { dindRootlessPodSpec } from './dind-rootless.js';
@@ -19,13 +19,16 @@ const podSpecBuilders: Readonly<Record<RunnerMode, (input: RunnerPodInput) => V1
 
 /**
  * The runner pod of a profile: its mode's pod, shaped by the profile (images, resources, placement, caches), on a
- * node of the OS and architecture the job asks for (`platform`, from its labels) as well as the profile's own.
+ * node of the OS and architecture the job asks for (`platform`, from its labels) as well as the profile's own. A
+ * profile that follows GitHub's releases runs `release` (`runnerImageOf`).
  */
 export function buildRunnerPodSpec(
   profile: RunnerProfile,
   secretName: string,
   platform: JobPlatform = {},
+  release?: string,
 ): V1PodSpec {
-  const pod: RunnerPodInput = { runnerImage: profile.image, dindImage: profile.dindImage, secretName };
+  const runnerImage = runnerImageOf(profile, release);
+  const pod: RunnerPodInput = { runnerImage, dindImage: profile.dindImage, secretName };
   return applyProfile(podSpecBuilders[profile.mode](pod), profile, runnerNodeSelector(profile, platform));
 }

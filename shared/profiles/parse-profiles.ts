@@ -106,8 +106,8 @@ export function parseProfiles(text: string, defaults: ProfileDefaults): RunnerPr
     if (!(RUNNER_MODES as readonly unknown[]).includes(mode))
       problem('mode', `must be one of ${RUNNER_MODES.join(', ')}`);
     const runnerMode = mode as RunnerMode;
-    const image =
-      optionalString(entry, 'image', problem) ?? defaults.image ?? DEFAULT_RUNNER_IMAGES[runnerMode] ?? '';
+    const named = optionalString(entry, 'image', problem) ?? defaults.image;
+    const image = named ?? DEFAULT_RUNNER_IMAGES[runnerMode] ?? '';
     const dindImage =
       optionalString(entry, 'dindImage', problem) ??
       defaults.dindImage ??
@@ -122,6 +122,7 @@ export function parseProfiles(text: string, defaults: ProfileDefaults): RunnerPr
       matchers,
       mode: runnerMode,
       image,
+      followsReleases: named === undefined && entry.image === undefined,
       dindImage,
       resources: resourcesOf(entry.resources, problem),
       activeDeadlineSeconds:

@@ -1,5 +1,5 @@
 import type { V1Affinity, V1EnvVar, V1ResourceRequirements, V1Toleration } from '@kubernetes/client-node';
-import type { RunnerMode } from '../config/runner-modes.js';
+import { officialRunnerImage, type RunnerMode } from '../config/runner-modes.js';
 import { jobPlatform } from '../labels/job-platform.js';
 import { type LabelMatcher, matchLabels } from '../labels/label-matchers.js';
 import { placementConflict } from './profile-placement.js';
@@ -21,7 +21,16 @@ export interface RunnerProfile {
   /** `LABEL_MATCHERS` syntax; empty: every self-hosted job. */
   readonly matchers: readonly LabelMatcher[];
   readonly mode: RunnerMode;
+  /**
+   * The runner image the profile (or RUNNER_IMAGE) names; for a profile that names none, the official image of the
+   * pinned release, run only while GitHub's newest is unknown. Read it through `runnerImageOf`.
+   */
   readonly image: string;
+  /**
+   * True when neither the profile nor RUNNER_IMAGE names an image: its runners run the official image of GitHub's
+   * newest runner release. A named image is pinned on purpose and never changes by itself.
+   */
+  readonly followsReleases: boolean;
   readonly dindImage: string;
   readonly resources: V1ResourceRequirements;
   readonly nodeSelector?: Readonly<Record<string, string>>;
@@ -34,6 +43,15 @@ export interface RunnerProfile {
   readonly volumes: readonly CacheVolume[];
   /** Most runners of this profile started at once; unset: no cap of its own. */
   readonly maxRunners?: number;
+}
+
+/**
+ * The runner image of a profile's pods, the one place it is decided: its own image, or for a profile that follows
+ * GitHub's releases the official image of `release` (GitHub's newest, as `RunnerReleases.followed` knows it), or
+ * of the pinned release while that is unknown.
+ */
+export function runnerImageOf(profile: RunnerProfile, release: string | undefined): string {
+  return profile.followsReleases && release !== undefined ? officialRunnerImage(release) : profile.image;
 }
 
 /** Limits by default: a runner that forks a build without bounds must not starve the node. */

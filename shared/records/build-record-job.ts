@@ -6,7 +6,8 @@ import { type Claim, type RecordFields, recordFieldsOf, runnerJobName } from './
 
 /**
  * The record of a queued job as the configuration makes it: its runner Job, suspended, with the profile chosen for
- * it, optionally claimed. What the handler creates, `render` prints and the Pod Security test submits.
+ * it, optionally claimed. What the handler creates, `render` prints and the Pod Security test submits. A profile that
+ * follows GitHub's releases runs `runnerRelease` (`RunnerReleases.followed`), or the pinned one when it is not given.
  */
 export function buildRecordJob(
   config: Config,
@@ -15,6 +16,7 @@ export function buildRecordJob(
   claim?: Claim,
   /** The Job's name: the job's own by default, a replacement's (`replacementName`) otherwise. */
   name: string = runnerJobName(fields.jobId),
+  runnerRelease?: string,
 ): V1Job {
   return buildRunnerJob({
     profile,
@@ -26,5 +28,6 @@ export function buildRecordJob(
     ...(fields.unconfirmed === true ? { unconfirmed: true } : {}),
     ...(claim === undefined ? {} : { claim }),
     suspend: true,
+    runnerRelease,
   });
 }

@@ -28,6 +28,8 @@ export interface RunnerJobInput extends RecordFields {
   readonly claim?: Claim;
   /** Created suspended: no pod starts until the JIT Secret exists and the Job is resumed. */
   readonly suspend: boolean;
+  /** GitHub's newest runner release, run by a profile that follows releases; unknown: the pinned one. */
+  readonly runnerRelease?: string | undefined;
 }
 
 /**
@@ -94,7 +96,7 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
           labels,
           annotations: attribution.annotations,
         },
-        spec: buildRunnerPodSpec(profile, input.secretName, platform),
+        spec: buildRunnerPodSpec(profile, input.secretName, platform, input.runnerRelease),
       },
     },
   };

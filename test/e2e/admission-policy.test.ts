@@ -15,7 +15,7 @@ import { dump } from 'js-yaml';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { admissionParams } from '../../shared/admission/admission-params.js';
 import { type Config, loadConfig } from '../../shared/config/load-config.js';
-import { RUNNER_MODES, type RunnerMode } from '../../shared/config/runner-modes.js';
+import { DEFAULT_RUNNER_IMAGE, RUNNER_MODES, type RunnerMode } from '../../shared/config/runner-modes.js';
 import { buildJitSecret } from '../../shared/modes/build-jit-secret.js';
 import { buildRecordJob } from '../../shared/records/build-record-job.js';
 import { runnerLabels } from '../../shared/records/record-schema.js';
@@ -53,9 +53,12 @@ function configOf(env: Record<string, string>): Config {
   return loadConfig({ WEBHOOK_SECRET: 's', GITHUB_TOKEN: 't', NAMESPACE: RUNNERS, ...env });
 }
 
-/** The Job the function would record for job `jobId` in `mode`, built by the real builder. */
-function runnerJob(mode: RunnerMode, jobId = 42): V1Job {
-  return buildRecordJob(configOf({}), profileOf(mode), {
+/**
+ * The Job the function would record for job `jobId` in `mode`, built by the real builder; with `release`, the
+ * Job of a profile that follows GitHub's releases once that one is the newest.
+ */
+function runnerJob(mode: RunnerMode, jobId = 42, release?: string): V1Job {
+  const fields = {
     owner: 'octo-org',
     repo: 'app',
     jobId,
@@ -65,7 +68,8 @@ function runnerJob(mode: RunnerMode, jobId = 42): V1Job {
     hookId: undefined,
     installationId: undefined,
     jobLabels: ['self-hosted'],
-  });
+  };
+  return buildRecordJob(configOf({}), profileOf(mode), fields, undefined, undefined, release);
 }
 
 /** The same Job with its pod changed the way a thief of the function's credentials would. */
@@ -142,6 +146,14 @@ describe('the admission policy, with the function’s credentials', () => {
     expect(answer.admitted).toBe(true);
   });
 
+  it('admits the official image of a newer runner release: the profiles follow releases', () => {
+    const job = runnerJob('standard', 42, '2.340.0');
+    expect(job.spec?.template.spec?.containers[0]?.image).toBe('ghcr.io/actions/actions-runner:2.340.0');
+    const answer = createAsFunction(job);
+    expect(answer.output).toContain('job.batch/runner-42');
+    expect(answer.admitted).toBe(true);
+  });
+
   it('admits the function patching its Job (claim, resume): UPDATE is judged too', () => {
     const job = runnerJob('standard', 77);
     const asFunction = (args: string[], input?: string) =>
@@ -184,6 +196,14 @@ describe('the admission policy, with the function’s credentials', () => {
           (spec.containers[0] as { image: string }).image = 'alpine:3';
         }),
       /image not in the runner profiles .*: alpine:3/,
+    ],
+    [
+      'an official runner image tagged other than by a release version',
+      () =>
+        tampered((spec) => {
+          (spec.containers[0] as { image: string }).image = 'ghcr.io/actions/actions-runner:latest';
+        }),
+      /image not in the runner profiles .*: ghcr\.io\/actions\/actions-runner:latest/,
     ],
     [
       'a Job mounting a hostPath',
@@ -297,6 +317,20 @@ describe('the admission policy, with the function’s credentials', () => {
   it('admits the dind Job once the parameters come from profiles with a dind profile', async () => {
     await useParams(configOf({ RUNNER_MODE: 'dind' }), runnerJob('dind'));
     expect(createAsFunction(runnerJob('dind')).admitted).toBe(true);
+  });
+
+  it('refuses a newer runner release once the parameters come from pinned profiles', async () => {
+    const newer = runnerJob('standard', 42, '2.340.0');
+    kubectl(['apply', '-f', '-'], dump(admissionParams(configOf({ RUNNER_IMAGE: DEFAULT_RUNNER_IMAGE }))));
+    await waitFor(
+      'the pinned parameters to apply',
+      () => (createAsFunction(newer).admitted ? undefined : true),
+      30_000,
+    );
+    expect(createAsFunction(newer).output).toMatch(
+      /image not in the runner profiles .*actions-runner:2\.340\.0/,
+    );
+    expect(createAsFunction(runnerJob('standard')).admitted).toBe(true);
   });
 
   it('refuses every Job in a namespace without parameters', () => {

@@ -29,6 +29,7 @@ const dashboardExprs = (
 const scraped = 'job="github-runners/kube-actions-runner-statsd",instance="10.42.0.7:9102"';
 const JIT = 'POST /repos/{owner}/{repo}/actions/runners/generate-jitconfig';
 const ORG_JIT = 'POST /orgs/{org}/actions/runners/generate-jitconfig';
+const DAY_S = 24 * 3600;
 
 interface Case {
   readonly alert: string;
@@ -154,6 +155,29 @@ const CASES: Case[] = [
     series: { [`runner_outdated_total{${scraped},profile="default"}`]: '0x70 1 1x80' },
     evalTime: '150m',
   },
+  {
+    // promtool's clock starts at 0: at 10m, a deadline 9 days on fires, one 11 days on does not.
+    alert: 'KubeActionsRunnerVersionDeadline',
+    fires: true,
+    series: {
+      [`runner_version_deadline_timestamp_seconds{${scraped},profile="gpu"}`]: `${600 + 9 * DAY_S}x20`,
+      [`runner_version_deadline_timestamp_seconds{${scraped},profile="big"}`]: `${600 + 11 * DAY_S}x20`,
+    },
+    evalTime: '10m',
+    labels: { severity: 'warning', profile: 'gpu' },
+    annotations: {
+      summary: 'GitHub stops sending jobs to the runner version of profile gpu within 10 days',
+      description: annotationsOf('KubeActionsRunnerVersionDeadline').description ?? '',
+    },
+  },
+  {
+    alert: 'KubeActionsRunnerVersionDeadline',
+    fires: false,
+    series: {
+      [`runner_version_deadline_timestamp_seconds{${scraped},profile="big"}`]: `${600 + 11 * DAY_S}x20`,
+    },
+    evalTime: '10m',
+  },
 ];
 
 function rulesFile(dir: string, groups: unknown): string {
@@ -225,7 +249,7 @@ describe.skipIf(skip)('promtool on the shipped alerts', () => {
   it('accepts the rules file (promtool check rules)', () => {
     const file = rulesFile(tempDir('rules'), rules.spec.groups);
     const checked = promtool(['check', 'rules', file]);
-    expect(checked.output).toContain('SUCCESS: 6 rules found');
+    expect(checked.output).toContain('SUCCESS: 7 rules found');
     expect(checked.status).toBe(0);
   });
 

@@ -16,6 +16,7 @@ export function profileOf(mode: RunnerMode, extra: Partial<RunnerProfile> = {}):
     matchers: [],
     mode,
     image: DEFAULT_RUNNER_IMAGES[mode],
+    followsReleases: true,
     dindImage: DEFAULT_DIND_IMAGES[mode],
     resources: DEFAULT_RESOURCES,
     activeDeadlineSeconds: DEFAULT_ACTIVE_DEADLINE_SECONDS,
