@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Builds the images the real node runs, offline from Debian's packages, the npm registry and the project's own
 # files, with Debian's buildah (vfs storage, chroot isolation):
 #   debian      localhost/kar-debian:bookworm                 debootstrap minbase, the base of the two below
@@ -17,19 +18,12 @@ root=$(cd "$here/../.." && pwd)
 cache=${IMAGES_CACHE:-$HOME/.cache/kube-actions-runner/images}
 REGISTRY=${REGISTRY:-}
 
-# shellcheck source=versions.env
 source "$here/versions.env"
-# shellcheck source=lib.sh
 source "$here/lib.sh"
-# shellcheck source=debian.sh
 source "$here/debian.sh"
-# shellcheck source=node.sh
 source "$here/node.sh"
-# shellcheck source=distroless.sh
 source "$here/distroless.sh"
-# shellcheck source=function.sh
 source "$here/function.sh"
-# shellcheck source=runner.sh
 source "$here/runner.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -86,5 +80,7 @@ touch "$cache/images.tsv"
 } >"$cache/images.tsv.tmp"
 mv "$cache/images.tsv.tmp" "$cache/images.tsv"
 rm "$cache/images.tsv.new"
+# The images these replaced, and the build stages: vfs keeps every layer as a full copy.
+bah rmi --prune >/dev/null 2>&1 || true
 log "done in $((SECONDS - started)) s; $cache/images.tsv:"
 awk -F'\t' '{ printf "  %-58s %7.1f MB archive, %7.1f MB unpacked\n", $1, $4 / 1e6, $5 / 1e6 }' "$cache/images.tsv"

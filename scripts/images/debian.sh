@@ -5,8 +5,7 @@
 DEBIAN_REF=localhost/kar-debian:$DEBIAN_SUITE
 
 debian_key() {
-  hash_inputs "$DEBIAN_SUITE" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" file:scripts/images/debian.sh \
-    file:scripts/images/lib.sh
+  hash_inputs "$DEBIAN_SUITE" "$DEBIAN_MIRROR" "$DEBIAN_SECURITY_MIRROR" file:scripts/images/debian.sh
 }
 
 # What apt and dpkg do in the image: no documentation, manuals or translations (copyright notices stay), no
@@ -70,7 +69,7 @@ build_debian() {
     --cmd bash --label "$INPUTS_LABEL=$key" "$ctr"
   log "$ref: apt-get upgrade from $DEBIAN_SUITE-updates and -security"
   bah run --isolation chroot --network host "$ctr" -- sh -ec '
-    export DEBIAN_FRONTEND=noninteractive
+    export DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes
     apt-get update -qq
     apt-get upgrade -y -qq >/dev/null
     rm -rf /var/lib/apt/lists/* /var/log/apt/* /var/log/dpkg.log'

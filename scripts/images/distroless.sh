@@ -18,7 +18,7 @@ distroless_versions() {
 }
 
 distroless_key() {
-  hash_inputs "$(distroless_versions)" file:scripts/images/distroless.sh file:scripts/images/lib.sh
+  hash_inputs "$(distroless_versions)" file:scripts/images/distroless.sh
 }
 
 distroless_etc() {
@@ -66,7 +66,7 @@ build_distroless() {
   rm -rf "$work"
   mkdir -p "$rootfs" "$debs" "$work/ca"
   log "$ref: ${#DISTROLESS_PACKAGES[@]} Debian packages and ca-certificates"
-  (cd "$debs" && apt-get download -qq "${DISTROLESS_PACKAGES[@]}" ca-certificates)
+  (cd "$debs" && apt-get download -qq -o APT::Sandbox::User=root "${DISTROLESS_PACKAGES[@]}" ca-certificates)
   local package deb
   mkdir -p "$rootfs/var/lib/dpkg/status.d"
   for package in "${DISTROLESS_PACKAGES[@]}"; do

@@ -65,11 +65,14 @@ keep_image() {
 }
 
 # note_image REF KEY: the line of images.tsv for REF: reference, key, archive, its bytes (layers compressed) and
-# the image's unpacked bytes (its layers' sum, as storage counts them).
+# the image's unpacked bytes (the sum of its layers' sizes, as storage counts them).
 note_image() {
-  local ref=$1 key=$2 archive unpacked
+  local ref=$1 key=$2 archive layers unpacked
   archive=$(archive_of "$ref" "$key")
-  unpacked=$(bah images --json | jq -r --arg ref "$ref" '.[] | select(any(.names[]?; . == $ref)) | .size')
+  layers=$(bah inspect --type image "$ref" | jq '.OCIv1.rootfs.diff_ids')
+  unpacked=$(jq --argjson layers "$layers" \
+    '[.[] | select(.["diff-digest"] as $digest | $layers | index($digest)) | .["diff-size"]] | add' \
+    "$cache/storage/vfs-layers/layers.json")
   printf '%s\t%s\t%s\t%s\t%s\n' "$ref" "$key" "$archive" "$(stat -c %s "$archive")" "$unpacked" \
     >>"$cache/images.tsv.new"
 }

@@ -15,8 +15,7 @@ build_runner() {
   local ref=$1 key=$2
   [ -n "$RUNNER_VERSION" ] || { log "no runner version in shared/config/runner-modes.ts"; return 1; }
   log "$ref: buildah build -f runner/Containerfile (curl, jq, sudo and the docker CLI from Debian)"
-  # --layers: another RUNNER_VERSION rebuilds only the last layer.
-  bah build --isolation chroot --network host --pull=never --layers --quiet --build-arg "RUNNER_VERSION=$RUNNER_VERSION" \
+  bah build --isolation chroot --network host --pull=never --layers=false --quiet --build-arg "RUNNER_VERSION=$RUNNER_VERSION" \
     --label "$INPUTS_LABEL=$key" -f "$here/runner/Containerfile" -t "$ref" "$here/runner" \
     >"$cache/work/runner-build.log" 2>&1 || {
     tail -30 "$cache/work/runner-build.log" >&2
