@@ -7,6 +7,8 @@
 #   distroless  gcr.io/distroless/cc-debian12:nonroot         stand-in for the Dockerfile's runtime base
 #   function    ghcr.io/kube-actions-runner/kube-actions-runner:<package.json version>, from ./Dockerfile
 #   runner      localhost/kar-runner-stand-in:<runner version>
+#   dind        localhost/kar-docker:<docker.io version>-dind            Debian's Docker daemon, rootful
+#   dind-rootless  localhost/kar-docker:<docker.io version>-dind-rootless   and rootless
 # Usage: scripts/images/build.sh [IMAGE...]   (default: all; an image's bases are made first)
 # Each image is kept as an OCI archive in ${IMAGES_CACHE:-~/.cache/kube-actions-runner/images}/archives, named by
 # the hash of its inputs; an image whose inputs have not changed is not built again (IMAGES_REBUILD=1 forces it).
@@ -25,6 +27,7 @@ source "$here/node.sh"
 source "$here/distroless.sh"
 source "$here/function.sh"
 source "$here/runner.sh"
+source "$here/dind.sh"
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "build.sh: run as root (debootstrap, and buildah's chroot isolation without user namespaces)" >&2
@@ -38,8 +41,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Each image, after the images it is built on.
-declare -A BASES=([debian]="" [node]=debian [distroless]="" [function]="node distroless" [runner]=debian)
-ORDER=(debian node distroless function runner)
+declare -A BASES=([debian]="" [node]=debian [distroless]="" [function]="node distroless" [runner]=debian
+  [dind]=debian [dind-rootless]=dind)
+ORDER=(debian node distroless function runner dind dind-rootless)
 
 wanted=("$@")
 [ ${#wanted[@]} -eq 0 ] && wanted=("${ORDER[@]}")
@@ -57,15 +61,16 @@ mkdir -p "$cache/archives" "$cache/work"
 started=$SECONDS
 for name in "${ORDER[@]}"; do
   [ -n "${selected[$name]:-}" ] || continue
-  ref_var=${name^^}_REF
+  fn=${name//-/_}
+  ref_var=${fn^^}_REF
   ref=${!ref_var}
-  key=$("${name}_key")
+  key=$("${fn}_key")
   if [ -z "${IMAGES_REBUILD:-}" ] && image_ready "$ref" "$key"; then
     log "$ref: cached ($key)"
   else
     since=$SECONDS
     log "$ref: building ($key)"
-    "build_$name" "$ref" "$key"
+    "build_$fn" "$ref" "$key"
     keep_image "$ref" "$key"
     log "$ref: built in $((SECONDS - since)) s"
   fi
