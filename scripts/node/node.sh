@@ -385,6 +385,8 @@ stop() {
     while read -r s v; do echo "$v" >"/proc/sys/$s" 2>/dev/null || true; done <"$state/sysctls"
   fi
   rm -rf "$state" "$run"
+  # libcni's cache folder, which containerd makes and leaves empty.
+  rmdir /var/lib/cni/results /var/lib/cni 2>/dev/null || true
   log "node $node stopped"
 }
 
