@@ -6,7 +6,7 @@
 # Binaries land in $CONTROL_PLANE_CACHE/bin/<component>-<version> like the control plane's; one already there is
 # not rebuilt. Each build prints its time.
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "$0")/common.sh"
 mkdir -p "$bin" "$work" "$images"
 export GOFLAGS="-trimpath -mod=mod" GOTOOLCHAIN=local

@@ -1,5 +1,5 @@
 # Sourced by build.sh and node.sh: versions, cache paths and image names of the real node.
-# shellcheck shell=bash
+# shellcheck shell=bash source-path=SCRIPTDIR disable=SC2034 # the variables are for the scripts that source this
 node_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$node_dir/../.." && pwd)
 # shellcheck source=../control-plane/versions.env

@@ -12,7 +12,7 @@
 # and the addresses are fixed. Addresses come from a benchmarking range (198.18.0.0/15, RFC 2544), so none can
 # be mistaken for another network's: the bridge (and node IP) is 198.18.0.1/16, pods get 198.18.1.0/24.
 set -euo pipefail
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "$0")/common.sh"
 
 cluster="${CONTROL_PLANE_NAME:-kube-actions-runner-e2e}"
@@ -250,7 +250,7 @@ stop_kubelet_chains() {
       "$tool" -w -t "$table" -D INPUT -j KUBE-FIREWALL 2>/dev/null || true
       "$tool" -w -t "$table" -D OUTPUT -j KUBE-FIREWALL 2>/dev/null || true
       for chain in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
-        "$tool" -w -t "$table" -F "$chain" 2>/dev/null && "$tool" -w -t "$table" -X "$chain" 2>/dev/null || true
+        if "$tool" -w -t "$table" -F "$chain" 2>/dev/null; then "$tool" -w -t "$table" -X "$chain" 2>/dev/null || true; fi
       done
     done
   done
@@ -271,7 +271,8 @@ start() {
     echo "node.sh: cluster $cluster is not running; start it with scripts/control-plane/cluster.sh start" >&2
     exit 1
   fi
-  if running; then
+  # A node whose cluster was made anew since it started holds certificates of the old cluster's CA: restarted.
+  if running && k get node "$node" >/dev/null 2>&1; then
     log "node $node is already running"
   else
     # What an earlier run left half made is removed first.
@@ -330,10 +331,10 @@ start() {
 # stop_process NAME: SIGTERM, then SIGKILL after 10 s.
 stop_process() {
   alive "$1" || return 0
-  local pid i
+  local pid
   pid=$(cat "$state/pids/$1")
   kill "$pid" 2>/dev/null || true
-  for i in $(seq 20); do
+  for _ in $(seq 20); do
     kill -0 "$pid" 2>/dev/null || return 0
     sleep 0.5
   done
