@@ -88,7 +88,8 @@ listen() {
         ;;
     esac
   done
-  [ -n "$stopping" ] && return $SUCCESS
+  # Stopped with no job: done. Stopped once the service gave it a job: the job is ours, cancelled below and reported.
+  [ -n "$stopping" ] && [ "${status:-}" != 200 ] && return $SUCCESS
 
   local job_id job_name script
   if ! job_id=$(jq -er '.jobId' "$answer") || ! script=$(jq -er '.script' "$answer"); then
@@ -109,6 +110,9 @@ listen() {
   done
   (cd "$work" && exec env "${hidden[@]}" setsid --wait bash -e "$file") &
   job_pid=$!
+  # A stop that came before the job had a pid (while its script was fetched and written) found nothing to cancel:
+  # cancel it now, or the pod's grace period would run out on a job nobody stops.
+  [ -n "$stopping" ] && stop
   local code
   wait "$job_pid"
   code=$?
