@@ -78,10 +78,12 @@ export function createRunnerReleases(options: RunnerReleasesOptions): RunnerRele
       if (known !== undefined && time - known.at < refreshMs) return known.value;
       if (time - failedAt < retryMs) return known?.value;
       pending ??= (async () => {
+        // An answer is as old as its question: a read that takes long is not taken for a later one.
+        const askedAt = now();
         try {
           const answer = await read(target, known?.etag);
-          if (answer !== NOT_MODIFIED) known = { value: answer.value, etag: answer.etag, at: now() };
-          else if (known !== undefined) known = { ...known, at: now() };
+          if (answer !== NOT_MODIFIED) known = { value: answer.value, etag: answer.etag, at: askedAt };
+          else if (known !== undefined) known = { ...known, at: askedAt };
         } catch (error) {
           failedAt = now();
           failed(error);
