@@ -25,7 +25,8 @@ export async function warmCodeCache(): Promise<number> {
       GITHUB_TOKEN: 'warm',
       GITHUB_API_URL: github.url,
       KUBECONFIG: kubernetes.writeKubeconfig(dir),
-      LOG_LEVEL: 'silent',
+      // Quiet, but not silent: the function's listening line says its port (functions/webhook/main.ts).
+      LOG_LEVEL: 'error',
     });
     const payload = queuedPayload({ jobId: 1 });
     github.addJob(payload.repository.full_name, payload.workflow_job);

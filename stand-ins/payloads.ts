@@ -66,7 +66,14 @@ export function queuedPayload(
  */
 export function completedPayload(
   queued: ReturnType<typeof queuedPayload>,
-  ranOn?: { runnerId: number; runnerName: string; conclusion?: 'success' | 'failure' },
+  ranOn?: {
+    runnerId: number;
+    runnerName: string;
+    conclusion?: 'success' | 'failure';
+    /** GitHub's times (ISO 8601): the job's start, as its `in_progress` said, and its end (default now). */
+    startedAt?: string;
+    completedAt?: string;
+  },
 ) {
   return {
     ...queued,
@@ -75,6 +82,8 @@ export function completedPayload(
       ...queued.workflow_job,
       status: 'completed',
       conclusion: ranOn ? (ranOn.conclusion ?? 'success') : 'cancelled',
+      started_at: ranOn?.startedAt ?? queued.workflow_job.started_at,
+      completed_at: ranOn?.completedAt ?? new Date().toISOString(),
       runner_id: ranOn?.runnerId ?? null,
       runner_name: ranOn?.runnerName ?? null,
     },
@@ -84,7 +93,12 @@ export function completedPayload(
 /** The `in_progress` delivery GitHub sends when a runner takes a queued payload's job. */
 export function inProgressPayload(
   queued: ReturnType<typeof queuedPayload>,
-  ranOn: { readonly id: number; readonly name: string },
+  ranOn: {
+    readonly id: number;
+    readonly name: string;
+    /** When GitHub says the runner started the job (ISO 8601; default now). */
+    readonly startedAt?: string;
+  },
 ) {
   return {
     ...queued,
@@ -92,6 +106,7 @@ export function inProgressPayload(
     workflow_job: {
       ...queued.workflow_job,
       status: 'in_progress',
+      started_at: ranOn.startedAt ?? new Date().toISOString(),
       runner_id: ranOn.id,
       runner_name: ranOn.name,
     },

@@ -48,6 +48,8 @@ describe.each(RUNNER_MODES)('the %s runner Job', (mode) => {
       'kube-actions-runner.dev/repo': 'elastic-machines-testing',
       'kube-actions-runner.dev/job-id': '12877621891',
       'kube-actions-runner.dev/profile': 'default',
+      'kube-actions-runner.dev/run-id': '4747967848',
+      'kube-actions-runner.dev/run-attempt': '1',
     });
     expect(job.spec?.template.metadata?.labels).toEqual(job.metadata?.labels);
     expect(job.spec).toMatchObject({

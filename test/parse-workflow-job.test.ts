@@ -17,7 +17,39 @@ describe('parseWorkflowJob', () => {
       repo: 'elastic-machines-testing',
       installationId: 23154469,
       isPublic: true,
+      times: {
+        createdAt: Date.parse('2023-04-19T21:12:12Z'),
+        startedAt: Date.parse('2023-04-19T21:12:12Z'),
+        completedAt: undefined,
+      },
+      conclusion: null,
     });
+  });
+
+  it("reads GitHub's times and conclusion from a real completed payload", () => {
+    const completed = examplesOf('workflow_job').find(
+      (example) => example.action === 'completed' && example.workflow_job?.conclusion === 'success',
+    );
+    const parsed = parseWorkflowJob(JSON.stringify(completed));
+    expect(parsed.times).toEqual({
+      createdAt: Date.parse('2021-08-05T10:33:58Z'),
+      startedAt: Date.parse('2021-08-05T10:34:58Z'),
+      completedAt: Date.parse('2021-08-05T10:38:16Z'),
+    });
+    expect(parsed.conclusion).toBe('success');
+  });
+
+  it.each([
+    ['a number', 1700000000],
+    ['a date without a time', '2026-12-08'],
+    ['no time at all', 'yesterday'],
+    ['an impossible date', '2026-13-45T99:00:00Z'],
+  ])('refuses a started_at that is %s, naming the field', (_, value) => {
+    const payload = queuedPayload();
+    const body = JSON.stringify({ ...payload, workflow_job: { ...payload.workflow_job, started_at: value } });
+    expect(() => parseWorkflowJob(body)).toThrow(
+      new PayloadError('payload field workflow_job.started_at must be an ISO 8601 time or null'),
+    );
   });
 
   it('parses every workflow_job example GitHub documents', () => {

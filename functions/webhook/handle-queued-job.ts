@@ -80,8 +80,11 @@ export async function handleQueuedJob(
     owner: event.owner,
     repo: event.repo,
     jobId: event.jobId,
-    runId: event.runId,
-    runAttempt: event.runAttempt,
+    // GitHub's answer outranks the payload: its run, and the names that cost attribution shows.
+    runId: job?.runId ?? event.runId,
+    runAttempt: job?.runAttempt ?? event.runAttempt,
+    workflow: job?.workflowName,
+    jobName: job?.name,
     deliveryId: delivery.id,
     hookId: delivery.hookId,
     installationId: event.installationId,

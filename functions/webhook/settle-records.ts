@@ -5,6 +5,7 @@ import type { RunnerRecord } from '../../shared/records/runner-record.js';
 import type { Deadline } from '../../shared/retry/with-retries.js';
 import type { HandlerDeps } from './deps.js';
 import { noteOutdated } from './note-outdated.js';
+import { createWaits, type WaitReason } from './record-waits.js';
 import { releaseFor } from './release-for.js';
 import { removeRunner } from './remove-runner.js';
 import { replaceRunner } from './replace-runner.js';
@@ -100,6 +101,8 @@ export async function settleRecords(
     }
   }
   const startTimeoutMs = deps.config.runnerStartTimeoutSeconds * 1000;
+  const waits = createWaits(now());
+  let spent = false; // the caller's budget: once spent, the other records are only counted
   const offset = from === 'anywhere' ? Math.floor(Math.random() * records.length) : 0;
   for (const record of [...records.slice(offset), ...records.slice(0, offset)]) {
     const unclaimed = (record.claim?.until ?? 0) <= now();
@@ -129,12 +132,15 @@ export async function settleRecords(
     // if still queued, would wait for a runner that is gone.
     const died = record.state === 'finished' && record.failed;
     // Other finished records are done; removed ones are going away, not to build on.
+    if (record.state === 'started' && record.ready === 0 && !neverCameUp) waits.add('starting', record);
+    if (record.state === 'queued' && !unclaimed) waits.add('queued', record);
     if (!((record.state === 'queued' && unclaimed) || neverCameUp || died)) continue;
     // Waiting for GitHub costs nothing to find out (the budget is in memory, a pause one shared read): such a
     // record is counted, not claimed, and spends none of the pass's actions.
     if (record.state === 'queued' && (await deps.github.startBlocked(record).catch(() => undefined))) {
       report.waiting += 1;
       report.waitingForGitHub += 1;
+      waits.add('github', record);
       continue;
     }
     const caps = capsOf(deps.config, record);
@@ -143,20 +149,30 @@ export async function settleRecords(
       !holdersOf(scope).has(record.name) && holdersOf(scope).size >= capacity;
     if (record.state === 'queued' && caps.some(full)) {
       report.waiting += 1;
+      waits.add('cap', record);
       continue;
     }
-    if (!spend()) break;
+    if (spent || !spend()) {
+      spent = true;
+      if (record.state === 'queued') waits.add('queued', record);
+      continue;
+    }
     try {
       if (record.state === 'queued') {
         const before = report.started;
-        await settleQueued(deps, record, log, deadline, report);
+        const wait = await settleQueued(deps, record, log, deadline, report);
+        if (wait !== undefined) waits.add(wait, record);
         if (report.started > before) for (const [scope] of caps) holdersOf(scope).add(record.name);
       } else {
         // Replace first, then remove: a pass cut short between the two (GitHub's limits, a failure, its deadline)
         // leaves the old record to be tried again, never a job with no record at all.
         const why = died ? 'its runner pod failed' : 'its runner never came up';
         const last = generationOf(record.name) >= START_ATTEMPTS;
-        if (!last) await retryStart(deps, record, log, deadline, report, why);
+        // Its job still waits at GitHub, and its queued delivery was answered 2xx long ago: a replacement (a pod
+        // evicted, stuck on a node that went away, or a runner that crashed, comes up elsewhere), a few at most.
+        if (!last && (await replaceRunner(deps, record, [], log, deadline, why)).outcome === 'replaced') {
+          report.replaced += 1;
+        }
         if (await removeRunner(deps, record, deadline)) {
           for (const [scope] of caps) holdersOf(scope).delete(record.name);
           if (died) report.died += 1;
@@ -179,24 +195,26 @@ export async function settleRecords(
     }
   }
   deps.metrics.waitingForGitHub.set(report.waitingForGitHub);
+  waits.report(deps.metrics.recordsWaiting);
   return records;
 }
 
-/** A queued record nobody holds: start its runner if its job still waits, else remove it. */
+/** A queued record nobody holds: start its runner if its job still waits, else remove it. Says what it waits for. */
 async function settleQueued(
   deps: HandlerDeps,
   record: RunnerRecord,
   log: Logger,
   deadline: Deadline,
   report: SettleReport,
-) {
+): Promise<WaitReason | undefined> {
   const now = deps.now ?? Date.now;
   const claim = newClaim(deps.config.claimTtlSeconds, now());
-  if (!(await deps.records.claimRecord(record, claim, deadline))) return;
+  if (!(await deps.records.claimRecord(record, claim, deadline))) return 'queued';
   const check = await startIfQueued(deps, record, claim, log, deadline);
   if (check.kind === 'limited') {
     report.waiting += 1;
     report.waitingForGitHub += 1;
+    return 'github';
   } else if (check.kind === 'gone') {
     if (!check.removed) return;
     report.removed += 1;
@@ -211,28 +229,13 @@ async function settleQueued(
   } else {
     report.waiting += 1;
     if (check.result.forGitHub) report.waitingForGitHub += 1;
+    return check.result.forGitHub ? 'github' : check.result.node !== undefined ? 'node' : 'cap';
   }
+  return undefined;
 }
 
 /** Runners a job gets in all when each never comes up (a bad image, say): its own and two replacements. */
 const START_ATTEMPTS = 3;
-
-/**
- * A job whose runner never came up, or whose runner's pod failed before it took the job, still waits at GitHub, and
- * its queued delivery was answered 2xx long ago: give it a replacement (a pod evicted, stuck on a node that went
- * away, or a runner that crashed, comes up elsewhere), a few times at most.
- */
-async function retryStart(
-  deps: HandlerDeps,
-  record: RunnerRecord,
-  log: Logger,
-  deadline: Deadline,
-  report: SettleReport,
-  why: string,
-): Promise<void> {
-  const replacement = await replaceRunner(deps, record, [], log, deadline, why);
-  if (replacement.outcome === 'replaced') report.replaced += 1;
-}
 
 /** Whether the profile of a record's job would run the image its runner ran, were it started now. */
 async function sameImage(deps: HandlerDeps, record: RunnerRecord): Promise<boolean> {

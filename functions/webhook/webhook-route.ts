@@ -24,6 +24,7 @@ import type { HandlerDeps } from './deps.js';
 import { handleCompletedJob } from './handle-completed-job.js';
 import { handleInProgressJob } from './handle-in-progress-job.js';
 import { handleQueuedJob } from './handle-queued-job.js';
+import { observeJob } from './observe-job.js';
 import type { Outcome } from './outcome.js';
 import { createWaitingPacer, startWaitingRecords, type WaitingPacer } from './start-waiting.js';
 
@@ -180,10 +181,14 @@ async function handleJob(
     );
   }
   if (job.action === 'completed') {
-    return answered(jobLog, 200, await handleCompletedJob(deps, job, jobLog, deadline));
+    const outcome = await handleCompletedJob(deps, job, jobLog, deadline);
+    observeJob(deps.metrics, deps.config.profiles, job);
+    return answered(jobLog, 200, outcome);
   }
   if (job.action === 'in_progress') {
-    return answered(jobLog, 200, await handleInProgressJob(deps, job, jobLog, deadline));
+    const outcome = await handleInProgressJob(deps, job, jobLog, deadline);
+    observeJob(deps.metrics, deps.config.profiles, job);
+    return answered(jobLog, 200, outcome);
   }
   return answered(jobLog, 200, { outcome: 'ignored', reason: `action ${job.action} is not handled` });
 }

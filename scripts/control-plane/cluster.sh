@@ -49,6 +49,19 @@ options:
   kubectlBinary: $kubectl
   kwokControllerBinary: $bin/kwok-$KWOK_VERSION
   etcdBinary: $bin/etcd-$ETCD_VERSION
+  # For a real node (scripts/node/): its pods reach the API server by the kubernetes Service's address.
+  kubeApiserverCertSANs: [10.0.0.1]
+componentsPatches:
+  # kwok plays only the nodes annotated as its own (kwokctl's binary runtime would have it manage all), so that
+  # a real node's pods are left to its kubelet.
+  - name: kwok-controller
+    extraArgs:
+      - { key: manage-all-nodes, value: "false", override: true }
+      - { key: manage-nodes-with-annotation-selector, value: kwok.x-k8s.io/node=fake }
+  # A real node's name does not resolve; the API server reaches its kubelet (logs, exec) by its address.
+  - name: kube-apiserver
+    extraArgs:
+      - { key: kubelet-preferred-address-types, value: "InternalIP,Hostname" }
 YAML
     log "starting cluster $name (Kubernetes $K8S_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION) on 127.0.0.1"
     "$kwokctl" create cluster --name "$name" --config "$config" --kubeconfig "$kubeconfig" --wait 120s \

@@ -78,6 +78,11 @@ export interface WorkflowJob {
   readonly labels: readonly string[];
   /** The runner that took the job, if any (`runner-<job id>` for ours). */
   readonly runnerName: string | null;
+  /** The job's name and its workflow's, and its run, as GitHub has them (for cost attribution). */
+  readonly name?: string | undefined;
+  readonly workflowName?: string | undefined;
+  readonly runId?: number | undefined;
+  readonly runAttempt?: number | undefined;
 }
 
 /** An answer read with its `ETag`, to ask again conditionally (`If-None-Match`). */
@@ -374,7 +379,15 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
 
   return {
     async getJob(repo, jobId, deadline) {
-      const { data } = await call<{ status?: unknown; labels?: unknown; runner_name?: unknown }>(
+      const { data } = await call<{
+        status?: unknown;
+        labels?: unknown;
+        runner_name?: unknown;
+        name?: unknown;
+        workflow_name?: unknown;
+        run_id?: unknown;
+        run_attempt?: unknown;
+      }>(
         ROUTES.job,
         { owner: repo.owner, repo: repo.repo, job_id: jobId },
         'failed to read the job from GitHub',
@@ -391,6 +404,10 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
         status: data.status,
         labels,
         runnerName: typeof data.runner_name === 'string' ? data.runner_name : null,
+        name: typeof data.name === 'string' ? data.name : undefined,
+        workflowName: typeof data.workflow_name === 'string' ? data.workflow_name : undefined,
+        runId: positiveInteger(data.run_id),
+        runAttempt: positiveInteger(data.run_attempt),
       };
     },
     async isPublic(repo, deadline) {
@@ -666,4 +683,8 @@ function describe(error: unknown, status: number | undefined): string {
   if (status !== undefined) return `HTTP ${status}${typeof message === 'string' ? ` ${message}` : ''}`;
   const text = String((error as Error).message ?? '');
   return /abort|timeout/i.test(text) ? 'timed out' : 'network error';
+}
+
+function positiveInteger(value: unknown): number | undefined {
+  return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : undefined;
 }

@@ -63,8 +63,19 @@ export interface Metrics {
   readonly githubRateLimitRemaining: { set(labels: { credential: string }, value: number): void };
   /** Queued records that wait for GitHub (a credential paused, or its budget spent), as a settling last found. */
   readonly waitingForGitHub: { set(value: number): void };
+  /**
+   * Records waiting, by what they wait for (`github`, `cap`, `node`, `queued`, `starting`), and the oldest wait of
+   * each in seconds, as the last settling (reconcile, a finished runner) found them.
+   */
+  readonly recordsWaiting: { set(reason: string, count: number, oldestSeconds: number): void };
   /** Seconds from a job's record (its queued delivery) to its runner's registration. */
   readonly queuedToRegistered: { observe(seconds: number): void };
+  /** GitHub's time from a job's queueing to its start on one of our runners (`started_at - created_at`). */
+  readonly jobQueued: { observe(labels: JobSeries, seconds: number): void };
+  /** GitHub's time from a job's start on one of our runners to its end (`completed_at - started_at`). */
+  readonly jobRunning: { observe(labels: JobSeries, seconds: number): void };
+  /** Jobs of our profiles GitHub reports completed, by conclusion (success, failure, cancelled, ...). */
+  readonly jobsCompleted: CounterOf<keyof JobSeries | 'conclusion'>;
   /** Failed pushes: `retried` (nothing was sent; the increments go with the next push) or `dropped` (lost). */
   readonly pushFailures: CounterOf<'outcome'>;
   /** Unfinished runner Jobs as the API server reports them, read at most once per cache window. */
@@ -78,6 +89,13 @@ export interface Metrics {
    * (a scraped process keeps no backlog).
    */
   takeRecorded(): Recorded;
+}
+
+/** The labels of a job's series: its runner profile (a configured name) and its repository. */
+export interface JobSeries {
+  readonly profile: string;
+  readonly owner: string;
+  readonly repo: string;
 }
 
 /** What the push adapter takes at each push (`Metrics.takeRecorded`). */
@@ -106,6 +124,23 @@ export const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10
 
 /** Buckets of `runner_queued_to_registered_seconds`: a burst paced by GitHub's limits takes minutes. */
 export const REGISTRATION_BUCKETS = [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800];
+
+/** Buckets of `runner_job_queued_seconds`: from seconds (a free runner) to an hour (a backlog). */
+export const JOB_QUEUED_BUCKETS = [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600];
+
+/** Buckets of `runner_job_running_seconds`: from a lint job to GitHub's 6-hour limit. */
+export const JOB_RUNNING_BUCKETS = [10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 21600];
+
+/** GitHub's job conclusions; any other value is counted as `other`. */
+const CONCLUSIONS = new Set([
+  'success',
+  'failure',
+  'cancelled',
+  'skipped',
+  'timed_out',
+  'neutral',
+  'action_required',
+]);
 
 /** Observations of each histogram kept between two pushes at most; more are dropped (counted as a dropped push). */
 const MAX_RECORDED_OBSERVATIONS = 10_000;
@@ -210,6 +245,18 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: 'Queued records waiting for GitHub (a credential paused, or its budget spent), as the last settling found',
     registers,
   });
+  const recordsWaiting = new Gauge({
+    name: 'runner_jobs_waiting',
+    help: 'Queued jobs waiting, by reason (github, cap, node, queued, starting), as the last settling found',
+    labelNames: ['reason'] as const,
+    registers,
+  });
+  const oldestWait = new Gauge({
+    name: 'runner_jobs_oldest_wait_seconds',
+    help: 'Seconds the oldest job waiting for each reason has waited since its record, as the last settling found',
+    labelNames: ['reason'] as const,
+    registers,
+  });
   const queuedToRegistered = new Histogram({
     name: 'runner_queued_to_registered_seconds',
     help: "Time from a job's record (its queued delivery) to its runner's registration at GitHub",
@@ -232,6 +279,34 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       for (const { labels, value } of pauses()) this.set(labels, value);
     },
   });
+  // Labelled histograms, pushed as counters (their `_bucket`, `_sum` and `_count` series, `counterSeries`): each
+  // new series is then seeded at 0 like any counter, and `increase()` over it counts its first observation too,
+  // which a statsd histogram born at its first observation would not.
+  const jobLabelNames = ['profile', 'owner', 'repo'] as const;
+  const jobQueued = new Histogram({
+    name: 'runner_job_queued_seconds',
+    help: "GitHub's time from a job's queueing to its start on one of our runners (started_at - created_at)",
+    labelNames: jobLabelNames,
+    buckets: JOB_QUEUED_BUCKETS,
+    registers,
+  });
+  const jobRunning = new Histogram({
+    name: 'runner_job_running_seconds',
+    help: "GitHub's time from a job's start on one of our runners to its end (completed_at - started_at)",
+    labelNames: jobLabelNames,
+    buckets: JOB_RUNNING_BUCKETS,
+    registers,
+  });
+  const jobsCompleted = new Counter({
+    name: 'runner_jobs_completed_total',
+    help: 'Jobs of our profiles GitHub reports completed, by profile, repository and conclusion',
+    labelNames: [...jobLabelNames, 'conclusion'] as const,
+    registers,
+  });
+  const jobSeries = (labels: JobSeries) => ({
+    profile: labels.profile,
+    ...repository(labels.owner, labels.repo),
+  });
   const pushFailures = new Counter({
     name: 'metrics_push_failures_total',
     help: 'Failed metric pushes: retried (nothing sent, sent with the next push) or dropped (increments lost)',
@@ -247,6 +322,9 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     runnerJobsWaitingForNode,
     runnerOutdated,
     runnerReleaseLookupFailures,
+    jobsCompleted,
+    jobQueued,
+    jobRunning,
   ];
 
   let recording = false;
@@ -323,11 +401,38 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         }
       },
     },
+    recordsWaiting: {
+      set(reason, count, oldestSeconds) {
+        recordsWaiting.set({ reason }, count);
+        oldestWait.set({ reason }, oldestSeconds);
+        if (recording) {
+          const labels = { reason };
+          gauges.set(`waiting ${reason}`, { name: 'runner_jobs_waiting', labels, value: count });
+          gauges.set(`oldest ${reason}`, {
+            name: 'runner_jobs_oldest_wait_seconds',
+            labels,
+            value: oldestSeconds,
+          });
+        }
+      },
+    },
     queuedToRegistered: {
       observe(seconds) {
         queuedToRegistered.observe(seconds);
         keep(registrations, seconds);
       },
+    },
+    jobQueued: { observe: (labels, seconds) => jobQueued.observe(jobSeries(labels), seconds) },
+    jobRunning: { observe: (labels, seconds) => jobRunning.observe(jobSeries(labels), seconds) },
+    jobsCompleted: {
+      inc: (labels, value) =>
+        jobsCompleted.inc(
+          {
+            ...jobSeries(labels),
+            conclusion: CONCLUSIONS.has(labels.conclusion) ? labels.conclusion : 'other',
+          },
+          value,
+        ),
     },
     pushFailures: { inc: (labels, value) => pushFailures.inc(labels, value) },
     async activeRunners() {
@@ -337,8 +442,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       const series: CounterSeries[] = [];
       for (const counter of counters) {
         const { name, values } = await counter.get();
-        for (const { labels, value } of values) {
-          series.push({ name, labels: labels as Record<string, string>, value });
+        // A histogram's values are its `_bucket` (with `le`), `_sum` and `_count` series.
+        for (const { labels, value, metricName } of values as {
+          labels: object;
+          value: number;
+          metricName?: string;
+        }[]) {
+          const named = Object.entries(labels).map(([key, label]) => [key, String(label)]);
+          series.push({ name: metricName ?? name, labels: Object.fromEntries(named), value });
         }
       }
       return series;

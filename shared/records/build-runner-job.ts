@@ -3,6 +3,7 @@ import { jobPlatform } from '../labels/job-platform.js';
 import { buildRunnerPodSpec } from '../modes/build-runner-pod.js';
 import { RUNNER_CONTAINER, VERSION_DEPRECATED_EXIT_CODE } from '../modes/runner-pod.js';
 import type { RunnerProfile } from '../profiles/runner-profile.js';
+import { costAttribution } from './cost-attribution.js';
 import {
   type Claim,
   formatClaim,
@@ -42,7 +43,12 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
   // A job naming two machines gets no profile, so no record; were one made anyway, it would carry no ask.
   const of = jobPlatform(input.jobLabels);
   const platform = 'platform' in of ? of.platform : {};
-  const labels = { ...runnerLabels(input), [`${LABEL_PREFIX}/profile`]: profile.name };
+  const attribution = costAttribution(input);
+  const labels = {
+    ...runnerLabels(input),
+    [`${LABEL_PREFIX}/profile`]: profile.name,
+    ...attribution.labels,
+  };
   return {
     apiVersion: 'batch/v1',
     kind: 'Job',
@@ -63,6 +69,7 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
           : { [RECORD_ANNOTATIONS.installation]: String(input.installationId) }),
         ...(input.claim === undefined ? {} : { [RECORD_ANNOTATIONS.claim]: formatClaim(input.claim) }),
         ...(input.unconfirmed === true ? { [RECORD_ANNOTATIONS.unconfirmed]: 'true' } : {}),
+        ...attribution.annotations,
       },
     },
     spec: {
@@ -85,7 +92,10 @@ export function buildRunnerJob(input: RunnerJobInput): V1Job {
       activeDeadlineSeconds: profile.activeDeadlineSeconds,
       ttlSecondsAfterFinished: input.ttlSecondsAfterFinished,
       template: {
-        metadata: { labels },
+        metadata: {
+          labels,
+          annotations: attribution.annotations,
+        },
         spec: buildRunnerPodSpec(profile, input.secretName, platform, input.runnerRelease),
       },
     },

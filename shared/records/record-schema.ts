@@ -24,6 +24,9 @@ export const RECORD_ANNOTATIONS = {
   startedAt: `${LABEL_PREFIX}/started-at`,
   /** `true` on a record made from its delivery's payload, before GitHub confirmed the job (see `unconfirmed`). */
   unconfirmed: `${LABEL_PREFIX}/unconfirmed`,
+  /** The workflow's name and the job's, as GitHub answered for the job (cost attribution: `attributionOf`). */
+  workflow: `${LABEL_PREFIX}/workflow`,
+  jobName: `${LABEL_PREFIX}/job-name`,
   /** Why GitHub refused the record's runner (exit 7): written once by reconcile, which counts it then. */
   outdated: `${LABEL_PREFIX}/outdated`,
 } as const;
@@ -42,6 +45,9 @@ export interface RecordFields {
   readonly hookId?: number | undefined;
   /** The GitHub App installation of the repository (App mode), to act for it later. */
   readonly installationId?: number | undefined;
+  /** The workflow's name and the job's, from GitHub's answer for the job (never the payload's). */
+  readonly workflow?: string | undefined;
+  readonly jobName?: string | undefined;
   /**
    * Made from the delivery's payload (its repository, installation and labels) while GitHub's limits refused the
    * job's read: GitHub has not confirmed that this repository holds the job with these labels. The record's name is
@@ -68,6 +74,8 @@ export function recordFieldsOf(source: RecordFields): RecordFields {
     jobLabels: source.jobLabels,
     hookId: source.hookId,
     installationId: source.installationId,
+    workflow: source.workflow,
+    jobName: source.jobName,
   };
 }
 

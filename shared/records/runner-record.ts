@@ -81,6 +81,8 @@ export function toRunnerRecord(job: V1Job): RunnerRecord | undefined {
     hookId: Number.isSafeInteger(hookId) && hookId > 0 ? hookId : undefined,
     installationId: Number.isSafeInteger(installationId) && installationId > 0 ? installationId : undefined,
     unconfirmed: annotations[RECORD_ANNOTATIONS.unconfirmed] === 'true',
+    workflow: annotations[RECORD_ANNOTATIONS.workflow],
+    jobName: annotations[RECORD_ANNOTATIONS.jobName],
     profile: job.metadata.labels?.[`${LABEL_PREFIX}/profile`],
     runnerImage: job.spec?.template.spec?.containers.find((c) => c.name === RUNNER_CONTAINER)?.image,
     outdated: isOutdatedFailure(job),

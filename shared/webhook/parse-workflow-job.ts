@@ -17,6 +17,17 @@ export interface WorkflowJobEvent {
   readonly installationId: number | undefined;
   /** Public repositories can run a fork's pull request on the runner. */
   readonly isPublic: boolean;
+  /** GitHub's own times of the job (ms since the epoch), for the metrics: `undefined` where the payload has none. */
+  readonly times: JobTimes;
+  /** `success`, `failure`, `cancelled`, ... once completed; `null` before. */
+  readonly conclusion: string | null;
+}
+
+/** When GitHub says the job was queued (`created_at`), started and completed. */
+export interface JobTimes {
+  readonly createdAt: number | undefined;
+  readonly startedAt: number | undefined;
+  readonly completedAt: number | undefined;
 }
 
 /**
@@ -57,8 +68,28 @@ export function parseWorkflowJob(body: string | Json): WorkflowJobEvent {
     installationId: installationIdOf(payload),
     // `private` is in every repository payload; `visibility` only in newer ones ("public", "private", "internal").
     isPublic: repository.private === false || repository.visibility === 'public',
+    times: {
+      createdAt: timeOf(job, 'created_at'),
+      startedAt: timeOf(job, 'started_at'),
+      completedAt: timeOf(job, 'completed_at'),
+    },
+    conclusion: optional(job, 'conclusion', isString, 'a string or null', 'workflow_job.') ?? null,
   };
 }
+
+/** An ISO 8601 time of the job (GitHub's `2026-12-08T03:10:00Z`) in ms; absent or null is `undefined`. */
+function timeOf(job: Json, key: string): number | undefined {
+  const text = optional(job, key, isString, 'an ISO 8601 time or null', 'workflow_job.');
+  if (text === undefined) return undefined;
+  const ms = Date.parse(text);
+  if (!ISO_TIME.test(text) || !Number.isFinite(ms)) {
+    throw new PayloadError(`payload field workflow_job.${key} must be an ISO 8601 time or null`);
+  }
+  return ms;
+}
+
+/** The shape of GitHub's times: date, `T`, time, optional fraction, `Z` or an offset. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2})$/;
 
 /** The `zen` and `hook_id` of a `ping` delivery, for the log; the body only has to be JSON. */
 export function parsePing(body: string | Json): { hookId: number | null } {

@@ -2,7 +2,8 @@
  * The metrics proof, with real components: 30 function processes (the built bundle, as `npm start` runs it), one
  * after another and some at once, each handling a few deliveries and stopping, as scale-to-zero instances do. They
  * push to a real statsd_exporter (built from its Go module, with the shipped mapping), which a real Prometheus
- * scrapes every second. `increase()` over the window must equal what was sent, within 0, for the three counters;
+ * scrapes every second. `increase()` over the window must equal what was sent, within 0, for the counters and for
+ * the job-time histograms (pushed as counters: each job started is taken and completed by its runner);
  * every dashboard query must return data; the per-credential gauges keep their series; the registration-time
  * histogram counts one observation per runner created; and runner_jobs_active falls to the truth once the
  * runners finish while no instance is up.
@@ -15,7 +16,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type GitHubStandIn, startGitHubStandIn } from '../../stand-ins/github-stand-in.js';
 import { type KubernetesStandIn, startKubernetesStandIn } from '../../stand-ins/kubernetes-stand-in.js';
-import { queuedPayload, signedDelivery } from '../../stand-ins/payloads.js';
+import {
+  completedPayload,
+  inProgressPayload,
+  queuedPayload,
+  signedDelivery,
+} from '../../stand-ins/payloads.js';
 import { freePort, startServerProcess } from '../../stand-ins/server-process.js';
 
 const WEBHOOK_SECRET = 'proof-secret';
@@ -78,7 +84,25 @@ function start(command: string, args: string[]): ChildProcess {
   return child;
 }
 
-/** One short-lived instance: starts, handles its deliveries, stops (SIGTERM, as Knative scales it down). */
+/** GitHub's times of a proof job: queued at a fixed time, in queue for 1 to 7 s, running for 60 to 109 s. */
+function timesOf(jobId: number) {
+  const created = Date.parse('2026-12-08T03:00:00Z');
+  const queued = (jobId % 7) + 1;
+  const running = 60 + (jobId % 50);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return {
+    queued,
+    running,
+    createdAt: iso(created),
+    startedAt: iso(created + queued * 1000),
+    completedAt: iso(created + (queued + running) * 1000),
+  };
+}
+
+/**
+ * One short-lived instance: starts, handles its deliveries, stops (SIGTERM, as Knative scales it down). Each job
+ * it starts a runner for is then taken by that runner and completed (its `in_progress` and `completed` deliveries).
+ */
 async function instance(
   plan: { owner: (typeof OWNERS)[number]; created: number; forged: number },
   jobIds: () => number,
@@ -93,15 +117,32 @@ async function instance(
     METRICS_SEED_SECONDS: String(SEED_SECONDS),
     RECONCILE_TOKEN: 'proof-reconcile',
   });
+  const post = async (payload: unknown, secret = WEBHOOK_SECRET) => {
+    const { headers, body } = await signedDelivery(payload, secret);
+    return (await fetch(`${server.url}/webhook`, { method: 'POST', headers, body })).status;
+  };
   const statuses: number[] = [];
+  const followUps: number[] = [];
+  const jobs: { jobId: number; queued: number; running: number }[] = [];
   for (let index = 0; index < plan.created + plan.forged; index += 1) {
-    const payload = queuedPayload({ jobId: jobIds(), owner: plan.owner, repo: 'proof' });
+    const jobId = jobIds();
+    const times = timesOf(jobId);
+    const payload = queuedPayload({ jobId, owner: plan.owner, repo: 'proof' });
+    Object.assign(payload.workflow_job, { created_at: times.createdAt, started_at: times.createdAt });
     github.addJob(payload.repository.full_name, payload.workflow_job);
-    const { headers, body } = await signedDelivery(payload, index < plan.created ? WEBHOOK_SECRET : 'forged');
-    statuses.push((await fetch(`${server.url}/webhook`, { method: 'POST', headers, body })).status);
+    const forged = index >= plan.created;
+    const status = await post(payload, forged ? 'forged' : WEBHOOK_SECRET);
+    statuses.push(status);
+    if (forged || status !== 200) continue;
+    const runner = { id: jobId, name: `runner-${jobId}` };
+    followUps.push(await post(inProgressPayload(payload, { ...runner, startedAt: times.startedAt })));
+    const conclusion = jobId % 2 === 0 ? 'success' : 'failure';
+    const ended = { runnerId: runner.id, runnerName: runner.name, conclusion, ...times } as const;
+    followUps.push(await post(completedPayload(payload, ended)));
+    jobs.push({ jobId, queued: times.queued, running: times.running });
   }
   expect(await server.stop()).toBe(0);
-  return statuses;
+  return { statuses, followUps, jobs };
 }
 
 describe('metrics of 30 short-lived instances, through a real statsd_exporter and Prometheus', () => {
@@ -156,17 +197,26 @@ describe('metrics of 30 short-lived instances, through a real statsd_exporter an
       created: 1 + (index % 3),
       forged: index % 2,
     }));
-    const statuses: number[] = [];
+    const ran: Awaited<ReturnType<typeof instance>>[] = [];
     // 18 one after another, then 12 in three waves of 4 at once.
-    for (const plan of plans.slice(0, 18)) statuses.push(...(await instance(plan, jobIds)));
+    for (const plan of plans.slice(0, 18)) ran.push(await instance(plan, jobIds));
     for (let wave = 18; wave < 30; wave += 4) {
-      const answers = await Promise.all(plans.slice(wave, wave + 4).map((plan) => instance(plan, jobIds)));
-      statuses.push(...answers.flat());
+      ran.push(...(await Promise.all(plans.slice(wave, wave + 4).map((plan) => instance(plan, jobIds)))));
     }
+    const statuses = ran.flatMap((one) => one.statuses);
+    const followUps = ran.flatMap((one) => one.followUps);
+    const jobs = ran.flatMap((one) => one.jobs);
+    expect(followUps.every((status) => status === 200)).toBe(true);
     const truth = {
-      webhook_requests_total: statuses.length,
+      webhook_requests_total: statuses.length + followUps.length,
       runner_jobs_created_total: statuses.filter((status) => status === 200).length,
       github_api_requests_total: github.calls.length,
+      // GitHub's times of each job, pushed as counters (a histogram's series): exact under increase() too.
+      runner_jobs_completed_total: jobs.length,
+      runner_job_queued_seconds_count: jobs.length,
+      runner_job_queued_seconds_sum: jobs.reduce((sum, job) => sum + job.queued, 0),
+      runner_job_running_seconds_count: jobs.length,
+      runner_job_running_seconds_sum: jobs.reduce((sum, job) => sum + job.running, 0),
     };
     expect(truth.runner_jobs_created_total).toBe(plans.reduce((sum, plan) => sum + plan.created, 0));
     expect(statuses.filter((status) => status === 401)).toHaveLength(plans.reduce((s, p) => s + p.forged, 0));
@@ -196,12 +246,6 @@ describe('metrics of 30 short-lived instances, through a real statsd_exporter an
     console.table(rows);
     for (const row of rows) expect(row.difference, row.metric).toBe(0);
 
-    // Every dashboard query returns data from this Prometheus.
-    for (const panel of dashboard.panels) {
-      for (const { expr } of panel.targets) {
-        expect((await query(expr, lastScrape)).length, `${panel.title}: ${expr}`).toBeGreaterThan(0);
-      }
-    }
     // Each credential keeps its series, whichever instance pushed last.
     const credentials = (await query('github_api_rate_limit_remaining'))
       .map((s) => s.metric.credential)
@@ -222,7 +266,7 @@ describe('metrics of 30 short-lived instances, through a real statsd_exporter an
     ]);
   });
 
-  it('runner_jobs_active falls to the truth after the runners finish while no instance is up', async () => {
+  it('runner_jobs_active falls to the truth after the runners finish while no instance is up, and the dashboard has data', async () => {
     const active = [...kubernetes.jobs.keys()];
     // Some count of the unfinished runners was pushed. Not necessarily all of them: an instance pushes the count it
     // read within METRICS_ACTIVE_CACHE_SECONDS (15 s), and of the last wave's 4 concurrent instances the one that
@@ -249,6 +293,17 @@ describe('metrics of 30 short-lived instances, through a real statsd_exporter an
       'runner_jobs_active to fall to 0',
       async () => (await scalar('runner_jobs_active')) === 0,
     );
+    // The pass settled the records (none waits now): its counts by reason were pushed.
+    await waitUntil(
+      'the records waiting, by reason',
+      async () => (await query('runner_jobs_waiting')).length === 5,
+    );
+    // Every dashboard query returns data from this Prometheus, once a pass has run as the schedule runs it.
+    for (const panel of dashboard.panels) {
+      for (const { expr } of panel.targets) {
+        expect((await query(expr)).length, `${panel.title}: ${expr}`).toBeGreaterThan(0);
+      }
+    }
     expect(await woken.stop()).toBe(0);
   });
 });
