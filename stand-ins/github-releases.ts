@@ -36,7 +36,11 @@ export function createStandInReleases() {
   set(DEFAULT_RELEASES);
 
   /** The answer, or a 304 when the caller already holds it. */
-  const conditional = (body: unknown, ifNoneMatch: string | undefined, headers = {}): JsonResponse => {
+  const conditional = (
+    body: unknown,
+    ifNoneMatch: string | undefined,
+    headers: Record<string, string> = {},
+  ): JsonResponse => {
     const etag = `W/"${createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 32)}"`;
     const matches = (ifNoneMatch ?? '').split(',').some((tag) => tag.trim() === etag || tag.trim() === '*');
     return matches
@@ -53,13 +57,25 @@ export function createStandInReleases() {
       if (newest === undefined) return undefined;
       return conditional(releaseBody(apiUrl, newest), ifNoneMatch);
     },
-    /** `GET /repos/{owner}/{repo}/releases`: `per_page` up to 100 (default 30), `page` from 1. */
+    /**
+     * `GET /repos/{owner}/{repo}/releases`: `per_page` up to 100 (default 30), `page` from 1, and while there are
+     * more a `Link` header naming the next and last pages.
+     */
     list(apiUrl: string, repository: string, url: URL, ifNoneMatch: string | undefined): JsonResponse {
       const perPage = Math.min(100, Number(url.searchParams.get('per_page') ?? 30) || 30);
       const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
       const all = repository.toLowerCase() === 'actions/runner' ? releases : [];
       const body = all.slice((page - 1) * perPage, page * perPage).map((r) => releaseBody(apiUrl, r));
-      return conditional(body, ifNoneMatch);
+      if (page * perPage >= all.length) return conditional(body, ifNoneMatch);
+      const pageUrl = (number: number) => {
+        const link = new URL(`${url.pathname}${url.search}`, new URL(apiUrl).origin);
+        link.searchParams.set('page', String(number));
+        return link.href;
+      };
+      const last = Math.ceil(all.length / perPage);
+      return conditional(body, ifNoneMatch, {
+        link: `<${pageUrl(page + 1)}>; rel="next", <${pageUrl(last)}>; rel="last"`,
+      });
     },
   };
 }

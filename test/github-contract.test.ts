@@ -134,6 +134,12 @@ describe("GitHub's release endpoints, as the stand-in serves them", () => {
     expect(LATEST.checkResponse(200, { tag_name: 'v2.339.0' }).length).toBeGreaterThan(5);
     const list = releases.list(api, 'actions/runner', new URL(`${api}/x?per_page=100`), undefined);
     expect(LIST.checkResponse(200, list.body)).toEqual([]);
+    expect(list.headers?.link).toBeUndefined();
+    const paged = releases.list(api, 'actions/runner', new URL(`${api}/x?per_page=1`), undefined);
+    expect((paged.body as unknown[]).length).toBe(1);
+    expect(paged.headers?.link).toBe(
+      `<${api}/x?per_page=1&page=2>; rel="next", <${api}/x?per_page=1&page=2>; rel="last"`,
+    );
   });
 
   it('answers a matching If-None-Match with a 304 and no body, which the contract takes for a GET only', () => {

@@ -102,6 +102,23 @@ describe("an instance's budget for a credential", () => {
     ]);
   });
 
+  it('gives a rarely called route (`most`) a block of that many calls, not a share of the concurrency', async () => {
+    // Blocks of 2 of 10 slots: four routes hold 8, a rare one 1, and a fifth route still gets the last one.
+    const limits = { ...LIMITS, concurrency: 10, pointsPerMinute: 900 };
+    const budget = createCredentialBudget(limits, { now: clock().now });
+    const route = (n: number) => `GET /repos/{owner}/{repo}/route-${n}`;
+    for (let n = 0; n < 4; n += 1) (await budget.acquire('pat:a', route(n), deadlineIn(8000)))();
+    (await budget.acquire('pat:a', 'GET /repos/{owner}/{repo}/releases/latest', deadlineIn(8000), 1))();
+    (await budget.acquire('pat:a', route(4), deadlineIn(8000)))();
+    // Without the hint, the rare route's block would have held two slots, and the fifth route none.
+    const shared = createCredentialBudget(limits, { now: clock().now });
+    for (let n = 0; n < 4; n += 1) (await shared.acquire('pat:a', route(n), deadlineIn(8000)))();
+    (await shared.acquire('pat:a', 'GET /repos/{owner}/{repo}/releases/latest', deadlineIn(8000)))();
+    await expect(shared.acquire('pat:a', route(4), deadlineIn(1600))).rejects.toBeInstanceOf(
+      GitHubLimitError,
+    );
+  });
+
   it('counts a call until a window after its answer came back, however late GitHub received it', async () => {
     const time = clock();
     const budget = createCredentialBudget({ ...LIMITS, pointsPerMinute: 5 }, { now: time.now });

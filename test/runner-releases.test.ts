@@ -78,8 +78,11 @@ describe('GitHub runner releases', () => {
       { version: '2.339.0', daysAgo: 31 },
     ]);
     clock.at += HOUR + 1;
-    await releases.followed(REPO);
-    await vi.waitFor(() => expect(releaseCalls(standIn)).toHaveLength(3));
+    // Asked again once the 304 read is done (the stand-in records a call before its answer arrives).
+    await vi.waitFor(async () => {
+      await releases.followed(REPO);
+      expect(releaseCalls(standIn)).toHaveLength(3);
+    });
     expect(releaseCalls(standIn).map((call) => call.status)).toEqual([200, 304, 200]);
     expect(await releases.followed(REPO)).toBe('2.340.0');
   });
@@ -97,7 +100,7 @@ describe('GitHub runner releases', () => {
   it('falls back to the pinned release when GitHub fails, counts it, and asks again a minute later', async () => {
     const { standIn, releases, clock, failures } = await releasesOf();
     standIn.setRunnerReleases([{ version: '2.339.0', daysAgo: 31 }]);
-    standIn.failNext('latestRelease', 404, 1);
+    standIn.failNext('latestRelease', 401, 1);
     expect(await releases.followed(REPO)).toBe(PINNED_RUNNER_VERSION);
     expect(failures).toHaveLength(1);
     // Within the minute, no delivery waits for GitHub again.
@@ -105,6 +108,19 @@ describe('GitHub runner releases', () => {
     expect(releaseCalls(standIn)).toHaveLength(1);
     clock.at += 60_001;
     expect(await releases.followed(REPO)).toBe('2.339.0');
+  });
+
+  it('asks again only an hour later after an answer asking again cannot change (404)', async () => {
+    const { standIn, releases, clock, failures } = await releasesOf();
+    standIn.setRunnerReleases([{ version: '2.339.0', daysAgo: 31 }]);
+    standIn.failNext('latestRelease', 404, 1);
+    expect(await releases.followed(REPO)).toBe(PINNED_RUNNER_VERSION);
+    clock.at += 60_001;
+    expect(await releases.followed(REPO)).toBe(PINNED_RUNNER_VERSION);
+    expect(failures).toHaveLength(1);
+    clock.at += HOUR;
+    expect(await releases.followed(REPO)).toBe('2.339.0');
+    expect(releaseCalls(standIn)).toHaveLength(2);
   });
 
   it('keeps the last release known when a later read fails', async () => {

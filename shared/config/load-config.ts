@@ -42,6 +42,7 @@ export interface Config {
   readonly githubApiUrl: string;
   readonly runnerGroupId: number;
   readonly runnerMode: RunnerMode;
+  /** RUNNER_IMAGE, or the official image of the pinned release (profiles that name none follow GitHub's releases). */
   readonly runnerImage: string;
   /** The Docker daemon sidecar image of the Docker modes (DIND_IMAGE, or the mode's default). */
   readonly dindImage: string;

@@ -70,13 +70,16 @@ export interface CredentialBudget {
    * given up without one (`answered` false: a timeout, a network failure): the call counts from then for a window,
    * and longer for a call given up (see ABANDONED_MS). A call GitHub refused with a rate-limit answer
    * (`'refused'`) counts only until that answer: GitHub served nothing, and the pause it asked for is what holds
-   * the next calls back (charged a window, a 1 s retry-after kept a registration's points a minute). Throws GitHubLimitError when the credential is paused, its
+   * the next calls back (charged a window, a 1 s retry-after kept a registration's points a minute). `most`: the
+   * most calls of the route this process sends within a block's time (a route called once an hour takes a block of
+   * one, not a share of the concurrency it would hold unused). Throws GitHubLimitError when the credential is paused, its
    * points are spent, no slot frees in time, or the ledger cannot be read or written (nothing is sent on a guess).
    */
   acquire(
     credential: string,
     route: string,
     deadline: Deadline,
+    most?: number,
   ): Promise<(answered?: boolean | 'refused') => void>;
   /** Why calls of `routes` cannot be made now (paused, or points spent), without taking anything. */
   blocked(credential: string, routes: readonly string[]): Promise<GitHubLimitError | undefined>;
@@ -217,6 +220,8 @@ export function createCredentialBudget(
     reading: Promise<void> | undefined;
     waiters: (() => void)[];
     routes: Set<string>;
+    /** Routes whose blocks hold fewer calls than a share (`acquire`'s `most`). */
+    most: Map<string, number>;
     pausedUntil: number;
     pauseReading: Promise<number | undefined> | undefined;
     pauseReadAt: number;
@@ -238,6 +243,7 @@ export function createCredentialBudget(
         reading: undefined,
         waiters: [],
         routes: new Set(),
+        most: new Map(),
         pausedUntil: 0,
         pauseReading: undefined,
         pauseReadAt: 0,
@@ -306,7 +312,7 @@ export function createCredentialBudget(
             pointsOf(route),
             limits,
             at,
-            blockCalls(route),
+            Math.min(blockCalls(route), state.most.get(route) ?? Number.POSITIVE_INFINITY),
             skewMs,
             holder,
             mine,
@@ -467,9 +473,10 @@ export function createCredentialBudget(
 
   return {
     limits,
-    async acquire(credential, route, deadline) {
+    async acquire(credential, route, deadline, most) {
       const state = stateOf(credential);
       state.routes.add(route);
+      if (most !== undefined) state.most.set(route, Math.max(1, most));
       for (;;) {
         const paused = await pausedUntil(credential, state);
         if (paused > now()) throw refused(pausedError(paused));

@@ -211,6 +211,9 @@ const ROUTES = {
   releases: 'GET /repos/{owner}/{repo}/releases',
 } as const;
 
+/** Routes called about once an hour: each budget block of theirs holds one call, not a share of the concurrency. */
+const RARE_ROUTES: ReadonlySet<string> = new Set([ROUTES.latestRelease, ROUTES.releases]);
+
 /** Where GitHub publishes the runner's releases. */
 const RUNNER_REPOSITORY = { owner: 'actions', repo: 'runner' } as const;
 
@@ -258,7 +261,12 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     try {
       return await withRetries(
         async (remainingMs) => {
-          const release = await options.budget?.acquire(credential.label, route, deadline);
+          const release = await options.budget?.acquire(
+            credential.label,
+            route,
+            deadline,
+            RARE_ROUTES.has(route) ? 1 : undefined,
+          );
           // Whether GitHub answered: a call given up without an answer (a timeout, a dropped connection) may still
           // reach GitHub and count there, so the budget keeps counting it longer.
           let answered: boolean | 'refused' = false;

@@ -8,6 +8,7 @@
 import type { Config } from '../config/load-config.js';
 import { PINNED_RUNNER_VERSION } from '../config/runner-modes.js';
 import { compareVersions, type RunnerRelease } from '../config/runner-version.js';
+import { PermanentUpstreamError } from '../errors/errors.js';
 import { deadlineIn } from '../retry/with-retries.js';
 import { type GitHubClient, NOT_MODIFIED, type RepoRef, type Tagged } from './github-client.js';
 
@@ -37,7 +38,10 @@ export interface RunnerReleasesOptions {
   readonly lookupMs?: number;
   /** How long an answer is used before it is asked for again. */
   readonly refreshMs?: number;
-  /** After a failed lookup, how long the last answer (or the pinned release) is used before trying again. */
+  /**
+   * After a failed lookup, how long the last answer (or the pinned release) is used before trying again; after an
+   * answer asking again cannot change (a 404: an Enterprise Server without actions/runner), `refreshMs`.
+   */
   readonly retryMs?: number;
   /**
    * How long a new release is out before it is followed: actions/runner's release workflow pushes the image in a
@@ -71,19 +75,21 @@ export function createRunnerReleases(options: RunnerReleasesOptions): RunnerRele
     failed: (error: unknown) => void,
   ) {
     let known: { value: T; etag: string | undefined; at: number } | undefined;
-    let failedAt = Number.NEGATIVE_INFINITY;
+    let retryAt = Number.NEGATIVE_INFINITY;
     let pending: Promise<void> | undefined;
     return async (target: RepoRef | undefined, waitMs: number): Promise<T | undefined> => {
       const time = now();
       if (known !== undefined && time - known.at < refreshMs) return known.value;
-      if (time - failedAt < retryMs) return known?.value;
+      if (time < retryAt) return known?.value;
       pending ??= (async () => {
+        // An answer is as old as its question: a read that takes long is not taken for a later one.
+        const askedAt = now();
         try {
           const answer = await read(target, known?.etag);
-          if (answer !== NOT_MODIFIED) known = { value: answer.value, etag: answer.etag, at: now() };
-          else if (known !== undefined) known = { ...known, at: now() };
+          if (answer !== NOT_MODIFIED) known = { value: answer.value, etag: answer.etag, at: askedAt };
+          else if (known !== undefined) known = { ...known, at: askedAt };
         } catch (error) {
-          failedAt = now();
+          retryAt = now() + (error instanceof PermanentUpstreamError ? refreshMs : retryMs);
           failed(error);
         } finally {
           pending = undefined;
