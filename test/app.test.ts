@@ -215,7 +215,7 @@ describe('deliveries that get no runner', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({
       outcome: 'ignored',
-      reason: 'job runs on its own runner, or not on ours',
+      reason: 'job runs on a runner not ours',
     });
     expect(h.github.calls).toHaveLength(0);
   });

@@ -40,25 +40,33 @@ const series = 'profile="default",owner="octo",repo="app"';
 
 describe("GitHub's times of a job on one of our runners", () => {
   it('observes the time in queue once the runner starts it, and the time running and conclusion at its end', async () => {
-    const queued = queuedAt('2026-12-08T03:00:00Z');
+    // Queued at GitHub 2 s ago; its delivery starts our runner now; GitHub says the job started 10 s from now.
+    const created = Math.floor(Date.now() / 1000) * 1000 - 2000;
+    const startedAt = new Date(created + 12_000).toISOString();
+    const queued = queuedAt(new Date(created).toISOString());
+    expect((await deliver(queued)).status).toBe(200);
     const runner = { id: 7, name: 'runner-4242' };
     h.github.setJobStatus(4242, 'in_progress');
-    const started = await deliver(
-      inProgressPayload(queued, { ...runner, startedAt: '2026-12-08T03:00:12Z' }),
-    );
-    expect(started.status).toBe(200);
+    expect((await deliver(inProgressPayload(queued, { ...runner, startedAt }))).status).toBe(200);
     expect(await metric(`runner_job_queued_seconds_count{${series}}`)).toBe(1);
     expect(await metric(`runner_job_queued_seconds_sum{${series}}`)).toBe(12);
     expect(await metric(`runner_job_queued_seconds_bucket{le="10",${series}}`)).toBe(0);
     expect(await metric(`runner_job_queued_seconds_bucket{le="30",${series}}`)).toBe(1);
+
+    // Our share: from the runner's start (its record resumed) to GitHub's start of the job.
+    const record = await h.records.getRecord('runner-4242');
+    expect(record?.startedAt).toBeGreaterThan(created);
+    const startup = await metric(`runner_startup_seconds_sum{${series}}`);
+    expect(startup).toBeCloseTo((Date.parse(startedAt) - (record?.startedAt ?? 0)) / 1000, 3);
+    expect(await metric(`runner_startup_seconds_count{${series}}`)).toBe(1);
 
     h.github.setJobStatus(4242, 'completed');
     const ended = completedPayload(queued, {
       runnerId: runner.id,
       runnerName: runner.name,
       conclusion: 'failure',
-      startedAt: '2026-12-08T03:00:12Z',
-      completedAt: '2026-12-08T03:05:12Z',
+      startedAt,
+      completedAt: new Date(created + 312_000).toISOString(),
     });
     expect((await deliver(ended)).status).toBe(200);
     expect(await metric(`runner_job_running_seconds_sum{${series}}`)).toBe(300);

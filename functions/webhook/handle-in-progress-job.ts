@@ -19,9 +19,11 @@ export async function handleInProgressJob(
   deadline: Deadline,
 ): Promise<Outcome> {
   const madeFor = jobIdOfRunner(event.runnerName);
-  if (madeFor === undefined || madeFor === event.jobId) {
-    return { outcome: 'ignored', reason: 'job runs on its own runner, or not on ours' };
+  if (madeFor === event.jobId) {
+    await observeStartup(deps, event, log, deadline);
+    return { outcome: 'ignored', reason: 'job runs on its own runner' };
   }
+  if (madeFor === undefined) return { outcome: 'ignored', reason: 'job runs on a runner not ours' };
   const running = await deps.github.getJob(event, event.jobId, deadline);
   if (running.runnerName !== event.runnerName) {
     return { outcome: 'ignored', reason: 'GitHub names another runner for this job' };
@@ -36,4 +38,22 @@ export async function handleInProgressJob(
   return replacement.outcome === 'replaced'
     ? { outcome: 'replaced', job: replacement.job, reason: `another job took ${taken.name}` }
     : { outcome: 'ignored', reason: replacement.reason };
+}
+
+/**
+ * Observes our share of the job's wait, from its runner's start (its record) to GitHub's `started_at`. Only for a
+ * record of the delivery's own owner; a metric never fails a delivery, so a failed read is logged and skipped.
+ */
+async function observeStartup(deps: HandlerDeps, event: WorkflowJobEvent, log: Logger, deadline: Deadline) {
+  const startedAt = event.times.startedAt;
+  if (startedAt === undefined || event.runnerName === null) return;
+  try {
+    const record = await deps.records.getRecord(event.runnerName, deadline);
+    if (record?.startedAt === undefined || !sameName(record.owner, event.owner)) return;
+    if (startedAt < record.startedAt || record.profile === undefined) return;
+    const series = { profile: record.profile, owner: event.owner, repo: event.repo };
+    deps.metrics.runnerStartup.observe(series, (startedAt - record.startedAt) / 1000);
+  } catch (error) {
+    log.warn({ err: error }, "could not read the runner's record for its startup time");
+  }
 }

@@ -74,6 +74,11 @@ export interface Metrics {
   readonly jobQueued: { observe(labels: JobSeries, seconds: number): void };
   /** GitHub's time from a job's start on one of our runners to its end (`completed_at - started_at`). */
   readonly jobRunning: { observe(labels: JobSeries, seconds: number): void };
+  /**
+   * Our share of the wait: from our runner's start (its record resumed, the JIT config stored) to GitHub's
+   * `started_at` for the job it took (the pod scheduled, its images pulled, the runner up and given the job).
+   */
+  readonly runnerStartup: { observe(labels: JobSeries, seconds: number): void };
   /** Jobs of our profiles GitHub reports completed, by conclusion (success, failure, cancelled, ...). */
   readonly jobsCompleted: CounterOf<keyof JobSeries | 'conclusion'>;
   /** Failed pushes: `retried` (nothing was sent; the increments go with the next push) or `dropped` (lost). */
@@ -130,6 +135,9 @@ export const JOB_QUEUED_BUCKETS = [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3
 
 /** Buckets of `runner_job_running_seconds`: from a lint job to GitHub's 6-hour limit. */
 export const JOB_RUNNING_BUCKETS = [10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 21600];
+
+/** Buckets of `runner_startup_seconds`: a warm node in seconds, an image pull in a minute or more. */
+export const RUNNER_STARTUP_BUCKETS = [1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600];
 
 /** GitHub's job conclusions; any other value is counted as `other`. */
 const CONCLUSIONS = new Set([
@@ -297,6 +305,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: JOB_RUNNING_BUCKETS,
     registers,
   });
+  const runnerStartup = new Histogram({
+    name: 'runner_startup_seconds',
+    help: "From our runner's start (its record resumed) to GitHub's start of the job it took",
+    labelNames: jobLabelNames,
+    buckets: RUNNER_STARTUP_BUCKETS,
+    registers,
+  });
   const jobsCompleted = new Counter({
     name: 'runner_jobs_completed_total',
     help: 'Jobs of our profiles GitHub reports completed, by profile, repository and conclusion',
@@ -325,6 +340,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     jobsCompleted,
     jobQueued,
     jobRunning,
+    runnerStartup,
   ];
 
   let recording = false;
@@ -424,6 +440,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     jobQueued: { observe: (labels, seconds) => jobQueued.observe(jobSeries(labels), seconds) },
     jobRunning: { observe: (labels, seconds) => jobRunning.observe(jobSeries(labels), seconds) },
+    runnerStartup: { observe: (labels, seconds) => runnerStartup.observe(jobSeries(labels), seconds) },
     jobsCompleted: {
       inc: (labels, value) =>
         jobsCompleted.inc(

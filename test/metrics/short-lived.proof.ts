@@ -84,18 +84,24 @@ function start(command: string, args: string[]): ChildProcess {
   return child;
 }
 
-/** GitHub's times of a proof job: queued at a fixed time, in queue for 1 to 7 s, running for 60 to 109 s. */
-function timesOf(jobId: number) {
-  const created = Date.parse('2026-12-08T03:00:00Z');
-  const queued = (jobId % 7) + 1;
+/**
+ * GitHub's times of a proof job, around its runner's start (the record's started-at, ms): the runner takes it 1 to
+ * 5 s later, after 2 to 12 s in queue at GitHub in all, and runs it for 60 to 109 s. Whole seconds, so that the
+ * sums compare exactly.
+ */
+function timesOf(jobId: number, runnerStartedAt: number) {
+  const startup = (jobId % 5) + 1;
+  const queued = startup + (jobId % 7) + 1;
   const running = 60 + (jobId % 50);
+  const started = runnerStartedAt + startup * 1000;
   const iso = (ms: number) => new Date(ms).toISOString();
   return {
+    startup,
     queued,
     running,
-    createdAt: iso(created),
-    startedAt: iso(created + queued * 1000),
-    completedAt: iso(created + (queued + running) * 1000),
+    createdAt: iso(started - queued * 1000),
+    startedAt: iso(started),
+    completedAt: iso(started + running * 1000),
   };
 }
 
@@ -123,23 +129,26 @@ async function instance(
   };
   const statuses: number[] = [];
   const followUps: number[] = [];
-  const jobs: { jobId: number; queued: number; running: number }[] = [];
+  const jobs: { jobId: number; startup: number; queued: number; running: number }[] = [];
   for (let index = 0; index < plan.created + plan.forged; index += 1) {
     const jobId = jobIds();
-    const times = timesOf(jobId);
     const payload = queuedPayload({ jobId, owner: plan.owner, repo: 'proof' });
-    Object.assign(payload.workflow_job, { created_at: times.createdAt, started_at: times.createdAt });
     github.addJob(payload.repository.full_name, payload.workflow_job);
     const forged = index >= plan.created;
     const status = await post(payload, forged ? 'forged' : WEBHOOK_SECRET);
     statuses.push(status);
     if (forged || status !== 200) continue;
     const runner = { id: jobId, name: `runner-${jobId}` };
+    const record = kubernetes.jobs.get(runner.name) as { metadata: { annotations?: Record<string, string> } };
+    const runnerStartedAt = Number(record?.metadata.annotations?.['kube-actions-runner.dev/started-at']);
+    expect(runnerStartedAt).toBeGreaterThan(0);
+    const times = timesOf(jobId, runnerStartedAt);
+    Object.assign(payload.workflow_job, { created_at: times.createdAt, started_at: times.createdAt });
     followUps.push(await post(inProgressPayload(payload, { ...runner, startedAt: times.startedAt })));
     const conclusion = jobId % 2 === 0 ? 'success' : 'failure';
     const ended = { runnerId: runner.id, runnerName: runner.name, conclusion, ...times } as const;
     followUps.push(await post(completedPayload(payload, ended)));
-    jobs.push({ jobId, queued: times.queued, running: times.running });
+    jobs.push({ jobId, startup: times.startup, queued: times.queued, running: times.running });
   }
   expect(await server.stop()).toBe(0);
   return { statuses, followUps, jobs };
@@ -217,6 +226,8 @@ describe('metrics of 30 short-lived instances, through a real statsd_exporter an
       runner_job_queued_seconds_sum: jobs.reduce((sum, job) => sum + job.queued, 0),
       runner_job_running_seconds_count: jobs.length,
       runner_job_running_seconds_sum: jobs.reduce((sum, job) => sum + job.running, 0),
+      runner_startup_seconds_count: jobs.length,
+      runner_startup_seconds_sum: jobs.reduce((sum, job) => sum + job.startup, 0),
     };
     expect(truth.runner_jobs_created_total).toBe(plans.reduce((sum, plan) => sum + plan.created, 0));
     expect(statuses.filter((status) => status === 401)).toHaveLength(plans.reduce((s, p) => s + p.forged, 0));
