@@ -282,11 +282,12 @@ it(`makes no replacement for refused runners, counts each once as outdated, and 
     expect(replacementsOf(jobs)).toEqual([]);
   };
   // Passes on the old image: GitHub failing now and then, and the process restarted between them.
-  github.failNext('job', 500, 3);
-  github.inject('runners', { delayMs: 300 }, 2);
+  const callsBefore = github.calls.length;
+  github.failNext('runners', 500, 2);
+  github.inject('deliveries', { delayMs: 300 }, 2);
   passes.push(await reconcile(server));
   await tally();
-  github.inject('job', { reset: true }, 2);
+  github.failNext('deliveries', 503, 1);
   passes.push(await reconcile(server));
   await tally();
   passes.push(await reconcile(server));
@@ -300,6 +301,8 @@ it(`makes no replacement for refused runners, counts each once as outdated, and 
   await tally();
   counted.push(await outdatedCounted(server));
 
+  // What GitHub's faults hit in these passes (reconcile's reads of runners and deliveries).
+  const faulted = github.calls.slice(callsBefore).filter((call) => call.status >= 500).length;
   const view = await backend.jobs();
   for (const id of ids) {
     const job = view.get(`runner-${id}`);
@@ -336,6 +339,11 @@ it(`makes no replacement for refused runners, counts each once as outdated, and 
   await backend.reconfigure(configOf(NEW_IMAGE, backend.namespace));
   await server.stop();
   server = await startFunction(backend, NEW_IMAGE);
+  // Replacing reads each job at GitHub and registers a runner: some of those fail, and must not make two.
+  const callsAfter = github.calls.length;
+  github.failNext('job', 500, 3);
+  github.failNext('jit', 502, 2);
+  github.inject('jit', { reset: true }, 1);
   const after: (Report | undefined)[] = [];
   for (let pass = 0; pass < 6; pass += 1) {
     const report = await reconcile(server);
@@ -359,6 +367,7 @@ it(`makes no replacement for refused runners, counts each once as outdated, and 
     if (registrations.length !== 1) problems.push(`runner-${id}-2: ${registrations.length} registrations`);
   }
   counted.push(await outdatedCounted(server));
+  const faultedAfter = github.calls.slice(callsAfter).filter((call) => call.status >= 500).length;
 
   const table = {
     'Kubernetes API': backend.name,
@@ -366,6 +375,7 @@ it(`makes no replacement for refused runners, counts each once as outdated, and 
     'runners refused (exit 7)': JOBS,
     'outdated counted (per process)': counted.join(' + '),
     'outdated in reconcile reports': reportedOutdated,
+    'GitHub calls faulted (refused / replacing)': `${faulted} / ${faultedAfter}`,
     'reconcile passes (5xx)': `${passes.length + after.length} (${[...passes, ...after].filter((p) => p === undefined).length})`,
     'replacements before the image change': replacementsBefore,
     'replacements after the image change': [...newRunners.values()].flat().length,
@@ -379,6 +389,7 @@ it(`makes no replacement for refused runners, counts each once as outdated, and 
   if (problems.length > 0) process.stdout.write(`problems:\n  ${problems.slice(0, 20).join('\n  ')}\n`);
 
   expect(github.violations).toEqual([]);
+  expect(faulted).toBeGreaterThan(0); // the faults did bite
   expect(replacementsBefore).toBe(0);
   expect(counted.reduce((sum, n) => sum + n, 0)).toBe(JOBS);
   expect(counted.slice(1)).toEqual([0, 0]); // the restarted processes count none again
