@@ -57,6 +57,12 @@ select_image() {
 for name in "${wanted[@]}"; do select_image "$name"; done
 
 mkdir -p "$cache/archives" "$cache/work"
+# One build at a time per cache: clones share it, and a build's work folders and tags are the cache's.
+exec 9>"$cache/build.lock"
+if ! flock --nonblock 9; then
+  log "another build is using $cache; waiting for it"
+  flock 9
+fi
 : >"$cache/images.tsv.new"
 started=$SECONDS
 for name in "${ORDER[@]}"; do

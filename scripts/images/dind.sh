@@ -36,13 +36,14 @@ build_dind_image() {
 build_dind() {
   build_dind_image "$1" "$2" Containerfile
   check_dind "$1" 0 'dockerd --version && docker --version && containerd --version && runc --version &&
-    docker-init --version && iptables --version && test -x /usr/local/bin/dockerd-entrypoint.sh'
+    docker-init --version && iptables --version && test -x /usr/local/bin/dockerd-entrypoint.sh &&
+    ! getent group docker'
 }
 
 build_dind_rootless() {
   build_dind_image "$1" "$2" Containerfile.rootless --build-arg "DIND_REF=$DIND_REF"
   check_dind "$1" 1000 'test "$(id -un)" = rootless && test "$HOME" = /home/rootless &&
-    grep -qx "rootless:100000:65536" /etc/subuid && grep -qx "rootless:100000:65536" /etc/subgid &&
+    test "$(cat /etc/subuid)" = rootless:100000:65536 && test "$(cat /etc/subgid)" = rootless:100000:65536 &&
     test -w /home/rootless/.local/share/docker && test -u /usr/bin/newuidmap && test -u /usr/bin/newgidmap &&
     rootlesskit --version && slirp4netns --version && test -d /run/user'
 }

@@ -41,13 +41,18 @@ slug() { printf '%s' "$1" | tr '/:@' '___'; }
 
 archive_of() { printf '%s/archives/%s-%s.oci.tar' "$cache" "$(slug "$1")" "$2"; }
 
-# image_ready REF KEY: true when REF with KEY is in storage, restoring it from its archive if only that is left
-# (a wiped storage, or a cache copied from another machine).
+# image_ready REF KEY: true when REF with KEY is in storage (writing its archive if that is gone), restoring it
+# from its archive if only that is left (a wiped storage, or a cache copied from another machine).
 image_ready() {
   local ref=$1 key=$2 archive
-  [ "$(stored_key "$ref")" = "$key" ] && return 0
   archive=$(archive_of "$ref" "$key")
+  if [ "$(stored_key "$ref")" = "$key" ]; then
+    [ -f "$archive" ] || keep_image "$ref" "$key"
+    touch "$archive"
+    return 0
+  fi
   [ -f "$archive" ] || return 1
+  touch "$archive"
   log "$ref: restoring from $(basename "$archive")"
   bah pull --quiet "oci-archive:$archive" >/dev/null
   [ "$(stored_key "$ref")" = "$key" ]
@@ -59,7 +64,8 @@ keep_image() {
   local ref=$1 key=$2 archive
   archive=$(archive_of "$ref" "$key")
   mkdir -p "$(dirname "$archive")"
-  rm -f "$(dirname "$archive")/$(slug "$ref")"-*.oci.tar
+  # Other keys' archives stay a while: two clones of different commits share the cache. Used ones are touched.
+  find "$(dirname "$archive")" -name "$(slug "$ref")-*.oci.tar" -mtime +7 -delete
   bah push --quiet "$ref" "oci-archive:$archive.tmp:$ref" >/dev/null
   mv "$archive.tmp" "$archive"
 }
