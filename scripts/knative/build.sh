@@ -2,12 +2,13 @@
 # Builds what a real Knative install needs from published Go modules, for the Knative tests on the real node:
 #   Knative Serving's controller, webhook, activator, autoscaler and queue-proxy (knative.dev/serving/cmd/...),
 #   Traefik, whose experimental Knative provider is the networking layer (it implements KIngress), and
-#   CoreDNS for cluster DNS.
+#   CoreDNS for cluster DNS, with only the plugins a cluster's DNS uses (coredns/main.go).
 # Versions are pinned in versions.env. Binaries land in $KNATIVE_CACHE/bin/<name>-<version> (default
 # ~/.cache/kube-actions-runner/knative, outside the clone so worktrees share it); one already there is not rebuilt.
 # Each build is a throwaway main module requiring the published module, with that module's own replace and exclude
 # directives copied in: `go install mod@version` refuses a module that has any.
 # render.sh turns the same Serving module's config/ into the install manifest that runs these binaries as images.
+# The first build takes about a quarter of an hour on 2 cores, Traefik over half of it; progress is printed.
 #
 # usage: build.sh [knative|traefik|coredns]...   build those (default: all three)
 #        build.sh probe                          check which newer releases the module proxy serves in full
@@ -35,6 +36,7 @@ serving_names=(controller webhook activator autoscaler queue-proxy)
 traefik_module=github.com/traefik/traefik/v3
 traefik_package=$traefik_module/cmd/traefik
 coredns_module=github.com/coredns/coredns
+# The probe checks the module's own main, which links every plugin; the build links those coredns/main.go names.
 coredns_package=$coredns_module
 
 # go_mod_of MODULE VERSION: the path of that version's go.mod in the module cache.
@@ -76,14 +78,8 @@ make_module() {
   touch "$dir/go.sum"
 }
 
-# timed NAME COMMAND...: runs it and logs its wall time.
-timed() {
-  local name=$1 started
-  shift
-  started=$(date +%s)
-  "$@"
-  log "$name: $(( $(date +%s) - started )) s"
-}
+# took STARTED: seconds since STARTED (date +%s).
+took() { echo "$(( $(date +%s) - $1 )) s"; }
 
 build_knative() {
   local v=$KNATIVE_SERVING_VERSION want=() i
@@ -91,36 +87,48 @@ build_knative() {
     [ -x "$bin/${serving_names[$i]}-$v" ] || want+=("$i")
   done
   [ ${#want[@]} -eq 0 ] && { log "knative serving $v: cached"; return; }
-  local dir="$work/serving-$v" out="$work/serving-$v/out" packages=()
+  local dir="$work/serving-$v" out="$work/serving-$v/out" packages=() started
+  started=$(date +%s)
   make_module "$dir" "$serving_module" "$v"
   for i in "${want[@]}"; do packages+=("$serving_module/cmd/${serving_commands[$i]}"); done
   log "knative serving $v: building ${#packages[@]} commands in one go build (they share most packages)"
   rm -rf "$out" && mkdir -p "$out"
   (cd "$dir" && go build -ldflags "-s -w" -o "$out/" "${packages[@]}")
   for i in "${want[@]}"; do mv "$out/${serving_commands[$i]}" "$bin/${serving_names[$i]}-$v"; done
+  log "knative serving $v: built in $(took "$started")"
 }
 
 build_traefik() {
   local v=$TRAEFIK_VERSION
   [ -x "$bin/traefik-$v" ] && { log "traefik $v: cached"; return; }
-  local dir="$work/traefik-$v"
+  local dir="$work/traefik-$v" started
+  started=$(date +%s)
   make_module "$dir" "$traefik_module" "$v"
   log "traefik $v: building"
   # Version is what `traefik version` and the startup log print; "dev" otherwise.
   (cd "$dir" && go build -ldflags "-s -w -X $traefik_module/pkg/version.Version=$v" \
     -o "$bin/traefik-$v.tmp" "$traefik_package")
   mv "$bin/traefik-$v.tmp" "$bin/traefik-$v"
+  log "traefik $v: built in $(took "$started")"
 }
 
 build_coredns() {
-  local v=$COREDNS_VERSION
-  [ -x "$bin/coredns-$v" ] && { log "coredns $v: cached"; return; }
-  local dir="$work/coredns-$v"
+  local v=$COREDNS_VERSION key
+  # The binary is keyed by coredns/main.go (the plugins it links) as well as the version.
+  key=$(sha256sum "$here/coredns/main.go" | cut -c1-16)
+  if [ -x "$bin/coredns-$v" ] && [ "$(cat "$bin/coredns-$v.key" 2>/dev/null)" = "$key" ]; then
+    log "coredns $v: cached"
+    return
+  fi
+  local dir="$work/coredns-$v" started
+  started=$(date +%s)
   make_module "$dir" "$coredns_module" "$v"
-  log "coredns $v: building"
-  (cd "$dir" && go build -ldflags "-s -w -X $coredns_module/coremain.GitCommit=$v" \
-    -o "$bin/coredns-$v.tmp" "$coredns_package")
+  cp "$here/coredns/main.go" "$dir/main.go"
+  log "coredns $v: building with the plugins coredns/main.go links"
+  (cd "$dir" && go build -ldflags "-s -w -X $coredns_module/coremain.GitCommit=$v" -o "$bin/coredns-$v.tmp" .)
   mv "$bin/coredns-$v.tmp" "$bin/coredns-$v"
+  echo "$key" >"$bin/coredns-$v.key"
+  log "coredns $v: built in $(took "$started")"
 }
 
 # probe_one MODULE PINNED PACKAGE...: for each release from the newest down to PINNED, whether the proxy serves
@@ -156,11 +164,11 @@ probe() {
 started=$(date +%s)
 for component in "$@"; do
   case $component in
-    knative) timed "knative serving $KNATIVE_SERVING_VERSION" build_knative ;;
-    traefik) timed "traefik $TRAEFIK_VERSION" build_traefik ;;
-    coredns) timed "coredns $COREDNS_VERSION" build_coredns ;;
+    knative) build_knative ;;
+    traefik) build_traefik ;;
+    coredns) build_coredns ;;
     probe) probe; exit 0 ;;
     *) echo "build.sh: unknown component '$component'; use knative, traefik, coredns or probe" >&2; exit 2 ;;
   esac
 done
-log "done in $(( $(date +%s) - started )) s; binaries in $bin"
+log "done in $(took "$started"); binaries in $bin"
