@@ -109,6 +109,17 @@ describe('npm run render', () => {
     expect(stdout).not.toMatch(/[&*]ref_\d/);
     const [job] = loadAllYaml(stdout) as [V1Job];
     expect(job.spec?.template.metadata?.labels).toEqual(job.metadata?.labels);
+    // The runner pod carries what cost tools aggregate by (issue #30), sanitized, and in full in annotations.
+    expect(job.spec?.template.metadata?.labels).toMatchObject({
+      'kube-actions-runner.dev/workflow': 'CI___WORKFLOW',
+      'kube-actions-runner.dev/job-name': 'build__JOB',
+      'kube-actions-runner.dev/run-id': '987654321',
+      'kube-actions-runner.dev/run-attempt': '1',
+    });
+    expect(job.spec?.template.metadata?.annotations).toMatchObject({
+      'kube-actions-runner.dev/workflow': 'CI / WORKFLOW',
+      'kube-actions-runner.dev/job-name': 'build (JOB)',
+    });
   }, 30_000);
 
   it('needs no GitHub credentials: a wrong or unreadable one in the environment does not stop it', async () => {

@@ -15,6 +15,9 @@ export function sampleRecordFields(jobLabels: readonly string[]): RecordFields {
     hookId: undefined,
     installationId: undefined,
     jobLabels,
+    // As GitHub names them (the cost attribution labels show them sanitized, the annotations in full).
+    workflow: 'CI / WORKFLOW',
+    jobName: 'build (JOB)',
   };
 }
 
