@@ -3,7 +3,7 @@
 # broker, which may refuse it.
 # shellcheck shell=bash
 
-RUNNER_VERSION=${RUNNER_VERSION:-$(sed -n "s|^export const DEFAULT_RUNNER_IMAGE = 'ghcr.io/actions/actions-runner:\(.*\)';|\1|p" \
+RUNNER_VERSION=${RUNNER_VERSION:-$(sed -n "s|^export const PINNED_RUNNER_VERSION = '\(.*\)';|\1|p" \
   "$root/shared/config/runner-modes.ts")}
 RUNNER_REF=localhost/kar-runner-stand-in:$RUNNER_VERSION
 
