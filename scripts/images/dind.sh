@@ -44,7 +44,8 @@ build_dind_rootless() {
   build_dind_image "$1" "$2" Containerfile.rootless --build-arg "DIND_REF=$DIND_REF"
   check_dind "$1" 1000 'test "$(id -un)" = rootless && test "$HOME" = /home/rootless &&
     test "$(cat /etc/subuid)" = rootless:100000:65536 && test "$(cat /etc/subgid)" = rootless:100000:65536 &&
-    test -w /home/rootless/.local/share/docker && test -u /usr/bin/newuidmap && test -u /usr/bin/newgidmap &&
+    test -w /home/rootless/.local/share/docker && ! test -u /usr/bin/newuidmap && getcap /usr/bin/newuidmap | grep -q "cap_setuid,cap_setfcap=ep" &&
+    getcap /usr/bin/newgidmap | grep -q cap_setgid=ep &&
     rootlesskit --version && slirp4netns --version && test -d /run/user'
 }
 

@@ -7,6 +7,9 @@
 #                   Ready, and print key=value lines: node, kubeconfig, pause_image, busybox_image
 #   node.sh stop    remove the node's pods, stop its processes, remove the bridge, the rules and the node's state
 #   node.sh status  exit 0 when the node's processes run and its kubelet is healthy
+#   node.sh import ARCHIVE...
+#                   import OCI or Docker image archives (scripts/images/build.sh's archives/) into the running
+#                   node's containerd, under the names their indexes give; pods run them with no registry
 #
 # The cluster must be running (same CONTROL_PLANE_CACHE and CONTROL_PLANE_NAME). One node per machine: the bridge
 # and the addresses are fixed. Addresses come from a benchmarking range (198.18.0.0/15, RFC 2544), so none can
@@ -391,12 +394,31 @@ stop() {
   log "node $node stopped"
 }
 
+# import ARCHIVE...: into the k8s.io namespace, the one the kubelet's images live in.
+import_images() {
+  running || { echo "node.sh: node $node is not running; start it with node.sh start" >&2; exit 1; }
+  local archive t0
+  for archive in "$@"; do
+    t0=$(date +%s)
+    "${ctr[@]}" images import "$archive" >/dev/null 2>>"$state/logs/ctr.log" || {
+      echo "node.sh: could not import $archive:" >&2
+      tail -5 "$state/logs/ctr.log" >&2
+      exit 1
+    }
+    log "imported $(basename "$archive") ($(($(date +%s) - t0)) s)"
+  done
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) running ;;
+  import)
+    shift
+    import_images "$@"
+    ;;
   *)
-    echo "usage: $0 start|stop|status" >&2
+    echo "usage: $0 start|stop|status|import ARCHIVE..." >&2
     exit 2
     ;;
 esac

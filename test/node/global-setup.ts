@@ -1,9 +1,13 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { PINNED_RUNNER_VERSION } from '../../shared/config/runner-modes.js';
 import { startCluster } from '../e2e/global-setup.js';
+import { builtImage, builtImages, importImages } from './support/node-images.js';
 
 const script = fileURLToPath(new URL('../../scripts/node/node.sh', import.meta.url));
+const packageJson = fileURLToPath(new URL('../../package.json', import.meta.url));
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -11,7 +15,41 @@ declare module 'vitest' {
     node: string;
     /** Debian's static busybox as an image, imported into the node's containerd (never pulled). */
     busyboxImage: string;
+    /** scripts/images/build.sh's images, imported into the node's containerd (never pulled). */
+    nodeImages: NodeImages;
   }
+}
+
+export interface NodeImages {
+  /** The runner stand-in at the pinned runner release (its run.sh speaks the runner broker's protocol). */
+  readonly runner: string;
+  /** The Docker daemon stand-ins for docker:dind and docker:dind-rootless. */
+  readonly dind: string;
+  readonly dindRootless: string;
+  /** The function's own image, from ./Dockerfile. */
+  readonly function: string;
+}
+
+/** Imports the images the suite runs into the node's containerd; returns their references. */
+function importNodeImages(): NodeImages {
+  const built = builtImages();
+  const version = (JSON.parse(readFileSync(packageJson, 'utf8')) as { version: string }).version;
+  const images: NodeImages = {
+    runner: builtImage(
+      built,
+      'runner stand-in',
+      (ref) => ref === `localhost/kar-runner-stand-in:${PINNED_RUNNER_VERSION}`,
+    ),
+    dind: builtImage(built, 'dind stand-in', (ref) => /^localhost\/kar-docker:[\d.]+-dind$/.test(ref)),
+    dindRootless: builtImage(built, 'dind-rootless stand-in', (ref) =>
+      /^localhost\/kar-docker:[\d.]+-dind-rootless$/.test(ref),
+    ),
+    function: builtImage(built, "the function's image", (ref) =>
+      ref.endsWith(`/kube-actions-runner:${version}`),
+    ),
+  };
+  importImages(built, Object.values(images));
+  return images;
 }
 
 /** Starts the node (building it first when needed); returns what `node.sh start` printed, as key=value pairs. */
@@ -46,6 +84,7 @@ export default async function setup(project: TestProject): Promise<() => void> {
   project.provide('kubectl', cluster.kubectl);
   project.provide('node', name);
   project.provide('busyboxImage', busyboxImage);
+  project.provide('nodeImages', importNodeImages());
   return () => {
     if (process.env.KEEP_CONTROL_PLANE === '1') return;
     spawnSync('bash', [script, 'stop'], { stdio: 'inherit' });
